@@ -1,0 +1,40 @@
+"""The gateway's gRPC clients: one channel per service, created with the app, closed with it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+from vestry.auth.v1 import auth_pb2_grpc
+from vestry.index.v1 import index_pb2_grpc
+from vestry.storage.v1 import storage_pb2_grpc
+
+from gateway.settings import GatewaySettings
+from vestry.common.channels import internal_channel
+
+
+@dataclass
+class Backends:
+    auth: auth_pb2_grpc.AuthServiceAsyncStub
+    index: index_pb2_grpc.IndexServiceAsyncStub
+    storage: storage_pb2_grpc.StorageServiceAsyncStub
+    channels: tuple[grpc.aio.Channel, ...]
+    timeout: float
+
+    @classmethod
+    def connect(cls, settings: GatewaySettings) -> Backends:
+        secret = settings.secret_bytes
+        a = internal_channel(settings.auth_address, secret)
+        i = internal_channel(settings.index_address, secret)
+        s = internal_channel(settings.storage_address, secret)
+        return cls(
+            auth=auth_pb2_grpc.AuthServiceStub(a),
+            index=index_pb2_grpc.IndexServiceStub(i),
+            storage=storage_pb2_grpc.StorageServiceStub(s),
+            channels=(a, i, s),
+            timeout=settings.rpc_timeout,
+        )
+
+    async def close(self) -> None:
+        for channel in self.channels:
+            await channel.close()

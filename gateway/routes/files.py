@@ -1,0 +1,114 @@
+"""Downloads: every file URL is access-checked like its project page, then streamed."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from vestry.index.v1 import index_pb2
+from vestry.storage.v1 import storage_pb2
+
+from gateway.backends import Backends
+from gateway.blobs import read_blob
+from gateway.errors import HTTPError
+from gateway.identity import identify
+
+router = APIRouter()
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """(start, length) of a single byte range, None to send everything; 416 if unsatisfiable."""
+    match = _RANGE.match(header.strip())
+    if not match:
+        return None  # multi-range or garbage: RFC 9110 lets us ignore it and send it all
+    first, last = match.groups()
+    if first == "" and last == "":
+        return None
+    if first == "":
+        suffix = int(last)
+        if suffix == 0:
+            raise HTTPError(416, "range not satisfiable", {"Content-Range": f"bytes */{size}"})
+        start = max(size - suffix, 0)
+        return start, size - start
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or end < start:
+        raise HTTPError(416, "range not satisfiable", {"Content-Range": f"bytes */{size}"})
+    return start, end - start + 1
+
+
+@router.get("/files/{project}/{filename}")
+async def download(request: Request, project: str, filename: str) -> Response:
+    backends: Backends = request.app.state.backends
+    who = await identify(request, backends)
+    is_metadata = filename.endswith(".metadata")
+    dist = filename[: -len(".metadata")] if is_metadata else filename
+    record: index_pb2.FileRecord = await backends.index.GetFile(
+        index_pb2.GetFileRequest(caller=who.caller, project_name=project, filename=dist),
+        timeout=backends.timeout,
+    )
+    if is_metadata:
+        if not record.metadata_blob_key:
+            raise HTTPError(404, "this file has no separate metadata")
+        key, digest, media = record.metadata_blob_key, record.metadata_sha256, "text/plain"
+        size = -1
+    else:
+        key, digest, size = record.blob_key, record.sha256, record.size
+        media = "application/octet-stream"
+    private = record.project_visibility != "public"
+    etag = f'"{digest}"'
+    headers = {
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        # Content-addressed: the bytes under this URL never change.
+        "Cache-Control": "private, max-age=31536000, immutable"
+        if private
+        else "public, max-age=31536000, immutable",
+    }
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    settings = request.app.state.settings
+    if settings.presigned_downloads and not is_metadata:
+        reply = await backends.storage.PresignGet(
+            storage_pb2.PresignGetRequest(
+                key=key, expires_seconds=settings.presign_seconds, filename=dist
+            ),
+            timeout=backends.timeout,
+        )
+        if reply.url:
+            return RedirectResponse(
+                reply.url, status_code=302, headers={"Cache-Control": "private, no-store"}
+            )
+    if size < 0:
+        stat = await backends.storage.Stat(storage_pb2.BlobRef(key=key), timeout=backends.timeout)
+        size = stat.size
+    status, offset, length = 200, 0, size
+    range_header = request.headers.get("range")
+    if range_header and request.headers.get("if-range", etag) == etag:
+        parsed = _parse_range(range_header, size)
+        if parsed is not None:
+            offset, length = parsed
+            status = 206
+            headers["Content-Range"] = f"bytes {offset}-{offset + length - 1}/{size}"
+    headers["Content-Length"] = str(length)
+    stream = read_blob(backends, key, offset, length)
+    # Fetch the first chunk before the status line goes out: a storage failure must be a 503,
+    # not a 200 that is cut short.
+    first = b""
+    if length > 0:
+        first = await anext(stream, b"")
+
+    async def body() -> AsyncIterator[bytes]:
+        if first:
+            yield first
+        async for chunk in stream:
+            yield chunk
+
+    if is_metadata:
+        media = "text/plain; charset=utf-8"
+    else:
+        headers["Content-Disposition"] = f'attachment; filename="{dist}"'
+    return StreamingResponse(body(), status_code=status, media_type=media, headers=headers)

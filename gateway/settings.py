@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VESTRY_GATEWAY_", extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    internal_secret: SecretStr = Field(
+        validation_alias=AliasChoices("VESTRY_INTERNAL_SECRET"), min_length=32
+    )
+    auth_address: str = Field(
+        default="127.0.0.1:50051", validation_alias=AliasChoices("VESTRY_AUTH_ADDRESS")
+    )
+    index_address: str = Field(
+        default="127.0.0.1:50052", validation_alias=AliasChoices("VESTRY_INDEX_ADDRESS")
+    )
+    storage_address: str = Field(
+        default="127.0.0.1:50053", validation_alias=AliasChoices("VESTRY_STORAGE_ADDRESS")
+    )
+    max_upload_size: int = Field(default=100 * 1024 * 1024, gt=0)
+    # Stream downloads through the gateway, or redirect to a short-lived presigned S3 URL.
+    presigned_downloads: bool = False
+    presign_seconds: int = Field(default=300, ge=10, le=3600)
+    rpc_timeout: float = Field(default=30.0, gt=0)
+    log_level: str = Field(default="INFO", validation_alias=AliasChoices("VESTRY_LOG_LEVEL"))
+    workers: int = Field(default=1, ge=1, le=64)
+
+    @property
+    def secret_bytes(self) -> bytes:
+        return self.internal_secret.get_secret_value().encode()

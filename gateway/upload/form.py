@@ -1,0 +1,217 @@
+"""The legacy upload form (`POST /legacy/`): fields, duplicates, digests and core metadata.
+
+Pure functions over the parsed multipart fields, so every rejection is testable without a server.
+Messages follow Warehouse's where clients depend on them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.metadata import ExceptionGroup, InvalidMetadata, Metadata, RawMetadata
+from packaging.version import InvalidVersion, Version
+
+__all__ = ["UploadError", "UploadForm", "parse_form"]
+
+
+class UploadError(Exception):
+    """A 400 answer to an upload; the message is shown by twine/uv."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+SUPPORTED_METADATA_VERSIONS = ("1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5")
+FILETYPES = ("sdist", "bdist_wheel")
+
+# Form fields that may legitimately repeat; all others must appear once.
+_MULTI = {
+    "classifiers",
+    "platform",
+    "supported_platform",
+    "requires_dist",
+    "provides_dist",
+    "obsoletes_dist",
+    "requires_external",
+    "project_urls",
+    "provides_extra",
+    "dynamic",
+    "license_file",
+    "license_files",
+    "requires",
+    "provides",
+    "obsoletes",
+    "import_name",
+    "import_namespace",
+    "attestations",
+}
+# form field -> RawMetadata key, for single-valued fields
+_SINGLE_META = {
+    "name": "name",
+    "version": "version",
+    "summary": "summary",
+    "description": "description",
+    "description_content_type": "description_content_type",
+    "author": "author",
+    "author_email": "author_email",
+    "maintainer": "maintainer",
+    "maintainer_email": "maintainer_email",
+    "license": "license",
+    "license_expression": "license_expression",
+    "home_page": "home_page",
+    "download_url": "download_url",
+    "requires_python": "requires_python",
+}
+_MULTI_META = {
+    "classifiers": "classifiers",
+    "platform": "platforms",
+    "supported_platform": "supported_platforms",
+    "requires_dist": "requires_dist",
+    "provides_dist": "provides_dist",
+    "obsoletes_dist": "obsoletes_dist",
+    "requires_external": "requires_external",
+    "provides_extra": "provides_extra",
+    "dynamic": "dynamic",
+    "license_file": "license_files",
+}
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+
+
+@dataclass
+class UploadForm:
+    name: str
+    version: str
+    filetype: str
+    pyversion: str
+    metadata_version: str
+    md5_digest: str = ""
+    sha256_digest: str = ""
+    blake2_256_digest: str = ""
+    metadata: Metadata | None = None
+    fields: dict[str, list[str]] = field(default_factory=dict)
+
+    def one(self, key: str) -> str:
+        values = self.fields.get(key) or [""]
+        return values[0]
+
+    def many(self, key: str) -> list[str]:
+        return [v for v in self.fields.get(key, []) if v]
+
+
+def _collect(items: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    fields: dict[str, list[str]] = {}
+    for key, value in items:
+        fields.setdefault(key, []).append(value)
+    for key, values in fields.items():
+        if key not in _MULTI and len(values) > 1:
+            raise UploadError(f"{key}: the field was sent more than once")
+    return fields
+
+
+def _raw_metadata(fields: dict[str, list[str]]) -> RawMetadata:
+    raw: dict[str, Any] = {"metadata_version": fields["metadata_version"][0]}
+    for form_key, raw_key in _SINGLE_META.items():
+        value = fields.get(form_key, [""])[0]
+        if value:
+            raw[raw_key] = value
+    for form_key, raw_key in _MULTI_META.items():
+        values = [v for v in fields.get(form_key, []) if v]
+        if values:
+            raw[raw_key] = values
+    keywords = fields.get("keywords", [""])[0]
+    if keywords:
+        raw["keywords"] = [k.strip() for k in keywords.split(",") if k.strip()]
+    urls: dict[str, str] = {}
+    for entry in fields.get("project_urls", []):
+        label, sep, url = entry.partition(",")
+        if not sep:
+            raise UploadError(f"project_urls: {entry[:100]!r} is not 'Label, URL'")
+        urls[label.strip()] = url.strip()
+    if urls:
+        raw["project_urls"] = urls
+    return raw  # type: ignore[return-value]
+
+
+def _first_problem(group: ExceptionGroup) -> str:
+    for exc in group.exceptions:
+        if isinstance(exc, InvalidMetadata):
+            return f"{exc.field}: {exc}"
+        return str(exc)
+    return "invalid metadata"
+
+
+def parse_form(items: Iterable[tuple[str, str]]) -> UploadForm:
+    """Validate the non-file fields of an upload; raise UploadError with the first problem."""
+    fields = _collect(items)
+
+    def one(key: str) -> str:
+        return fields.get(key, [""])[0]
+
+    action = one(":action")
+    if action != "file_upload":
+        raise UploadError(f"unsupported ':action' {action!r}; only 'file_upload' is supported")
+    if one("protocol_version") not in ("", "1"):
+        raise UploadError("unknown protocol_version; this index speaks version 1")
+    for required in ("name", "version", "filetype", "metadata_version"):
+        if not one(required):
+            raise UploadError(f"{required}: this field is required")
+    filetype = one("filetype")
+    if filetype not in FILETYPES:
+        raise UploadError(f"filetype: {filetype[:50]!r} is not one of sdist, bdist_wheel")
+    pyversion = one("pyversion")
+    if filetype == "bdist_wheel" and not pyversion:
+        raise UploadError("pyversion: this field is required for wheels")
+    if filetype == "sdist" and pyversion not in ("", "source"):
+        raise UploadError("pyversion: use 'source' for an sdist")
+    md5, sha256, blake2 = (
+        one("md5_digest").lower(),
+        one("sha256_digest").lower(),
+        one("blake2_256_digest").lower(),
+    )
+    if not (md5 or sha256 or blake2):
+        raise UploadError("include at least one message digest (sha256_digest)")
+    if (
+        (sha256 and not _HEX64.match(sha256))
+        or (blake2 and not _HEX64.match(blake2))
+        or (md5 and not _HEX32.match(md5))
+    ):
+        raise UploadError("a message digest is not a hex digest of the right length")
+    metadata_version = one("metadata_version")
+    if metadata_version not in SUPPORTED_METADATA_VERSIONS:
+        raise UploadError(
+            f"metadata_version: {metadata_version[:20]!r} is not a supported metadata version"
+        )
+    try:
+        version = Version(one("version"))
+    except InvalidVersion as exc:
+        raise UploadError(
+            f"version: {one('version')[:100]!r} is not a valid version (PEP 440)"
+        ) from exc
+    if version.local is not None:
+        raise UploadError("version: local versions (with '+') cannot be uploaded to an index")
+    raw = _raw_metadata(fields)
+    # packaging validates 2.x field semantics; 2.0 was never a real spec version: check as 1.2.
+    if metadata_version == "2.0":
+        raw["metadata_version"] = "1.2"
+    try:
+        metadata = Metadata.from_raw(raw, validate=True)
+    except ExceptionGroup as group:
+        raise UploadError(f"invalid metadata: {_first_problem(group)}") from group
+    return UploadForm(
+        name=one("name"),
+        version=one("version"),
+        filetype=filetype,
+        pyversion=pyversion,
+        metadata_version=metadata_version,
+        md5_digest=md5,
+        sha256_digest=sha256,
+        blake2_256_digest=blake2,
+        metadata=metadata,
+        fields=fields,
+    )

@@ -1,0 +1,73 @@
+"""Proto <-> domain conversions for the auth service."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from vestry.auth.v1 import auth_pb2
+
+from services.auth.caveats import Scope
+from services.auth.service import TokenRecord, UserRecord
+
+
+def ts(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    out = Timestamp()
+    out.FromDatetime(value if value.tzinfo else value.replace(tzinfo=UTC))
+    return out
+
+
+def scope_to_proto(scope: Scope) -> auth_pb2.Scope:
+    msg = auth_pb2.Scope()
+    if scope.project_names is not None:
+        msg.project_names.values.extend(sorted(scope.project_names))
+        msg.project_names.SetInParent()
+    if scope.project_ids is not None:
+        msg.project_ids.values.extend(sorted(scope.project_ids))
+        msg.project_ids.SetInParent()
+    if scope.permissions is not None:
+        msg.permissions.values.extend(sorted(scope.permissions))
+        msg.permissions.SetInParent()
+    if scope.not_before is not None:
+        msg.not_before.FromSeconds(scope.not_before)
+    if scope.expires is not None:
+        msg.expires.FromSeconds(scope.expires)
+    if scope.user_ids:
+        msg.user_id = sorted(scope.user_ids)[0]
+    return msg
+
+
+def scope_from_proto(msg: auth_pb2.Scope) -> Scope:
+    def opt(field: str) -> frozenset[str] | None:
+        if not msg.HasField(field):  # type: ignore[arg-type]
+            return None
+        return frozenset(getattr(msg, field).values)
+
+    return Scope(
+        project_names=opt("project_names"),
+        project_ids=opt("project_ids"),
+        permissions=opt("permissions"),
+        not_before=msg.not_before.seconds if msg.HasField("not_before") else None,
+        expires=msg.expires.seconds if msg.HasField("expires") else None,
+        user_ids=frozenset([msg.user_id]) if msg.user_id else None,
+    )
+
+
+def user_to_proto(user: UserRecord) -> auth_pb2.User:
+    return auth_pb2.User(
+        id=user.id, name=user.name, active=user.active, admin=user.admin, created=ts(user.created)
+    )
+
+
+def token_to_proto(token: TokenRecord) -> auth_pb2.TokenInfo:
+    return auth_pb2.TokenInfo(
+        id=token.id,
+        name=token.name,
+        user_id=token.user_id,
+        created=ts(token.created),
+        expires=ts(token.expires),
+        last_used=ts(token.last_used),
+        caveats=scope_to_proto(token.caveats),
+    )

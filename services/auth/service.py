@@ -1,0 +1,409 @@
+"""The auth domain: users, minting, verification, revocation. No gRPC in here."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pymacaroons import Verifier
+from pymacaroons.exceptions import MacaroonException
+from sqlalchemy import Engine, delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.auth import tokens
+from services.auth.cache import ENTRY_VERSION, VerificationCache
+from services.auth.caveats import (
+    AccessContext,
+    Caveat,
+    CaveatError,
+    Scope,
+    dump_caveat,
+    parse_caveat,
+)
+from services.auth.models import Event, Token, User
+from vestry.common.errors import (
+    AlreadyExists,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
+
+__all__ = ["AuthService", "TokenRecord", "UserRecord", "Verified"]
+
+log = logging.getLogger(__name__)
+_USERNAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: str
+    name: str
+    active: bool
+    admin: bool
+    created: datetime
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    id: str
+    name: str
+    user_id: str
+    created: datetime
+    expires: datetime | None
+    last_used: datetime | None
+    caveats: Scope
+
+
+@dataclass(frozen=True)
+class Verified:
+    user_id: str
+    username: str
+    admin: bool
+    token_id: str
+    scope: Scope
+
+
+def _user(u: User) -> UserRecord:
+    return UserRecord(u.id, u.name, u.active, u.admin, u.created)
+
+
+def _scope_of(caveats: list[Caveat]) -> Scope:
+    scope = Scope()
+    for c in caveats:
+        scope = scope.narrow(c)
+    return scope
+
+
+def _token_record(t: Token) -> TokenRecord:
+    caveats = [parse_caveat(json.dumps(c)) for c in json.loads(t.caveats)]
+    return TokenRecord(
+        t.id, t.name, t.user_id, t.created, t.expires, t.last_used, _scope_of(caveats)
+    )
+
+
+class _LastUsed:
+    """Collects `last_used` stamps in memory and writes them in batches, off the hot path.
+
+    The UPDATE only moves the stamp forward, so concurrent flushers from several replicas need no
+    lock and cannot move it back.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+        self._pending: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def touch(self, token_id: str, now: float) -> None:
+        with self._lock:
+            self._pending[token_id] = now
+
+    def flush(self) -> int:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if not pending:
+            return 0
+        with self._sessions.begin() as s:
+            for token_id, stamp in pending.items():
+                when = datetime.fromtimestamp(stamp, UTC)
+                s.execute(
+                    update(Token)
+                    .where(Token.id == token_id)
+                    .where((Token.last_used.is_(None)) | (Token.last_used < when))
+                    .values(last_used=when)
+                )
+        return len(pending)
+
+
+class AuthService:
+    def __init__(
+        self,
+        engine: Engine,
+        cache: VerificationCache,
+        cache_ttl: int = 300,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._cache = cache
+        self._ttl = cache_ttl
+        self._clock = clock
+        self.last_used = _LastUsed(self._sessions)
+        self._failures: dict[str, int] = {}
+        self._failure_window = 0.0
+
+    # ---- users -----------------------------------------------------------------------------
+
+    def create_user(self, name: str, admin: bool = False) -> UserRecord:
+        """Create a user; raises InvalidArgument (bad name) or AlreadyExists."""
+        if not _USERNAME.match(name or ""):
+            raise InvalidArgument(
+                "user names are 1-100 letters, digits, '.', '_' or '-', starting and ending "
+                "with a letter or digit"
+            )
+        with self._sessions.begin() as s:
+            taken = s.scalar(
+                select(User.id).where(User.name.ilike(name.replace("_", r"\_"), escape="\\"))
+            )
+            if taken is not None:
+                raise AlreadyExists(f"user {name!r} already exists")
+            user = User(
+                id=str(uuid.uuid4()), name=name, active=True, admin=admin, created=datetime.now(UTC)
+            )
+            s.add(user)
+            self._event(s, "user.create", user.id, None, {"name": name, "admin": admin})
+        return _user(user)
+
+    def get_user(self, *, user_id: str = "", name: str = "") -> UserRecord:
+        with self._sessions() as s:
+            stmt = (
+                select(User).where(User.id == user_id)
+                if user_id
+                else select(User).where(User.name == name)
+            )
+            user = s.scalar(stmt)
+            if user is None:
+                raise NotFound(f"no user {name or user_id!r}")
+            return _user(user)
+
+    def set_user_active(self, name: str, active: bool) -> UserRecord:
+        """Enable or disable a user. Disabling stops all their tokens at once, everywhere."""
+        user = self.get_user(name=name)
+        if not active:
+            # Invalidate first: if the cache is unreachable this raises and nothing changes.
+            self._cache.invalidate_user(user.id, self._ttl + 60)
+        with self._sessions.begin() as s:
+            s.execute(update(User).where(User.id == user.id).values(active=active))
+            self._event(s, "user.enable" if active else "user.disable", user.id, None, {})
+        if active:
+            self._cache.release_user(user.id)
+        return self.get_user(user_id=user.id)
+
+    # ---- tokens ----------------------------------------------------------------------------
+
+    def mint(
+        self,
+        *,
+        requested: Scope,
+        name: str = "",
+        parent_token: str = "",
+        for_user: str = "",
+    ) -> tuple[str, TokenRecord]:
+        """Mint a root token. With a parent, the new token is never wider than the parent.
+
+        `for_user` (a user name) is for trusted tooling only; the gateway always passes a parent.
+        """
+        if parent_token:
+            parent = self.verify(parent_token, AccessContext(permission="manage-tokens"))
+            scope = requested
+            # Carry every restriction of the parent over: the child can only be narrower.
+            for caveat in parent.scope.caveats():
+                scope = scope.narrow(caveat)
+            user = self.get_user(user_id=parent.user_id)
+        elif for_user:
+            scope = requested
+            user = self.get_user(name=for_user)
+        else:
+            raise InvalidArgument("a token is minted from a parent token or for a user")
+        if not user.active:
+            raise PermissionDenied("the user is disabled")
+        for kind in (scope.project_names, scope.project_ids, scope.permissions):
+            if kind is not None and not kind:
+                raise InvalidArgument("the requested restrictions leave the token nothing to do")
+        now = self._clock()
+        if scope.expires is not None and scope.expires <= now:
+            raise InvalidArgument("the expiry is in the past")
+        caveats = scope.caveats()
+        key = secrets.token_bytes(32)
+        token_id = str(uuid.uuid4())
+        with self._sessions.begin() as s:
+            row = Token(
+                id=token_id,
+                user_id=user.id,
+                name=name[:200],
+                key=key,
+                caveats=json.dumps([json.loads(dump_caveat(c)) for c in caveats]),
+                created=datetime.fromtimestamp(now, UTC),
+                expires=datetime.fromtimestamp(scope.expires, UTC) if scope.expires else None,
+            )
+            s.add(row)
+            self._event(s, "token.mint", user.id, token_id, {"name": name})
+        log.info("minted token %s for user %s", token_id, user.name)
+        return tokens.mint(token_id, key, caveats), _token_record(row)
+
+    def verify(self, token: str, ctx: AccessContext | None = None) -> Verified:
+        """Verify `token` and, when given, that it permits `ctx` now.
+
+        Raises Unauthenticated (the token is no good at all) or PermissionDenied (good, but
+        not for this).
+        """
+        verified = self._verify_token(token)
+        now = self._clock()
+        reason = verified.scope.check_time(now) or verified.scope.check_user(verified.user_id)
+        if reason:
+            self._failed(reason)
+            raise Unauthenticated(reason)
+        if ctx is not None:
+            reason = verified.scope.check(ctx, now)
+            if reason:
+                raise PermissionDenied(reason)
+        self.last_used.touch(verified.token_id, now)
+        return verified
+
+    def _verify_token(self, token: str) -> Verified:
+        key = hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+        cached = self._cache.get(key)
+        if cached is not None:
+            try:
+                return Verified(
+                    user_id=str(cached["user_id"]),
+                    username=str(cached["username"]),
+                    admin=bool(cached["admin"]),
+                    token_id=str(cached["token_id"]),
+                    scope=Scope.from_json(cached["scope"]),
+                )
+            except (KeyError, TypeError, ValueError):
+                log.warning("ignoring a malformed token-cache entry")
+        verified = self._verify_uncached(token)
+        ttl = self._ttl
+        if verified.scope.expires is not None:
+            ttl = min(ttl, int(verified.scope.expires - self._clock()))
+        if ttl > 0:
+            entry = {
+                "v": ENTRY_VERSION,
+                "user_id": verified.user_id,
+                "username": verified.username,
+                "admin": verified.admin,
+                "token_id": verified.token_id,
+                "scope": verified.scope.to_json(),
+            }
+            self._cache.put(key, entry, ttl, verified.token_id, verified.user_id)
+        return verified
+
+    def _verify_uncached(self, token: str) -> Verified:
+        try:
+            macaroon = tokens.load(token)
+        except tokens.MalformedToken as exc:
+            self._failed(str(exc))
+            raise Unauthenticated(str(exc)) from exc
+        token_id = tokens.token_id(macaroon)
+        with self._sessions() as s:
+            row = s.get(Token, token_id)
+            user = s.get(User, row.user_id) if row is not None else None
+        if row is None or user is None:
+            self._failed("unknown or revoked token")
+            raise Unauthenticated("token is unknown or has been revoked")
+        parsed: list[Caveat] = []
+        failure: list[str] = []
+
+        # ONE dispatcher for every first-party caveat. pymacaroons accepts a caveat if any
+        # general verifier returns True, so exactly one is registered.
+        def dispatch(predicate: str) -> bool:
+            try:
+                parsed.append(parse_caveat(predicate))
+            except CaveatError as exc:
+                failure.append(str(exc))
+                return False
+            return True
+
+        verifier = Verifier()
+        verifier.satisfy_general(dispatch)
+        try:
+            ok = verifier.verify(macaroon, row.key)
+        except MacaroonException as exc:
+            reason = failure[0] if failure else "token signature is not valid"
+            self._failed(reason)
+            raise Unauthenticated(f"token is not valid: {reason}") from exc
+        except Exception as exc:  # pymacaroons surfaces decoder errors from odd macaroons
+            self._failed("unverifiable")
+            raise Unauthenticated("token is not valid") from exc
+        if not ok:
+            raise Unauthenticated("token is not valid")
+        if not user.active:
+            raise Unauthenticated("the token's user is disabled")
+        return Verified(user.id, user.name, user.admin, token_id, _scope_of(parsed))
+
+    def attenuate(self, token: str, requested: Scope) -> str:
+        """Server-side convenience with the same semantics as offline `tokens` attenuation."""
+        self.verify(token)
+        macaroon = tokens.load(token)
+        for caveat in requested.caveats():
+            macaroon.add_first_party_caveat(dump_caveat(caveat))
+        return tokens.serialize(macaroon)
+
+    def revoke(self, caller_token: str, token_or_id: str) -> str:
+        """Revoke a root token (and so every token attenuated from it). Owner or admin only."""
+        caller = self.verify(caller_token, AccessContext(permission="manage-tokens"))
+        target_id = token_or_id
+        if token_or_id.startswith(tokens.PREFIX):
+            try:
+                target_id = tokens.token_id(tokens.load(token_or_id))
+            except tokens.MalformedToken as exc:
+                raise InvalidArgument(str(exc)) from exc
+        with self._sessions() as s:
+            row = s.get(Token, target_id)
+        # The same answer for "not yours" and "does not exist": no probing other users' IDs.
+        if row is None or (row.user_id != caller.user_id and not caller.admin):
+            raise NotFound("no such token")
+        self._cache.invalidate_token(target_id, self._ttl + 60)
+        with self._sessions.begin() as s:
+            s.execute(delete(Token).where(Token.id == target_id))
+            self._event(s, "token.revoke", caller.user_id, target_id, {"owner": row.user_id})
+        log.info("revoked token %s", target_id)
+        return target_id
+
+    def list_tokens(self, caller_token: str) -> list[TokenRecord]:
+        caller = self.verify(caller_token, AccessContext(permission="manage-tokens"))
+        with self._sessions() as s:
+            rows = s.scalars(
+                select(Token).where(Token.user_id == caller.user_id).order_by(Token.created)
+            ).all()
+            return [_token_record(t) for t in rows]
+
+    # ---- audit -----------------------------------------------------------------------------
+
+    def _event(
+        self,
+        s: Session,
+        kind: str,
+        user_id: str | None,
+        token_id: str | None,
+        detail: dict[str, object],
+    ) -> None:
+        s.add(
+            Event(
+                id=str(uuid.uuid4()),
+                at=datetime.now(UTC),
+                kind=kind,
+                user_id=user_id,
+                token_id=token_id,
+                detail=json.dumps(detail),
+            )
+        )
+
+    def _failed(self, reason: str) -> None:
+        """Count failed verifications; record an audit event per burst (not per failure)."""
+        now = self._clock()
+        if now - self._failure_window > 60:
+            self._failure_window = now
+            self._failures = {}
+        self._failures[reason] = self._failures.get(reason, 0) + 1
+        total = sum(self._failures.values())
+        if total in (10, 100, 1000):
+            log.warning("burst of failed token verifications: %d in the last minute", total)
+            with self._sessions.begin() as s:
+                self._event(
+                    s,
+                    "token.verify-failures",
+                    None,
+                    None,
+                    {"count": total, "reasons": dict(self._failures)},
+                )

@@ -1,0 +1,126 @@
+"""Who may do what: every access decision of the index, in one place.
+
+A request is allowed only when BOTH hold: the user's roles permit the action on the project,
+and the token's restrictions (its caveats, as verified by auth) permit it. Answers leak nothing:
+an anonymous caller is asked to authenticate for anything not public, and an authenticated caller
+who may not read a project is told it does not exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from vestry.common.errors import DomainError, NotFound, PermissionDenied, Unauthenticated
+
+__all__ = ["ROLE_ACTIONS", "Action", "Caller", "ProjectFacts", "authorize", "can"]
+
+
+class Action(StrEnum):
+    READ = "read"
+    UPLOAD = "upload"
+    YANK = "yank"
+    DELETE = "delete"
+    SET_VISIBILITY = "set-visibility"
+    MANAGE_ROLES = "manage-roles"
+
+
+# Token permission each action needs (the token vocabulary is auth's: read, upload, yank,
+# manage-tokens, admin). Project management needs a token that says "admin".
+TOKEN_PERMISSION = {
+    Action.READ: "read",
+    Action.UPLOAD: "upload",
+    Action.YANK: "yank",
+    Action.DELETE: "admin",
+    Action.SET_VISIBILITY: "admin",
+    Action.MANAGE_ROLES: "admin",
+}
+
+ROLE_ACTIONS: dict[str, frozenset[Action]] = {
+    "owner": frozenset(Action),
+    "maintainer": frozenset({Action.READ, Action.UPLOAD, Action.YANK}),
+    "reader": frozenset({Action.READ}),
+}
+
+
+@dataclass(frozen=True)
+class Caller:
+    authenticated: bool = False
+    user_id: str = ""
+    username: str = ""
+    admin: bool = False
+    token_id: str = ""
+    token_project_names: frozenset[str] | None = None
+    token_project_ids: frozenset[str] | None = None
+    token_permissions: frozenset[str] | None = None
+
+    def token_allows(self, action: Action, project_name: str, project_id: str) -> bool:
+        if self.token_permissions is not None and (
+            TOKEN_PERMISSION[action] not in self.token_permissions
+        ):
+            return False
+        if self.token_project_names is not None and project_name not in self.token_project_names:
+            return False
+        # A project that does not exist yet has no ID, so an ID-bound token cannot create one.
+        return self.token_project_ids is None or project_id in self.token_project_ids
+
+
+ANONYMOUS = Caller()
+
+
+@dataclass(frozen=True)
+class ProjectFacts:
+    id: str
+    normalized_name: str
+    visibility: str
+    roles: frozenset[str]  # the caller's effective roles: direct, via teams, via organisation
+
+
+def can(caller: Caller, project: ProjectFacts, action: Action) -> bool:
+    """True when both the roles and the token allow `action` on `project`."""
+    if action is Action.READ and project.visibility == "public":
+        return True  # readable without a token, so a narrow token cannot hide it either
+    if not caller.authenticated:
+        return False
+    if not caller.token_allows(action, project.normalized_name, project.id):
+        return False
+    if caller.admin:
+        return True
+    return any(action in ROLE_ACTIONS.get(role, frozenset()) for role in project.roles)
+
+
+def authorize(caller: Caller, project: ProjectFacts | None, action: Action) -> None:
+    """Raise the error a client should see unless `caller` may do `action` on `project`.
+
+    `project` is None when it does not exist: the same answer as for one the caller cannot see.
+    """
+    visible = project is not None and can(caller, project, Action.READ)
+    if not visible:
+        err: DomainError = (
+            NotFound("project not found")
+            if caller.authenticated
+            else Unauthenticated("authentication required")
+        )
+        raise err
+    assert project is not None
+    if can(caller, project, action):
+        return
+    if not caller.authenticated:
+        raise Unauthenticated("authentication required")
+    if not caller.token_allows(action, project.normalized_name, project.id):
+        raise PermissionDenied(
+            f"the token used does not permit {TOKEN_PERMISSION[action]!r} on "
+            f"project {project.normalized_name!r}"
+        )
+    raise PermissionDenied(
+        f"user {caller.username!r} may not {action.value} project {project.normalized_name!r}"
+    )
+
+
+def may_create(caller: Caller, normalized_name: str) -> str | None:
+    """None when `caller` may register a new project of this name, else the reason."""
+    if not caller.authenticated:
+        return "authentication required"
+    if not caller.token_allows(Action.UPLOAD, normalized_name, ""):
+        return f"the token used does not permit creating project {normalized_name!r}"
+    return None

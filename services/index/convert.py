@@ -1,0 +1,141 @@
+"""Proto <-> domain conversions for the index service."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from vestry.index.v1 import index_pb2
+
+from services.index.access import Caller
+from services.index.records import FileData, ProjectData, ReleaseData
+
+_EXTRA_FIELDS = (
+    "author",
+    "author_email",
+    "license",
+    "home_page",
+    "keywords",
+    "maintainer",
+    "maintainer_email",
+)
+
+
+def ts(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    out = Timestamp()
+    out.FromDatetime(value if value.tzinfo else value.replace(tzinfo=UTC))
+    return out
+
+
+def caller_from_proto(msg: index_pb2.Caller) -> Caller:
+    def opt(field: str) -> frozenset[str] | None:
+        if not msg.HasField(field):  # type: ignore[arg-type]
+            return None
+        return frozenset(getattr(msg, field).values)
+
+    if not msg.authenticated:
+        return Caller()
+    return Caller(
+        authenticated=True,
+        user_id=msg.user_id,
+        username=msg.username,
+        admin=msg.admin,
+        token_id=msg.token_id,
+        token_project_names=opt("token_project_names"),
+        token_project_ids=opt("token_project_ids"),
+        token_permissions=opt("token_permissions"),
+    )
+
+
+def project_to_proto(p: ProjectData) -> index_pb2.Project:
+    return index_pb2.Project(
+        id=p.id,
+        name=p.name,
+        normalized_name=p.normalized_name,
+        visibility=p.visibility,
+        status=p.status,
+        status_reason=p.status_reason,
+        last_serial=p.last_serial,
+        created=ts(p.created),
+    )
+
+
+def release_to_proto(r: ReleaseData) -> index_pb2.Release:
+    extra = r.extra
+    return index_pb2.Release(
+        version=r.version,
+        canonical_version=r.canonical_version,
+        summary=r.summary,
+        description=r.description,
+        description_content_type=r.description_content_type,
+        requires_python=r.requires_python,
+        requires_dist=list(r.requires_dist),
+        yanked=r.yanked,
+        yanked_reason=r.yanked_reason,
+        created=ts(r.created),
+        classifiers=list(extra.get("classifiers", [])),
+        project_urls=dict(extra.get("project_urls", {})),
+        metadata_version=r.metadata_version,
+        **{k: str(extra.get(k, "")) for k in _EXTRA_FIELDS},
+    )
+
+
+def release_from_proto(msg: index_pb2.Release) -> ReleaseData:
+    extra: dict[str, object] = {k: getattr(msg, k) for k in _EXTRA_FIELDS if getattr(msg, k)}
+    if msg.classifiers:
+        extra["classifiers"] = list(msg.classifiers)
+    if msg.project_urls:
+        extra["project_urls"] = dict(msg.project_urls)
+    return ReleaseData(
+        version=msg.version,
+        summary=msg.summary,
+        description=msg.description,
+        description_content_type=msg.description_content_type,
+        requires_python=msg.requires_python,
+        requires_dist=tuple(msg.requires_dist),
+        metadata_version=msg.metadata_version,
+        extra=extra,
+    )
+
+
+def file_to_proto(f: FileData) -> index_pb2.FileRecord:
+    return index_pb2.FileRecord(
+        project_name=f.project_name,
+        filename=f.filename,
+        version=f.version,
+        packagetype=f.packagetype,
+        python_version=f.python_version,
+        requires_python=f.requires_python,
+        size=f.size,
+        sha256=f.sha256,
+        blake2b_256=f.blake2b_256,
+        md5=f.md5,
+        blob_key=f.blob_key,
+        metadata_blob_key=f.metadata_blob_key,
+        metadata_sha256=f.metadata_sha256,
+        upload_time=ts(f.upload_time),
+        uploader=f.uploader,
+        yanked=f.yanked,
+        yanked_reason=f.yanked_reason,
+        project_id=f.project_id,
+        project_visibility=f.project_visibility,
+    )
+
+
+def file_from_proto(msg: index_pb2.FileRecord) -> FileData:
+    return FileData(
+        filename=msg.filename,
+        version=msg.version,
+        packagetype=msg.packagetype,
+        python_version=msg.python_version,
+        requires_python=msg.requires_python,
+        size=msg.size,
+        sha256=msg.sha256,
+        blake2b_256=msg.blake2b_256,
+        md5=msg.md5,
+        blob_key=msg.blob_key,
+        metadata_blob_key=msg.metadata_blob_key,
+        metadata_sha256=msg.metadata_sha256,
+    )

@@ -1,0 +1,89 @@
+"""A real `vestry up` in a subprocess, on a free port and a temporary data directory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningVestry:
+    proc: subprocess.Popen[str]
+    data_dir: Path
+    port: int
+    log_path: Path
+    log_file: IO[str]
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def upload_url(self) -> str:
+        return f"{self.base}/legacy/"
+
+    def index_url(self, token: str) -> str:
+        return f"http://__token__:{token}@127.0.0.1:{self.port}/simple/"
+
+    def create_user(self, name: str, admin: bool = False) -> str:
+        args = [str(BIN / "vestry"), "admin", "create-user", name, "--data-dir", str(self.data_dir)]
+        if admin:
+            args.append("--admin")
+        out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=60)
+        return out.stdout.strip().splitlines()[-1]
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log_file.close()
+        return self.proc.returncode
+
+
+def start_vestry(
+    data_dir: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> RunningVestry:
+    port = free_port()
+    log_path = data_dir.parent / f"vestry-up-{port}.log"
+    log = open(log_path, "w")  # noqa: SIM115 - lives as long as the process
+    proc = subprocess.Popen(
+        [str(BIN / "vestry"), "up", "--data-dir", str(data_dir), "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    running = RunningVestry(proc, data_dir, port, log_path, log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if "Vestry is running" in running.log():
+            return running
+        if proc.poll() is not None:
+            log.close()
+            raise RuntimeError(f"vestry up exited {proc.returncode}:\n{running.log()}")
+        time.sleep(0.1)
+    running.stop()
+    raise RuntimeError(f"vestry up did not start in {timeout}s:\n{running.log()}")

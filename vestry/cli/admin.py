@@ -1,0 +1,59 @@
+"""Administration commands that work directly on the databases (no server needed)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from services.auth.cache import MemoryCache
+from services.auth.caveats import Scope
+from services.auth.server import MIGRATIONS as AUTH_MIGRATIONS
+from services.auth.server import VERSION_TABLE as AUTH_VERSION_TABLE
+from services.auth.server import migrate_database as migrate_auth
+from services.auth.service import AuthService
+from services.index.server import migrate_database as migrate_index
+from vestry.common.datadir import DataDir
+from vestry.common.db import check_migrated, make_engine
+from vestry.common.errors import DomainError
+
+
+def migrate(data_dir: Path | None) -> int:
+    if data_dir is not None:
+        dd = DataDir(data_dir)
+        dd.prepare()
+        auth_url, index_url = dd.auth_db_url, dd.index_db_url
+    else:
+        from pydantic_settings import BaseSettings, SettingsConfigDict
+
+        class Urls(BaseSettings):
+            model_config = SettingsConfigDict(extra="ignore")
+            vestry_auth_database_url: str
+            vestry_index_database_url: str
+
+        urls = Urls()  # type: ignore[call-arg]
+        auth_url, index_url = urls.vestry_auth_database_url, urls.vestry_index_database_url
+    migrate_auth(auth_url)
+    migrate_index(index_url)
+    print("databases are up to date")
+    return 0
+
+
+def create_user(data_dir: Path, name: str, admin: bool) -> int:
+    dd = DataDir(data_dir)
+    dd.prepare()
+    migrate_auth(dd.auth_db_url)
+    engine = make_engine(dd.auth_db_url)
+    check_migrated(engine, AUTH_MIGRATIONS, AUTH_VERSION_TABLE)
+    service = AuthService(engine, MemoryCache())
+    try:
+        user = service.create_user(name, admin=admin)
+        token, info = service.mint(
+            requested=Scope(), name="created by admin create-user", for_user=user.name
+        )
+    except DomainError as exc:
+        print(f"vestry: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"created user {user.name}{' (admin)' if admin else ''}; token id {info.id}")
+    print("API token (shown once; use it as the password with username __token__):")
+    print(token)
+    return 0

@@ -1,0 +1,125 @@
+"""The `vestry` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from vestry.common.datadir import default_data_dir
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _serve(service: str) -> int:
+    # Each process builds exactly one settings object, here, from VESTRY_* variables.
+    if service == "gateway":
+        from gateway.server import serve as serve_gateway
+        from gateway.settings import GatewaySettings
+
+        gw = GatewaySettings()  # type: ignore[call-arg]
+        _logging(gw.log_level)
+        serve_gateway(gw)
+        return 0
+    if service == "auth":
+        from services.auth.server import serve as serve_auth
+        from services.auth.settings import AuthSettings
+
+        auth = AuthSettings()  # type: ignore[call-arg]
+        _logging(auth.log_level)
+        asyncio.run(serve_auth(auth))
+    elif service == "index":
+        from services.index.server import serve as serve_index
+        from services.index.settings import IndexSettings
+
+        index = IndexSettings()  # type: ignore[call-arg]
+        _logging(index.log_level)
+        asyncio.run(serve_index(index))
+    else:
+        from services.storage.server import serve as serve_storage
+        from services.storage.settings import StorageSettings
+
+        storage = StorageSettings()  # type: ignore[call-arg]
+        _logging(storage.log_level)
+        asyncio.run(serve_storage(storage))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vestry", description="A private Python package index.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the whole index on this machine (embedded defaults)")
+    up.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where data lives (default ./vestry-data or $VESTRY_DATA_DIR)",
+    )
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=8080)
+
+    serve = sub.add_parser("serve", help="run one process, configured from VESTRY_* variables")
+    serve.add_argument("service", choices=["auth", "index", "storage", "gateway"])
+
+    migrate = sub.add_parser("migrate", help="bring the auth and index databases up to date")
+    migrate.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="migrate an embedded data dir instead of VESTRY_*_DATABASE_URL",
+    )
+
+    admin = sub.add_parser("admin", help="administration on a data directory")
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True)
+    cu = admin_sub.add_parser("create-user", help="create a user and print a token for it")
+    cu.add_argument("name")
+    cu.add_argument("--admin", action="store_true")
+    cu.add_argument("--data-dir", type=Path, default=None)
+
+    token = sub.add_parser("token", help="API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    att = token_sub.add_parser(
+        "attenuate", help="narrow a token offline (no server, no settings needed)"
+    )
+    att.add_argument("token")
+    att.add_argument("--project", action="append", default=[])
+    att.add_argument("--perm", action="append", default=[])
+    att.add_argument("--expires", default=None, help="e.g. 30d, 12h, 1h30m")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args.service)
+    if args.command == "up":
+        from vestry.cli.up import up
+
+        return up(args.data_dir or default_data_dir(), args.host, args.port)
+    if args.command == "migrate":
+        from vestry.cli.admin import migrate
+
+        return migrate(args.data_dir)
+    if args.command == "admin":
+        from vestry.cli.admin import create_user
+
+        return create_user(args.data_dir or default_data_dir(), args.name, args.admin)
+    if args.command == "token":
+        from vestry.cli.tokens import attenuate
+
+        return attenuate(args.token, args.project, args.perm, args.expires)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

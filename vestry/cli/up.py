@@ -1,0 +1,166 @@
+"""`vestry up`: the whole index on one machine, as four supervised OS processes.
+
+Children talk gRPC over unix sockets in a private directory. If any child dies, the supervisor
+says which and stops the rest; SIGINT/SIGTERM stop every child and exit 0. No orphans: children
+also get SIGTERM from the kernel if the supervisor itself is killed (PR_SET_PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.auth.server import migrate_database as migrate_auth
+from services.index.server import migrate_database as migrate_index
+from vestry.common.datadir import DataDir
+
+SERVICES = ("auth", "index", "storage")
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass  # not Linux: the supervisor's own signal handling still stops children
+
+
+def _spawn(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "vestry.cli.main", "serve", name],
+        env=env,
+        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+    )
+
+
+def _grpc_ready(address: str, deadline: float) -> bool:
+    while time.monotonic() < deadline:
+        try:
+            with grpc.insecure_channel(address) as channel:
+                reply = health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(service=""), timeout=1
+                )
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return True
+        except grpc.RpcError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def _http_ready(url: str, deadline: float) -> bool:
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:  # noqa: S310 - our own loopback URL
+                if r.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+class Supervisor:
+    def __init__(self) -> None:
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.stopping = False
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self.stopping = True
+        for proc in self.children.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for proc in self.children.values():
+            remaining = max(deadline - time.monotonic(), 0.1)
+            try:
+                proc.wait(remaining)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def dead_child(self) -> tuple[str, int] | None:
+        for name, proc in self.children.items():
+            code = proc.poll()
+            if code is not None:
+                return name, code
+        return None
+
+
+def up(data_dir: Path, host: str, port: int) -> int:
+    dd = DataDir(data_dir)
+    dd.prepare()
+    migrate_auth(dd.auth_db_url)
+    migrate_index(dd.index_db_url)
+    env = {
+        **os.environ,
+        **dd.service_env(),
+        "VESTRY_GATEWAY_HOST": host,
+        "VESTRY_GATEWAY_PORT": str(port),
+    }
+    sup = Supervisor()
+    stop_requested = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        for name in SERVICES:
+            sup.children[name] = _spawn(name, env)
+        deadline = time.monotonic() + 60
+        for name in SERVICES:
+            if not _grpc_ready(dd.socket(name), deadline):
+                dead = sup.dead_child()
+                what = f"exited with status {dead[1]}" if dead else "did not become ready"
+                print(
+                    f"vestry: the {dead[0] if dead else name} service {what}; stopping",
+                    file=sys.stderr,
+                )
+                return 1
+        sup.children["gateway"] = _spawn("gateway", env)
+        url_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        base = f"http://{url_host}:{port}"
+        if not _http_ready(f"{base}/healthz", deadline):
+            dead = sup.dead_child()
+            print(
+                f"vestry: the gateway {'exited' if dead else 'did not become ready'}; stopping",
+                file=sys.stderr,
+            )
+            return 1
+        print(
+            f"Vestry is running: index URL {base}/simple/ , upload URL {base}/legacy/", flush=True
+        )
+        print(f"Data directory: {dd.root.resolve()}", flush=True)
+        print(
+            "First token: vestry admin create-user NAME --admin "
+            f"--data-dir {dd.root}  (the token is printed on the last line)",
+            flush=True,
+        )
+        while not stop_requested:
+            dead = sup.dead_child()
+            if dead is not None:
+                print(
+                    f"vestry: the {dead[0]} process exited with status {dead[1]}; "
+                    "stopping the others",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return 1
+            time.sleep(0.2)
+        print("vestry: stopping", flush=True)
+        return 0
+    finally:
+        sup.stop()

@@ -1,0 +1,85 @@
+"""The embedded deployment's data directory: where `vestry up` keeps everything."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["DataDir", "default_data_dir"]
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("VESTRY_DATA_DIR", "./vestry-data"))
+
+
+@dataclass(frozen=True)
+class DataDir:
+    root: Path
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def secrets_file(self) -> Path:
+        return self.root / "secrets.json"
+
+    @property
+    def auth_db_url(self) -> str:
+        return f"sqlite:///{(self.root / 'auth.sqlite3').resolve()}"
+
+    @property
+    def index_db_url(self) -> str:
+        return f"sqlite:///{(self.root / 'index.sqlite3').resolve()}"
+
+    @property
+    def blobs(self) -> Path:
+        return self.root / "storage"
+
+    def socket(self, service: str) -> str:
+        return f"unix:{(self.run / f'{service}.sock').resolve()}"
+
+    def prepare(self) -> None:
+        """Create the layout, private to this user."""
+        for path in (self.root, self.run, self.blobs):
+            path.mkdir(parents=True, exist_ok=True)
+            os.chmod(path, 0o700)
+
+    def internal_secret(self) -> str:
+        """The secret of this installation, generated on first use and kept with mode 0600."""
+        self.prepare()
+        path = self.secrets_file
+        if path.exists():
+            data = json.loads(path.read_text())
+            secret = data.get("internal_secret", "")
+            if not isinstance(secret, str) or len(secret) < 32:
+                raise SystemExit(f"{path} is damaged: no internal_secret; restore it from backup")
+            return secret
+        secret = secrets.token_hex(32)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump({"internal_secret": secret}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        return secret
+
+    def service_env(self) -> dict[str, str]:
+        """Environment for the four processes of an embedded deployment."""
+        return {
+            "VESTRY_INTERNAL_SECRET": self.internal_secret(),
+            "VESTRY_AUTH_LISTEN": self.socket("auth"),
+            "VESTRY_AUTH_DATABASE_URL": self.auth_db_url,
+            "VESTRY_INDEX_LISTEN": self.socket("index"),
+            "VESTRY_INDEX_DATABASE_URL": self.index_db_url,
+            "VESTRY_STORAGE_LISTEN": self.socket("storage"),
+            "VESTRY_STORAGE_BACKEND": "local",
+            "VESTRY_STORAGE_PATH": str(self.blobs.resolve()),
+            "VESTRY_AUTH_ADDRESS": self.socket("auth"),
+            "VESTRY_INDEX_ADDRESS": self.socket("index"),
+            "VESTRY_STORAGE_ADDRESS": self.socket("storage"),
+        }

@@ -1,0 +1,184 @@
+"""What every Vestry gRPC server shares: the trust check, error mapping, health and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from vestry.common.errors import DomainError
+from vestry.common.internal_auth import METADATA_KEY, verify_credential
+
+__all__ = ["Context", "GuardInterceptor", "create_server", "run_until_signalled"]
+
+log = logging.getLogger(__name__)
+
+# Health checks come from orchestrators (Kubernetes gRPC probes) that cannot send metadata;
+# they learn nothing but "serving".
+_UNGUARDED_PREFIXES = ("/grpc.health.v1.Health/",)
+
+Handler = Any  # grpc.RpcMethodHandler; its stubs do not name the behaviour attributes
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def _metadata_value(details: grpc.HandlerCallDetails, key: str) -> str | None:
+    for item_key, value in details.invocation_metadata or ():
+        if item_key == key:
+            return value.decode() if isinstance(value, bytes) else value
+    return None
+
+
+async def _translate(exc: BaseException, context: Context, method: str) -> None:
+    if isinstance(exc, DomainError):
+        await context.abort(exc.code, exc.message)
+    log.exception("unexpected error in %s", method)
+    await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the service log")
+
+
+class GuardInterceptor(grpc.aio.ServerInterceptor):
+    """Refuse callers without Vestry's internal credential; map domain errors to statuses."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler:
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or method.startswith(_UNGUARDED_PREFIXES):
+            return handler
+        credential = _metadata_value(handler_call_details, METADATA_KEY)
+        trusted = credential is not None and verify_credential(self._secret, credential)
+        return _wrap(handler, method, trusted)
+
+
+def _wrap(handler: Handler, method: str, trusted: bool) -> Handler:
+    async def refuse(context: Context) -> None:
+        log.warning("refused a call to %s without a valid internal credential", method)
+        await context.abort(
+            grpc.StatusCode.UNAUTHENTICATED, "this service only answers Vestry's own processes"
+        )
+
+    if handler.unary_unary or handler.stream_unary:
+        inner = handler.unary_unary or handler.stream_unary
+
+        async def unary_response(request: Any, context: Context) -> Any:
+            if not trusted:
+                await refuse(context)
+            try:
+                return await inner(request, context)
+            except asyncio.CancelledError:
+                raise
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                await _translate(exc, context, method)
+
+        factory = (
+            grpc.unary_unary_rpc_method_handler
+            if handler.unary_unary
+            else grpc.stream_unary_rpc_method_handler
+        )
+        return factory(
+            unary_response,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    inner_stream = handler.unary_stream or handler.stream_stream
+
+    async def stream_response(request: Any, context: Context) -> AsyncIterator[Any]:
+        if not trusted:
+            await refuse(context)
+        try:
+            async for item in inner_stream(request, context):
+                yield item
+        except asyncio.CancelledError:
+            raise
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await _translate(exc, context, method)
+
+    factory = (
+        grpc.unary_stream_rpc_method_handler
+        if handler.unary_stream
+        else grpc.stream_stream_rpc_method_handler
+    )
+    return factory(
+        stream_response,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+# Large enough for a 10,000-release project page in one message.
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+CHANNEL_OPTIONS: Sequence[tuple[str, Any]] = (
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+)
+
+
+def create_server(
+    secret: bytes,
+    address: str,
+    register: Callable[[grpc.aio.Server], None],
+    service_names: Sequence[str],
+) -> tuple[grpc.aio.Server, int]:
+    """Build a guarded `grpc.aio` server with the standard health service, bound to `address`.
+
+    Returns the server (not yet started) and the bound TCP port (0 for a unix socket).
+    """
+    server = grpc.aio.server(interceptors=[GuardInterceptor(secret)], options=CHANNEL_OPTIONS)
+    register(server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    server.health_servicer = health_servicer  # type: ignore[attr-defined]
+    server.vestry_service_names = tuple(service_names)  # type: ignore[attr-defined]
+    if address.startswith("unix:"):
+        path = address.removeprefix("unix:").removeprefix("//")
+        if os.path.exists(path):
+            os.unlink(path)  # a stale socket from a process that died
+        # The socket is created with the umask's mode; keep it private to this user.
+        old = os.umask(0o077)
+        try:
+            port = server.add_insecure_port(address)
+        finally:
+            os.umask(old)
+    else:
+        port = server.add_insecure_port(address)
+    return server, port
+
+
+async def start_serving(server: grpc.aio.Server) -> None:
+    await server.start()
+    health_servicer: health.aio.HealthServicer = server.health_servicer  # type: ignore[attr-defined]
+    for name in ("", *server.vestry_service_names):  # type: ignore[attr-defined]
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+
+async def run_until_signalled(
+    server: grpc.aio.Server, grace_seconds: float = 10.0, on_stop: Callable[[], None] | None = None
+) -> None:
+    """Serve until SIGTERM/SIGINT, then stop taking calls and let running ones finish."""
+    await start_serving(server)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    health_servicer: health.aio.HealthServicer = server.health_servicer  # type: ignore[attr-defined]
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(grace_seconds)
+    if on_stop is not None:
+        on_stop()
