@@ -1,0 +1,89 @@
+"""`vestry up` as a supervisor: clean stops, no orphans, a dead child stops the rest."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.vestry_up import start_vestry
+
+pytestmark = pytest.mark.e2e
+
+
+def _children(pid: int) -> dict[int, str]:
+    """{pid: command line} of the direct children of `pid`, from /proc."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        state, ppid = fields[0], int(fields[1])
+        if ppid == pid and state != "Z":
+            found[int(entry)] = cmdline
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _wait_gone(pids: list[int], timeout: float = 20) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = [p for p in pids if _alive(p)]
+        if not alive:
+            return []
+        time.sleep(0.1)
+    return [p for p in pids if _alive(p)]
+
+
+def test_sigint_stops_every_child_and_exits_zero(tmp_path: Path) -> None:
+    running = start_vestry(tmp_path / "data")
+    children = _children(running.proc.pid)
+    assert sorted(c.split(" serve ")[-1].strip() for c in children.values()) == [
+        "auth", "gateway", "index", "storage"
+    ]
+    running.proc.send_signal(signal.SIGINT)
+    assert running.proc.wait(30) == 0
+    running.stop()
+    assert _wait_gone(list(children)) == []
+
+
+def test_a_dead_child_is_named_and_the_rest_are_stopped(tmp_path: Path) -> None:
+    running = start_vestry(tmp_path / "data")
+    children = _children(running.proc.pid)
+    index_pid = next(p for p, c in children.items() if c.rstrip().endswith("serve index"))
+    os.kill(index_pid, signal.SIGKILL)
+    code = running.proc.wait(30)
+    running.stop()
+    assert code != 0
+    assert "the index process exited" in running.log()
+    assert _wait_gone(list(children)) == []
+
+
+def test_secrets_and_sockets_are_private(tmp_path: Path) -> None:
+    running = start_vestry(tmp_path / "data")
+    try:
+        data = running.data_dir
+        assert stat.S_IMODE((data / "secrets.json").stat().st_mode) == 0o600
+        assert stat.S_IMODE((data / "run").stat().st_mode) == 0o700
+        for sock in ("auth", "index", "storage"):
+            mode = stat.S_IMODE((data / "run" / f"{sock}.sock").stat().st_mode)
+            assert mode & 0o077 == 0, f"{sock}.sock is accessible to others: {oct(mode)}"
+    finally:
+        assert running.stop() == 0
