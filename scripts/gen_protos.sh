@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
+# The mypy stub plugins (protoc-gen-mypy, protoc-gen-mypy_grpc) live beside that python.
+PATH="$(cd "$(dirname "$PY")" && pwd):$PATH"
 find protos/vestry -name '*_pb2*.py' -delete
 find protos/vestry -name '*_pb2*.pyi' -delete
 "$PY" -m grpc_tools.protoc -Iprotos \
