@@ -56,7 +56,10 @@ def test_sigint_stops_every_child_and_exits_zero(tmp_path: Path) -> None:
     running = start_vestry(tmp_path / "data")
     children = _children(running.proc.pid)
     assert sorted(c.split(" serve ")[-1].strip() for c in children.values()) == [
-        "auth", "gateway", "index", "storage"
+        "auth",
+        "gateway",
+        "index",
+        "storage",
     ]
     running.proc.send_signal(signal.SIGINT)
     assert running.proc.wait(30) == 0

