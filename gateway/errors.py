@@ -11,8 +11,15 @@ import logging
 import grpc
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-__all__ = ["STATUS_TABLE", "HTTPError", "install_error_handlers", "unauthorized"]
+__all__ = [
+    "STATUS_TABLE",
+    "HTTPError",
+    "install_error_handlers",
+    "rpc_error_response",
+    "unauthorized",
+]
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +35,19 @@ STATUS_TABLE: dict[grpc.StatusCode, tuple[int, dict[str, str]]] = {
     grpc.StatusCode.PERMISSION_DENIED: (403, {}),
     grpc.StatusCode.NOT_FOUND: (404, {}),
     grpc.StatusCode.RESOURCE_EXHAUSTED: (413, {}),
+    grpc.StatusCode.ABORTED: (409, {}),  # a concurrent change won; retrying is safe
     grpc.StatusCode.UNAVAILABLE: (503, {"Retry-After": "5"}),
     grpc.StatusCode.DEADLINE_EXCEEDED: (504, {}),
     grpc.StatusCode.CANCELLED: (503, {"Retry-After": "5"}),
 }
+# Statuses whose details come from the gRPC runtime (addresses, socket paths), not from a
+# DomainError written for the client: logged, never shown.
+_RUNTIME_DETAILS = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.CANCELLED,
+}
+INTERNAL_MESSAGE = "internal error; the index operator can find details in its logs"
 
 
 class HTTPError(Exception):
@@ -58,19 +74,25 @@ def rpc_error_response(exc: grpc.aio.AioRpcError) -> Response:
     status, headers = STATUS_TABLE.get(code, (500, {}))
     if status == 500:
         log.error("backend call failed: %s %s", code, exc.details())
-        return _text(500, "internal error; the index operator can find details in its logs", {})
-    message = exc.details() or code.name.lower()
+        return _text(500, INTERNAL_MESSAGE, {})
+    if code in _RUNTIME_DETAILS:
+        log.warning("backend call failed: %s %s", code, exc.details())
     if status == 503:
-        message = f"a Vestry service is unavailable: {message}; try again shortly"
-    elif status == 504:
-        message = "a Vestry service took too long to answer; try again"
-    return _text(status, message, headers)
+        return _text(503, "a Vestry service is unavailable; try again shortly", headers)
+    if status == 504:
+        return _text(504, "a Vestry service took too long to answer; try again", headers)
+    return _text(status, exc.details() or code.name.lower().replace("_", " "), headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPError)
     async def _http_error(request: Request, exc: HTTPError) -> Response:
         return _text(exc.status, exc.message, exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _starlette_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # Unknown paths, wrong methods, unparsable multipart bodies: one plain sentence too.
+        return _text(exc.status_code, str(exc.detail), dict(exc.headers or {}))
 
     @app.exception_handler(grpc.aio.AioRpcError)
     async def _rpc_error(request: Request, exc: grpc.aio.AioRpcError) -> Response:
@@ -79,4 +101,4 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error answering %s %s", request.method, request.url.path)
-        return _text(500, "internal error; the index operator can find details in its logs", {})
+        return _text(500, INTERNAL_MESSAGE, {})

@@ -14,7 +14,18 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from vestry.index.v1 import index_pb2
 
-__all__ = ["API_VERSION", "file_url", "project_html", "project_json", "root_html", "root_json"]
+__all__ = [
+    "API_VERSION",
+    "file_url",
+    "iso_utc",
+    "listed_files",
+    "project_html",
+    "project_json",
+    "root_html",
+    "root_json",
+    "sorted_versions",
+    "yank_state",
+]
 
 # 1.4: PEP 792 project status. 1.1: PEP 700 (size, upload-time, versions).
 API_VERSION = "1.4"
@@ -24,11 +35,25 @@ def file_url(project: str, filename: str) -> str:
     return f"/files/{quote(project)}/{quote(filename)}"
 
 
-def _iso(ts: Timestamp) -> str:
+def iso_utc(ts: Timestamp) -> str:
+    """PEP 700's form: yyyy-mm-ddThh:mm:ss.ffffffZ, always UTC."""
     return ts.ToDatetime().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _sorted_versions(page: index_pb2.ProjectPage) -> list[str]:
+def yank_state(page: index_pb2.ProjectPage) -> dict[str, tuple[bool, str]]:
+    """filename -> (yanked, reason). PyPI yanks whole releases; a release's yank covers each of
+    its files, and a file's own reason wins over the release's."""
+    releases = {r.version: r for r in page.releases}
+    state: dict[str, tuple[bool, str]] = {}
+    for f in page.files:
+        release = releases.get(f.version)
+        yanked = f.yanked or bool(release and release.yanked)
+        reason = f.yanked_reason or (release.yanked_reason if release and release.yanked else "")
+        state[f.filename] = (yanked, reason if yanked else "")
+    return state
+
+
+def sorted_versions(page: index_pb2.ProjectPage) -> list[str]:
     def key(v: str) -> tuple[int, Version | str]:
         try:
             return (1, Version(v))
@@ -38,19 +63,31 @@ def _sorted_versions(page: index_pb2.ProjectPage) -> list[str]:
     return sorted({r.version for r in page.releases}, key=key)
 
 
+def listed_files(page: index_pb2.ProjectPage) -> list[index_pb2.FileRecord]:
+    """The files a page offers: none for a quarantined project (PEP 792: the index MUST NOT offer
+    its distributions)."""
+    if page.project.status == "quarantined":
+        return []
+    return list(page.files)
+
+
 def project_json(page: index_pb2.ProjectPage) -> bytes:
     name = page.project.normalized_name
+    yanks = yank_state(page)
     files = []
-    for f in page.files:
+    for f in listed_files(page):
+        yanked, reason = yanks[f.filename]
         entry: dict[str, object] = {
             "filename": f.filename,
             "url": file_url(name, f.filename),
             "hashes": {"sha256": f.sha256},
             "requires-python": f.requires_python or None,
             "size": f.size,
-            "upload-time": _iso(f.upload_time),
-            "yanked": (f.yanked_reason or True) if f.yanked else False,
+            "yanked": (reason or True) if yanked else False,
         }
+        # A missing time is left out rather than invented: uv --exclude-newer then skips the file.
+        if f.HasField("upload_time"):
+            entry["upload-time"] = iso_utc(f.upload_time)
         if f.metadata_sha256:
             meta = {"sha256": f.metadata_sha256}
             entry["core-metadata"] = meta
@@ -63,7 +100,7 @@ def project_json(page: index_pb2.ProjectPage) -> bytes:
         "meta": {"api-version": API_VERSION, "_last-serial": page.project.last_serial},
         "name": name,
         "files": files,
-        "versions": _sorted_versions(page),
+        "versions": sorted_versions(page),
         "project-status": _status(page.project),
     }
     return json.dumps(doc, separators=(",", ":")).encode()
@@ -78,6 +115,7 @@ def _status(project: index_pb2.Project) -> dict[str, str]:
 
 def project_html(page: index_pb2.ProjectPage) -> bytes:
     name = page.project.normalized_name
+    yanks = yank_state(page)
     status = page.project.status or "active"
     lines = [
         "<!DOCTYPE html>",
@@ -97,12 +135,13 @@ def project_html(page: index_pb2.ProjectPage) -> bytes:
         "  <body>",
         f"    <h1>Links for {escape(name)}</h1>",
     ]
-    for f in page.files:
+    for f in listed_files(page):
         attrs = [f'href="{escape(file_url(name, f.filename))}#sha256={f.sha256}"']
         if f.requires_python:
             attrs.append(f'data-requires-python="{escape(f.requires_python)}"')
-        if f.yanked:
-            attrs.append(f'data-yanked="{escape(f.yanked_reason)}"')
+        yanked, reason = yanks[f.filename]
+        if yanked:
+            attrs.append(f'data-yanked="{escape(reason)}"')
         if f.metadata_sha256:
             attrs.append(f'data-core-metadata="sha256={f.metadata_sha256}"')
             attrs.append(f'data-dist-info-metadata="sha256={f.metadata_sha256}"')

@@ -12,6 +12,7 @@ from vestry.storage.v1 import storage_pb2
 
 from gateway.backends import Backends
 from gateway.blobs import read_blob
+from gateway.conditional import etag_matches
 from gateway.errors import HTTPError
 from gateway.identity import identify
 
@@ -68,7 +69,7 @@ async def download(request: Request, project: str, filename: str) -> Response:
         if private
         else "public, max-age=31536000, immutable",
     }
-    if request.headers.get("if-none-match") == etag:
+    if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     settings = request.app.state.settings
     if settings.presigned_downloads and not is_metadata:

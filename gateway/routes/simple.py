@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from packaging.utils import canonicalize_name
@@ -11,6 +9,7 @@ from vestry.index.v1 import index_pb2
 
 from gateway import simple_render
 from gateway.backends import Backends
+from gateway.conditional import page_response
 from gateway.errors import HTTPError
 from gateway.identity import Identity, identify
 from gateway.negotiation import HTML, JSON, choose
@@ -24,18 +23,8 @@ def _backends(request: Request) -> Backends:
 
 
 def _answer(request: Request, body: bytes, media: str, serial: int, private: bool) -> Response:
-    etag = '"' + hashlib.blake2b(body + media.encode(), digest_size=16).hexdigest() + '"'
-    headers = {
-        "Vary": "Accept, Authorization",
-        "ETag": etag,
-        "X-PyPI-Last-Serial": str(serial),
-        # Private answers must never be stored by a shared cache.
-        "Cache-Control": "private, no-cache" if private else "public, max-age=60",
-    }
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
     content_type = media if media != HTML else "text/html; charset=utf-8"
-    return Response(body, media_type=content_type, headers=headers)
+    return page_response(request, body, content_type, serial=serial, private=private)
 
 
 def _media(request: Request) -> str:

@@ -16,15 +16,16 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Message
 from vestry.index.v1 import index_pb2
 
 from gateway.backends import Backends
 from gateway.blobs import put_bytes, put_file
 from gateway.errors import HTTPError
 from gateway.identity import identify
-from gateway.upload.archive import check_filename, check_pep625, inspect_archive
-from gateway.upload.digests import digest_file
-from gateway.upload.form import UploadError, UploadForm, parse_form
+from gateway.upload.checks import after_index, before_index, too_large
+from gateway.upload.form import UploadError, UploadForm
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -39,8 +40,9 @@ def _release(form: UploadForm) -> index_pb2.Release:
         summary=md.summary or "",
         description=md.description or "",
         description_content_type=md.description_content_type or "",
-        requires_python=str(md.requires_python or ""),
-        requires_dist=[str(r) for r in md.requires_dist or []],
+        # As written by the uploader (validated by packaging): indexes serve metadata verbatim.
+        requires_python=form.one("requires_python").strip(),
+        requires_dist=form.many("requires_dist"),
         author=md.author or "",
         author_email=md.author_email or "",
         license=md.license_expression or md.license or "",
@@ -58,12 +60,30 @@ def _ok(message: str = "OK") -> Response:
     return PlainTextResponse(message + "\n")
 
 
+def capped_request(request: Request, cap: int, limit: int) -> Request:
+    """The same request, refusing its body once more than `cap` bytes have arrived.
+
+    Content-Length may be absent (chunked) or lie; counting what arrives is what bounds the
+    temporary file. The rest of an over-long body is drained by the server, not stored.
+    """
+    receive = request.receive
+    received = 0
+
+    async def capped_receive() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > cap:
+                raise too_large(limit)
+        return message
+
+    return Request(request.scope, capped_receive)
+
+
 async def _upload(request: Request) -> Response:
     backends: Backends = request.app.state.backends
     limit: int = request.app.state.settings.max_upload_size
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit + _FORM_OVERHEAD:
-        raise UploadError(f"File too large. Limit is {limit // (1024 * 1024)} MiB.", status=413)
     try:
         who = await identify(request, backends)
     except HTTPError as exc:
@@ -76,35 +96,37 @@ async def _upload(request: Request) -> Response:
             "(username '__token__').",
             status=403,
         )
+    cap = limit + _FORM_OVERHEAD
+    declared = request.headers.get("content-length", "")
+    # Refused before a byte of the body is read: the answer does not wait for 500 MB to arrive.
+    if declared.isdigit() and int(declared) > cap:
+        raise too_large(limit)
     # The multipart body streams into a spooled temp file (memory stays flat on large uploads).
-    async with request.form(max_files=1, max_fields=2000, max_part_size=16 * 1024 * 1024) as data:
+    try:
+        data = await capped_request(request, cap, limit).form(
+            max_files=4, max_fields=2000, max_part_size=_FORM_OVERHEAD
+        )
+    except StarletteHTTPException as exc:
+        raise UploadError(f"invalid upload body: {exc.detail}") from exc
+    try:
         content: UploadFile | None = None
         fields: list[tuple[str, str]] = []
         for key, value in data.multi_items():
             if isinstance(value, str):
                 fields.append((key, value))
             elif key == "content":
+                if content is not None:
+                    raise UploadError("content: the field was sent more than once")
                 content = value
-            # other file parts (e.g. gpg_signature, attestations) are not used by Vestry
-        form = parse_form(fields)
-        if content is None or not content.filename:
-            raise UploadError("Upload payload does not have a file.")
-        filename = content.filename
-        check_filename(filename, form.filetype, form.name, form.version)
-        digests = await asyncio.to_thread(digest_file, content.file)
-        if digests.size > limit:
-            raise UploadError(f"File too large. Limit is {limit // (1024 * 1024)} MiB.")
-        if digests.size == 0:
-            raise UploadError("invalid distribution file: the file is empty")
-        for supplied, actual in (
-            (form.md5_digest, digests.md5),
-            (form.sha256_digest, digests.sha256),
-            (form.blake2_256_digest, digests.blake2b_256),
-        ):
-            if supplied and supplied != actual:
-                raise UploadError(
-                    "The digest supplied does not match a digest calculated from the uploaded file."
-                )
+            # other file parts (e.g. gpg_signature) are not used by Vestry
+        checked = await asyncio.to_thread(
+            before_index,
+            fields,
+            content.filename if content else None,
+            content.file if content else None,
+            limit,
+        )
+        form, filename, digests = checked.form, checked.filename, checked.digests
         check = await backends.index.CheckUpload(
             index_pb2.CheckUploadRequest(
                 caller=who.caller,
@@ -118,10 +140,11 @@ async def _upload(request: Request) -> Response:
         )
         if check.outcome == index_pb2.CheckUploadResponse.IDENTICAL:
             return _ok("OK (identical file already uploaded)")
-        facts = await asyncio.to_thread(inspect_archive, content.file, filename, form.filetype)
-        if form.filetype == "sdist" and not check.project_exists:
-            check_pep625(filename, form.name, form.version)
+        assert content is not None  # before_index refused an upload without one
+        facts = await asyncio.to_thread(after_index, checked, content.file, check.project_exists)
         blob = await put_file(backends, content.file, digests.sha256, digests.size)
+    finally:
+        await data.close()
     metadata_key = metadata_sha = ""
     if facts.metadata is not None:
         metadata_sha = hashlib.sha256(facts.metadata).hexdigest()
@@ -131,7 +154,7 @@ async def _upload(request: Request) -> Response:
         version=form.version,
         packagetype=form.filetype,
         python_version=form.pyversion or "source",
-        requires_python=str(form.metadata.requires_python or "") if form.metadata else "",
+        requires_python=form.one("requires_python").strip(),
         size=blob.size,
         sha256=blob.sha256,
         blake2b_256=blob.blake2b_256,

@@ -11,14 +11,16 @@ import zipfile
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from packaging.metadata import parse_email
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
+    NormalizedName,
     canonicalize_name,
     parse_sdist_filename,
     parse_wheel_filename,
 )
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from gateway.upload.form import UploadError
 
@@ -128,12 +130,39 @@ def _wheel_metadata(f: BinaryIO, filename: str) -> bytes:
             info = zf.getinfo(f"{wanted}/METADATA")
             if info.file_size > MAX_METADATA_SIZE:
                 raise UploadError("wheel is invalid: METADATA is too large")
-            return zf.read(info)
+            metadata = zf.read(info)
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise UploadError("invalid distribution file: not a readable zip archive") from exc
+    _check_metadata_matches(metadata, filename, name, version)
+    return metadata
+
+
+def _check_metadata_matches(
+    metadata: bytes, filename: str, name: NormalizedName, version: Version
+) -> None:
+    """The wheel's own METADATA must name the project and version its filename claims: pip and
+    uv resolve from that file (PEP 658), so a mismatch would install something else."""
+    try:
+        raw, _unparsed = parse_email(metadata)
+    except ValueError as exc:
+        raise UploadError(f"wheel is invalid: METADATA cannot be parsed ({exc})") from exc
+    meta_name, meta_version = raw.get("name", ""), raw.get("version", "")
+    try:
+        same = canonicalize_name(meta_name) == name and Version(meta_version) == version
+    except InvalidVersion:
+        same = False
+    if not same:
+        raise UploadError(
+            f"wheel is invalid: its METADATA says {meta_name[:100]!r} version "
+            f"{meta_version[:100]!r}, but the filename {filename!r} says {name!r} {version}"
+        )
 
 
 def _check_sdist_tar(f: BinaryIO) -> None:
+    compressed = f.seek(0, os.SEEK_END)
+    f.seek(0)
+    # Stop expanding as soon as the ratio is exceeded: a bomb must not cost its full size in CPU.
+    budget = max(_RATIO_FLOOR, compressed * MAX_COMPRESSION_RATIO)
     try:
         with tarfile.open(fileobj=f, mode="r:gz") as tf:
             top: set[str] = set()
@@ -153,15 +182,16 @@ def _check_sdist_tar(f: BinaryIO) -> None:
                     if target.startswith("/") or ".." in target.split("/"):
                         raise UploadError("invalid distribution file: link points outside")
                 total += max(member.size, 0)
+                if total > budget:
+                    raise UploadError(
+                        "file exceeds the compression ratio limit (it looks like a bomb)"
+                    )
                 top.add(parts[0])
                 if len(parts) == 2 and parts[1] == "PKG-INFO":
                     has_pkg_info = True
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise UploadError("invalid distribution file: not a readable .tar.gz archive") from exc
 
-    compressed = f.seek(0, os.SEEK_END)
-    if total > _RATIO_FLOOR and total > compressed * MAX_COMPRESSION_RATIO:
-        raise UploadError("file exceeds the compression ratio limit (it looks like a bomb)")
     if len(top) != 1:
         raise UploadError("invalid sdist: it must contain exactly one top-level directory")
     if not has_pkg_info:

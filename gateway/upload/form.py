@@ -196,9 +196,10 @@ def parse_form(items: Iterable[tuple[str, str]]) -> UploadForm:
     if version.local is not None:
         raise UploadError("version: local versions (with '+') cannot be uploaded to an index")
     raw = _raw_metadata(fields)
-    # packaging validates 2.x field semantics; 2.0 was never a real spec version: check as 1.2.
+    # 2.0 was never a published spec, yet old bdist_wheel wrote it alongside 2.1 fields
+    # (Provides-Extra, Description-Content-Type): validate such uploads by 2.1's rules.
     if metadata_version == "2.0":
-        raw["metadata_version"] = "1.2"
+        raw["metadata_version"] = "2.1"
     try:
         metadata = Metadata.from_raw(raw, validate=True)
     except ExceptionGroup as group:

@@ -1,0 +1,54 @@
+"""Conditional requests (RFC 9110 §13) and cache headers for generated pages, in one place."""
+
+from __future__ import annotations
+
+import hashlib
+
+from fastapi import Request
+from fastapi.responses import Response
+
+__all__ = ["cache_control", "etag_matches", "page_response"]
+
+
+def _opaque(tag: str) -> str:
+    tag = tag.strip()
+    # Weak comparison: If-None-Match ignores the W/ prefix (RFC 9110 §13.1.2).
+    return tag[2:] if tag.startswith(("W/", "w/")) else tag
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """True when an If-None-Match header names `etag` (or is `*`), so a 304 is the answer."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    wanted = _opaque(etag)
+    return any(_opaque(candidate) == wanted for candidate in if_none_match.split(","))
+
+
+def cache_control(private: bool) -> str:
+    # A private answer must never be stored by a shared cache, and is revalidated every time so
+    # that a revoked token or a changed role takes effect at once.
+    return "private, no-cache" if private else "public, max-age=60"
+
+
+def page_response(
+    request: Request,
+    body: bytes,
+    content_type: str,
+    *,
+    serial: int,
+    private: bool,
+    vary: str = "Accept, Authorization",
+) -> Response:
+    """A generated page with ETag, Vary and Cache-Control; 304 when the client has it already."""
+    etag = '"' + hashlib.blake2b(body + content_type.encode(), digest_size=16).hexdigest() + '"'
+    headers = {
+        "Vary": vary,
+        "ETag": etag,
+        "X-PyPI-Last-Serial": str(serial),
+        "Cache-Control": cache_control(private),
+    }
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=content_type, headers=headers)

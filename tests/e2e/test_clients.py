@@ -1,0 +1,552 @@
+"""Real clients against a real `vestry up`: twine, uv (install and publish), pip, poetry, and
+pypi-simple as an independent parser of both page formats.
+
+Yanking and making a project public have no HTTP API yet; until they do, these tests set them
+with one SQL statement in the index's SQLite database, which is what those APIs will change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+from pypi_simple import ACCEPT_HTML_ONLY, ACCEPT_JSON_ONLY, PyPISimple
+
+from tests.factories import make_sdist, make_wheel
+from tests.support.clients import BIN, clean_env, pip_install, run, twine_upload
+from tests.support.vestry_up import RunningVestry
+
+pytestmark = pytest.mark.e2e
+
+PIP_ACCEPT = (
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, "
+    "text/html; q=0.01"
+)
+
+
+def _sql(vestry: RunningVestry, statement: str, *params: object) -> None:
+    with sqlite3.connect(vestry.data_dir / "index.sqlite3") as db:
+        assert db.execute(statement, params).rowcount >= 1, statement
+
+
+def _yank(vestry: RunningVestry, version: str, project: str, reason: str) -> None:
+    _sql(
+        vestry,
+        "UPDATE releases SET yanked = 1, yanked_reason = ? WHERE version = ? AND project_id = "
+        "(SELECT id FROM projects WHERE normalized_name = ?)",
+        reason,
+        version,
+        project,
+    )
+
+
+def _make_public(vestry: RunningVestry, project: str) -> None:
+    _sql(vestry, "UPDATE projects SET visibility = 'public' WHERE normalized_name = ?", project)
+
+
+def _corrupt_blob(vestry: RunningVestry, path: Path) -> None:
+    """Overwrite a stored distribution with zeros: whoever still downloads it must fail."""
+    key = hashlib.sha256(path.read_bytes()).hexdigest()
+    (blob,) = [p for p in vestry.data_dir.rglob(key) if p.is_file()]
+    blob.chmod(0o600)
+    blob.write_bytes(bytes(blob.stat().st_size))
+
+
+def _uv(*args: str, **env: str) -> tuple[int, str]:
+    result = run([str(BIN / "uv"), *args], timeout=180, **env)
+    return result.returncode, result.stdout + result.stderr
+
+
+def _installed_version(target: Path, dist: str) -> str:
+    (info,) = target.glob(f"{dist}-*.dist-info")
+    return info.name.removesuffix(".dist-info").split("-", 1)[1]
+
+
+# ---- twine -----------------------------------------------------------------------------
+
+
+def test_twine_duplicate_handling(vestry: RunningVestry, tmp_path: Path) -> None:
+    token = vestry.create_user("tina")
+    first = make_wheel(tmp_path, "twine-dup", "1.0")
+    assert twine_upload(vestry.upload_url, token, first).returncode == 0
+    # The same file again: PyPI answers 200 and stores nothing; so must we.
+    again = twine_upload(vestry.upload_url, token, first)
+    assert again.returncode == 0, again.stdout + again.stderr
+
+    other_dir = tmp_path / "other"
+    other_dir.mkdir()
+    different = make_wheel(other_dir, "twine-dup", "1.0", extra_files={"twine_dup/x.py": b"#"})
+    assert different.name == first.name
+    clash = run(
+        [
+            str(BIN / "twine"),
+            "upload",
+            "--verbose",
+            "--non-interactive",
+            "--disable-progress-bar",
+            "--repository-url",
+            vestry.upload_url,
+            "-u",
+            "__token__",
+            "-p",
+            token,
+            str(different),
+        ]
+    )
+    assert clash.returncode != 0
+    assert "File already exists" in clash.stdout + clash.stderr
+
+    blake2 = hashlib.blake2b(first.read_bytes(), digest_size=32).hexdigest()
+    r = _raw_upload(vestry, token, different, "twine-dup", "1.0")
+    assert r.status_code == 400
+    assert r.text == f"File already exists ('{first.name}', with blake2_256 hash '{blake2}').\n"
+
+
+def _raw_upload(
+    vestry: RunningVestry, token: str, path: Path, name: str, version: str
+) -> httpx.Response:
+    data = path.read_bytes()
+    fields = {
+        ":action": "file_upload",
+        "protocol_version": "1",
+        "name": name,
+        "version": version,
+        "filetype": "bdist_wheel" if path.suffix == ".whl" else "sdist",
+        "pyversion": "py3" if path.suffix == ".whl" else "source",
+        "metadata_version": "2.1",
+        "sha256_digest": hashlib.sha256(data).hexdigest(),
+    }
+    return httpx.post(
+        vestry.upload_url,
+        data=fields,
+        files={"content": (path.name, data, "application/octet-stream")},
+        auth=("__token__", token),
+        timeout=60,
+    )
+
+
+# ---- uv ------------------------------------------------------------------------------
+
+
+def test_uv_publish_with_check_url_then_uv_install(vestry: RunningVestry, tmp_path: Path) -> None:
+    token = vestry.create_user("uma")
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    files = [make_wheel(dist, "uv-pub", "1.0"), make_sdist(dist, "uv-pub", "1.0")]
+    publish = [
+        "publish",
+        "--publish-url",
+        vestry.upload_url,
+        "--username",
+        "__token__",
+        "--password",
+        token,
+        "--check-url",
+        vestry.base + "/simple/",
+        *map(str, files),
+    ]
+    code, out = _uv(*publish)
+    assert code == 0, out
+    # Publishing again: uv asks the index first and skips what is already there.
+    code, out = _uv(*publish)
+    assert code == 0, out
+    assert "already exists" in out.lower() or "skipping" in out.lower(), out
+
+    target = tmp_path / "target"
+    code, out = _uv(
+        "pip",
+        "install",
+        "--no-cache",
+        "--python",
+        sys.executable,
+        "--target",
+        str(target),
+        "--index-url",
+        vestry.index_url(token),
+        "uv-pub",
+    )
+    assert code == 0, out
+    assert (target / "uv_pub" / "__init__.py").read_text() == '__version__ = "1.0"\n'
+
+
+# ---- yanked files: skipped unless pinned ----------------------------------------------
+
+
+def test_yanked_release_skipped_unless_pinned(vestry: RunningVestry, tmp_path: Path) -> None:
+    token = vestry.create_user("yannick")
+    wheels = [make_wheel(tmp_path, "yank-demo", v) for v in ("1.0", "2.0")]
+    assert twine_upload(vestry.upload_url, token, *wheels).returncode == 0
+    _yank(vestry, "2.0", "yank-demo", "broken build")
+
+    page = httpx.get(
+        vestry.base + "/simple/yank-demo/",
+        headers={"Accept": ACCEPT_JSON_ONLY},
+        auth=("__token__", token),
+    ).json()
+    yanked = {f["filename"]: f["yanked"] for f in page["files"]}
+    assert yanked == {wheels[0].name: False, wheels[1].name: "broken build"}
+
+    for installer in ("pip", "uv"):
+        for requirement, expected in (("yank-demo", "1.0"), ("yank-demo==2.0", "2.0")):
+            target = tmp_path / f"{installer}-{expected}"
+            if installer == "pip":
+                result = pip_install(vestry.index_url(token), target, requirement)
+                code, out = result.returncode, result.stdout + result.stderr
+            else:
+                code, out = _uv(
+                    "pip",
+                    "install",
+                    "--no-cache",
+                    "--python",
+                    sys.executable,
+                    "--target",
+                    str(target),
+                    "--index-url",
+                    vestry.index_url(token),
+                    requirement,
+                )
+            assert code == 0, out
+            assert _installed_version(target, "yank_demo") == expected, (installer, requirement)
+            if expected == "2.0" and installer == "pip":
+                assert "broken build" in out  # pip tells the user why it was yanked
+
+
+# ---- PEP 658: resolution from .metadata -------------------------------------------------
+
+
+def test_pip_and_uv_resolve_from_metadata_files(vestry: RunningVestry, tmp_path: Path) -> None:
+    token = vestry.create_user("meta")
+    top = make_wheel(tmp_path, "meta-top", "1.0", requires_dist=("meta-dep>=1",))
+    dep = make_wheel(tmp_path, "meta-dep", "1.5")
+    assert twine_upload(vestry.upload_url, token, top, dep).returncode == 0
+
+    # The .metadata file is the wheel's METADATA, byte for byte, at the advertised hash.
+    with zipfile.ZipFile(top) as zf:
+        expected = zf.read("meta_top-1.0.dist-info/METADATA")
+    r = httpx.get(f"{vestry.base}/files/meta-top/{top.name}.metadata", auth=("__token__", token))
+    assert r.status_code == 200 and r.content == expected
+    page = httpx.get(
+        vestry.base + "/simple/meta-top/",
+        headers={"Accept": ACCEPT_JSON_ONLY},
+        auth=("__token__", token),
+    ).json()
+    assert page["files"][0]["core-metadata"] == {"sha256": hashlib.sha256(expected).hexdigest()}
+
+    # With the wheels themselves destroyed, only the .metadata files can answer the resolvers.
+    _corrupt_blob(vestry, top)
+    _corrupt_blob(vestry, dep)
+    result = run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--no-cache-dir",
+            "--ignore-installed",
+            "--report",
+            str(tmp_path / "report.json"),
+            "-v",
+            "--index-url",
+            vestry.index_url(token),
+            "meta-top",
+        ]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"from {vestry.base}/files/meta-top/{top.name}.metadata" in result.stdout.replace(
+        f"__token__:{token}@", ""
+    ).replace("__token__:****@", "")
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert sorted(i["metadata"]["name"] for i in report["install"]) == ["meta-dep", "meta-top"]
+
+    requirements = tmp_path / "requirements.in"
+    requirements.write_text("meta-top\n")
+    code, out = _uv(
+        "pip",
+        "compile",
+        "--no-cache",
+        "--python",
+        sys.executable,
+        "--index-url",
+        vestry.index_url(token),
+        str(requirements),
+    )
+    assert code == 0, out
+    assert "meta-dep==1.5" in out and "meta-top==1.0" in out
+
+
+# ---- pypi-simple: both formats of the same live page agree ------------------------------
+
+
+def test_pypi_simple_parses_both_formats_alike(vestry: RunningVestry, tmp_path: Path) -> None:
+    token = vestry.create_user("parser")
+    files = [
+        make_wheel(tmp_path, "parse-me", "1.0", requires_python=">=3.8,<4"),
+        make_sdist(tmp_path, "parse-me", "1.0"),
+        make_wheel(tmp_path, "parse-me", "1.1"),
+    ]
+    assert twine_upload(vestry.upload_url, token, *files).returncode == 0
+    _yank(vestry, "1.1", "parse-me", 'bad <"reason">')
+    client = PyPISimple(vestry.base + "/simple/", auth=("__token__", token))
+    with client:
+        from_json = client.get_project_page("parse-me", accept=ACCEPT_JSON_ONLY)
+        from_html = client.get_project_page("parse-me", accept=ACCEPT_HTML_ONLY)
+        index = client.get_index_page(accept=ACCEPT_JSON_ONLY)
+    assert "parse-me" in index.projects
+    assert from_json.repository_version == from_html.repository_version == "1.4"
+    assert from_json.status == from_html.status
+    assert [p.filename for p in from_json.packages] == [p.filename for p in from_html.packages]
+    for j, h in zip(from_json.packages, from_html.packages, strict=True):
+        assert (j.url, j.digests, j.requires_python, j.is_yanked, j.yanked_reason) == (
+            h.url,
+            h.digests,
+            h.requires_python,
+            h.is_yanked,
+            h.yanked_reason,
+        )
+        assert j.metadata_digests == (h.metadata_digests if h.has_metadata else None)
+        assert j.size == (tmp_path / j.filename).stat().st_size
+        assert j.upload_time is not None
+    wheel = next(p for p in from_json.packages if p.filename == files[0].name)
+    assert wheel.requires_python == ">=3.8,<4"
+    assert next(p for p in from_html.packages if p.version == "1.1").yanked_reason == (
+        'bad <"reason">'
+    )
+
+
+# ---- HTTP semantics: access, caching, ranges, negotiation -------------------------------
+
+
+@pytest.fixture(scope="module")
+def published(vestry: RunningVestry, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    tmp = tmp_path_factory.mktemp("published")
+    owner = vestry.create_user("owner")
+    wheel = make_wheel(tmp, "Http.Demo", "1.0", requires_dist=("attrs",))
+    public = make_wheel(tmp, "open-demo", "2.0")
+    assert twine_upload(vestry.upload_url, owner, wheel, public).returncode == 0
+    _make_public(vestry, "open-demo")
+    return {
+        "owner": owner,
+        "stranger": vestry.create_user("stranger"),
+        "wheel": wheel.name,
+        "wheel_sha256": hashlib.sha256(wheel.read_bytes()).hexdigest(),
+        "wheel_bytes": wheel.read_bytes().hex(),
+        "public_wheel": public.name,
+    }
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/simple/http-demo/",
+        "/simple/no-such-project/",
+        "/files/http-demo/http_demo-1.0-py3-none-any.whl",
+        "/files/http-demo/http_demo-1.0-py3-none-any.whl.metadata",
+        "/files/no-such-project/x-1.0-py3-none-any.whl",
+        "/pypi/http-demo/json",
+        "/pypi/no-such-project/json",
+        "/pypi/http-demo/1.0/json",
+    ],
+)
+def test_private_and_missing_answer_alike(
+    vestry: RunningVestry, published: dict[str, str], path: str
+) -> None:
+    anonymous = httpx.get(vestry.base + path)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == 'Basic realm="vestry"'
+    stranger = httpx.get(vestry.base + path, auth=("__token__", published["stranger"]))
+    assert stranger.status_code == 404
+    owner = httpx.get(vestry.base + path, auth=("__token__", published["owner"]))
+    assert owner.status_code == (404 if "no-such" in path else 200)
+    if owner.status_code == 200:
+        assert owner.headers["cache-control"].startswith("private")
+
+
+def test_public_project_is_readable_anonymously(
+    vestry: RunningVestry, published: dict[str, str]
+) -> None:
+    page = httpx.get(vestry.base + "/simple/open-demo/", headers={"Accept": PIP_ACCEPT})
+    assert page.status_code == 200
+    assert page.headers["cache-control"].startswith("public")
+    wheel = httpx.get(f"{vestry.base}/files/open-demo/{published['public_wheel']}")
+    assert wheel.status_code == 200 and wheel.headers["cache-control"].startswith("public")
+    listing = httpx.get(vestry.base + "/simple/", headers={"Accept": ACCEPT_JSON_ONLY}).json()
+    names = {p["name"] for p in listing["projects"]}
+    assert "open-demo" in names and "Http.Demo" not in names
+    mine = httpx.get(
+        vestry.base + "/simple/",
+        headers={"Accept": ACCEPT_JSON_ONLY},
+        auth=("__token__", published["owner"]),
+    )
+    assert {"open-demo", "Http.Demo"} <= {p["name"] for p in mine.json()["projects"]}
+    assert mine.headers["cache-control"].startswith("private")
+    theirs = httpx.get(
+        vestry.base + "/simple/",
+        headers={"Accept": ACCEPT_JSON_ONLY},
+        auth=("__token__", published["stranger"]),
+    ).json()
+    assert "Http.Demo" not in {p["name"] for p in theirs["projects"]}
+
+
+@pytest.mark.parametrize(
+    ("path", "location"),
+    [
+        ("/simple/Http.Demo/", "/simple/http-demo/"),
+        ("/simple/HTTP_demo/", "/simple/http-demo/"),
+        ("/simple/http-demo", "/simple/http-demo/"),
+        ("/simple", "/simple/"),
+    ],
+)
+def test_redirects_to_normalised_urls(vestry: RunningVestry, path: str, location: str) -> None:
+    r = httpx.get(vestry.base + path)
+    assert (r.status_code, r.headers["location"]) == (301, location)
+
+
+def test_negotiation_and_etags(vestry: RunningVestry, published: dict[str, str]) -> None:
+    auth = ("__token__", published["owner"])
+    url = vestry.base + "/simple/http-demo/"
+    cases = {
+        PIP_ACCEPT: "application/vnd.pypi.simple.v1+json",
+        "application/vnd.pypi.simple.v1+html": "application/vnd.pypi.simple.v1+html",
+        "text/html": "text/html",
+    }
+    etags = set()
+    for accept, content_type in cases.items():
+        r = httpx.get(url, headers={"Accept": accept}, auth=auth)
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith(content_type)
+        assert "Accept" in r.headers["vary"]
+        etags.add(r.headers["etag"])
+        again = httpx.get(
+            url, headers={"Accept": accept, "If-None-Match": r.headers["etag"]}, auth=auth
+        )
+        assert again.status_code == 304 and again.content == b""
+    assert len(etags) == 3  # one representation, one tag
+    r = httpx.get(url, headers={"Accept": "application/json"}, auth=auth)
+    assert r.status_code == 406
+
+
+def test_file_ranges_and_conditional_get(vestry: RunningVestry, published: dict[str, str]) -> None:
+    auth = ("__token__", published["owner"])
+    url = f"{vestry.base}/files/http-demo/{published['wheel']}"
+    body = bytes.fromhex(published["wheel_bytes"])
+    full = httpx.get(url, auth=auth)
+    assert full.content == body
+    assert full.headers["etag"] == f'"{published["wheel_sha256"]}"'
+    assert full.headers["accept-ranges"] == "bytes"
+    assert (
+        httpx.get(url, auth=auth, headers={"If-None-Match": full.headers["etag"]}).status_code
+        == 304
+    )
+    for header, expected in (
+        ("bytes=0-9", body[:10]),
+        ("bytes=10-", body[10:]),
+        ("bytes=-22", body[-22:]),  # the zip end-of-central-directory: what lazy wheels read
+    ):
+        part = httpx.get(url, auth=auth, headers={"Range": header})
+        assert part.status_code == 206, header
+        assert part.content == expected, header
+        start = (
+            len(body) - len(expected)
+            if header.startswith("bytes=-")
+            else int(header[6:].split("-")[0])
+        )
+        assert (
+            part.headers["content-range"]
+            == f"bytes {start}-{start + len(expected) - 1}/{len(body)}"
+        )
+    unsatisfiable = httpx.get(url, auth=auth, headers={"Range": f"bytes={len(body)}-"})
+    assert unsatisfiable.status_code == 416
+    assert unsatisfiable.headers["content-range"] == f"bytes */{len(body)}"
+
+
+def test_json_api(vestry: RunningVestry, published: dict[str, str]) -> None:
+    auth = ("__token__", published["owner"])
+    doc = httpx.get(vestry.base + "/pypi/http-demo/json", auth=auth).json()
+    assert doc["info"]["name"] == "Http.Demo"
+    assert doc["info"]["version"] == "1.0"
+    assert doc["info"]["requires_dist"] == ["attrs"]
+    (file,) = doc["urls"]
+    assert file["filename"] == published["wheel"]
+    assert file["digests"]["sha256"] == published["wheel_sha256"]
+    assert file["url"] == f"{vestry.base}/files/http-demo/{published['wheel']}"
+    assert file["upload_time_iso_8601"].endswith("Z")
+    assert httpx.get(file["url"], auth=auth).content == bytes.fromhex(published["wheel_bytes"])
+    assert list(doc["releases"]) == ["1.0"]
+    one = httpx.get(vestry.base + "/pypi/http-demo/1.0/json", auth=auth).json()
+    assert one["urls"] == doc["urls"] and "releases" not in one
+    missing = httpx.get(vestry.base + "/pypi/http-demo/9.9/json", auth=auth)
+    assert missing.status_code == 404
+
+
+# ---- poetry --------------------------------------------------------------------------
+
+
+def _poetry(cwd: Path, home: Path, *args: str, **env: str) -> tuple[int, str]:
+    poetry = BIN / "poetry"
+    if not poetry.exists():
+        pytest.skip("poetry is not installed in the test environment")
+    result = subprocess.run(
+        [str(poetry), "--no-interaction", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=clean_env(
+            POETRY_CONFIG_DIR=str(home / "config"),
+            POETRY_CACHE_DIR=str(home / "cache"),
+            POETRY_DATA_DIR=str(home / "data"),
+            POETRY_VIRTUALENVS_IN_PROJECT="true",
+            POETRY_KEYRING_ENABLED="false",
+            **env,
+        ),
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_poetry_publish_and_install(vestry: RunningVestry, tmp_path: Path) -> None:
+    token = vestry.create_user("poet")
+    home = tmp_path / "poetry-home"
+    lib = tmp_path / "poetry-lib"
+    (lib / "poetry_lib").mkdir(parents=True)
+    (lib / "poetry_lib" / "__init__.py").write_text("ANSWER = 42\n")
+    (lib / "pyproject.toml").write_text(
+        '[project]\nname = "poetry-lib"\nversion = "0.3.0"\ndescription = "via poetry"\n'
+        'requires-python = ">=3.9"\n\n'
+        '[build-system]\nrequires = ["poetry-core>=2"]\nbuild-backend = "poetry.core.masonry.api"\n'
+    )
+    upload = {
+        "POETRY_REPOSITORIES_VESTRY_URL": vestry.upload_url,
+        "POETRY_HTTP_BASIC_VESTRY_USERNAME": "__token__",
+        "POETRY_HTTP_BASIC_VESTRY_PASSWORD": token,
+    }
+    code, out = _poetry(lib, home, "publish", "--build", "-r", "vestry", **upload)
+    assert code == 0, out
+
+    app = tmp_path / "poetry-app"
+    app.mkdir()
+    (app / "pyproject.toml").write_text(
+        '[project]\nname = "poetry-app"\nversion = "1.0.0"\nrequires-python = ">=3.9"\n'
+        'dependencies = ["poetry-lib (>=0.3)"]\n\n'
+        "[tool.poetry]\npackage-mode = false\n\n"
+        '[[tool.poetry.source]]\nname = "vestry"\n'
+        f'url = "{vestry.base}/simple/"\npriority = "primary"\n'
+    )
+    source = {
+        "POETRY_HTTP_BASIC_VESTRY_USERNAME": "__token__",
+        "POETRY_HTTP_BASIC_VESTRY_PASSWORD": token,
+    }
+    code, out = _poetry(app, home, "install", **source)
+    assert code == 0, out
+    (site,) = (app / ".venv").glob("lib/python*/site-packages")
+    assert (site / "poetry_lib" / "__init__.py").read_text() == "ANSWER = 42\n"
+    lock = (app / "poetry.lock").read_text()
+    assert 'name = "poetry-lib"' in lock and 'version = "0.3.0"' in lock
