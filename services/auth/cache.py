@@ -83,14 +83,22 @@ class MemoryCache:
                 self._entries.clear()  # crude but bounded; a miss only costs a DB read
             self._entries[key] = (now + ttl, json.dumps(entry), token_id, user_id)
 
+    def _prune_holds(self, now: float) -> None:
+        # Holds outlive their entries; drop the lapsed ones so revocations do not pile up.
+        for held in (self._held_tokens, self._held_users):
+            for ident in [i for i, until in held.items() if until <= now]:
+                del held[ident]
+
     def invalidate_token(self, token_id: str, hold_seconds: int) -> None:
         with self._lock:
+            self._prune_holds(time.monotonic())
             self._held_tokens[token_id] = time.monotonic() + hold_seconds
             for key in [k for k, v in self._entries.items() if v[2] == token_id]:
                 del self._entries[key]
 
     def invalidate_user(self, user_id: str, hold_seconds: int) -> None:
         with self._lock:
+            self._prune_holds(time.monotonic())
             self._held_users[user_id] = time.monotonic() + hold_seconds
             for key in [k for k, v in self._entries.items() if v[3] == user_id]:
                 del self._entries[key]
@@ -124,24 +132,36 @@ return #keys
 class RedisCache:
     """Shared by every auth replica, so an invalidation holds for all of them at once."""
 
-    def __init__(self, client: redis.Redis, prefix: str, max_ttl: int) -> None:
+    def __init__(
+        self, client: redis.Redis, prefix: str, max_ttl: int, retry_after: float = 2.0
+    ) -> None:
         self._r = client
         self._p = prefix
         self._max_ttl = max_ttl
         self._put = client.register_script(_PUT_SCRIPT)
         self._invalidate = client.register_script(_INVALIDATE_SCRIPT)
         self._down_logged = 0.0
+        # After a failure, reads and writes skip Redis for a moment: with Redis unreachable every
+        # request would otherwise wait for the socket timeout. Invalidations always try.
+        self._retry_after = retry_after
+        self._skip_until = 0.0
 
     def _k(self, *parts: str) -> str:
         return self._p + ":".join(parts)
 
     def _warn(self, what: str, exc: Exception) -> None:
         now = time.monotonic()
+        self._skip_until = now + self._retry_after
         if now - self._down_logged > 10:  # once per 10 s, not once per request
             log.warning("Redis unavailable (%s): %s; verifying against the database", what, exc)
             self._down_logged = now
 
+    def _skipping(self) -> bool:
+        return time.monotonic() < self._skip_until
+
     def get(self, key: str) -> dict[str, Any] | None:
+        if self._skipping():
+            return None
         try:
             raw = self._r.get(self._k("ver", key))
         except redis.RedisError as exc:
@@ -150,6 +170,8 @@ class RedisCache:
         return _decode(raw)
 
     def put(self, key: str, entry: dict[str, Any], ttl: int, token_id: str, user_id: str) -> None:
+        if self._skipping():
+            return
         try:
             self._put(
                 keys=[

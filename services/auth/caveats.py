@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from packaging.utils import canonicalize_name
 
 __all__ = [
+    "MAX_TIMESTAMP",
     "PERMISSIONS",
     "AccessContext",
     "Caveat",
@@ -33,6 +34,9 @@ __all__ = [
 ]
 
 PERMISSIONS = frozenset({"read", "upload", "yank", "manage-tokens", "admin"})
+# 9999-12-31T23:59:59Z: the largest instant a protobuf Timestamp, a SQL timestamp and a Python
+# datetime can all hold. "No expiry" with a not-before is written as this.
+MAX_TIMESTAMP = 253_402_300_799
 _MAX_ITEMS = 1000
 _MAX_ITEM_LEN = 200
 
@@ -51,8 +55,8 @@ def _strings(value: Any, what: str) -> tuple[str, ...]:
 
 def _timestamp(value: Any, what: str) -> int:
     # bool is an int subclass in Python; true/false are not timestamps.
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise CaveatError(f"{what}: expected a non-negative integer timestamp")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_TIMESTAMP:
+        raise CaveatError(f"{what}: expected an integer timestamp between 0 and {MAX_TIMESTAMP}")
     return value
 
 
@@ -214,21 +218,53 @@ class Scope:
         return replace(self, user_ids=_meet(self.user_ids, [caveat.user_id]))
 
     def caveats(self) -> list[Caveat]:
-        """Caveats that, applied to an unrestricted scope, give this one."""
+        """Caveats that, applied to an unrestricted scope, give this one.
+
+        An empty set ("nothing") has no caveat of its own, since empty caveats do not parse: it
+        is written as two disjoint one-element caveats, whose intersection is exactly empty.
+        """
         out: list[Caveat] = []
         if self.expires is not None or self.not_before is not None:
             out.append(
-                Expiry(self.expires if self.expires is not None else 2**62, self.not_before or 0)
+                Expiry(
+                    self.expires if self.expires is not None else MAX_TIMESTAMP,
+                    self.not_before or 0,
+                )
             )
         if self.project_names is not None:
-            out.append(ProjectNames(tuple(sorted(self.project_names)) or ("-",)))
+            names = sorted(self.project_names) or None
+            out.extend(
+                [ProjectNames(tuple(names))]
+                if names
+                else [ProjectNames(("a",)), ProjectNames(("b",))]
+            )
         if self.project_ids is not None:
-            out.append(ProjectIds(tuple(sorted(self.project_ids)) or ("-",)))
+            ids = sorted(self.project_ids) or None
+            out.extend(
+                [ProjectIds(tuple(ids))] if ids else [ProjectIds(("-",)), ProjectIds(("+",))]
+            )
         if self.permissions is not None:
-            out.append(Permissions(tuple(sorted(self.permissions))))
+            perms = sorted(self.permissions) or None
+            out.extend(
+                [Permissions(tuple(perms))]
+                if perms
+                else [Permissions(("read",)), Permissions(("upload",))]
+            )
         if self.user_ids is not None:
-            out.extend(UserBound(u) for u in sorted(self.user_ids))
+            users = sorted(self.user_ids) or ["-", "+"]
+            out.extend(UserBound(u) for u in users)
         return out
+
+    def is_empty(self) -> bool:
+        """True when no request can ever satisfy this scope (some dimension allows nothing)."""
+        return any(
+            v is not None and not v
+            for v in (self.project_names, self.project_ids, self.permissions, self.user_ids)
+        ) or (
+            self.expires is not None
+            and self.not_before is not None
+            and self.not_before >= self.expires
+        )
 
     def check_time(self, now: float) -> str | None:
         if self.not_before is not None and now < self.not_before:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, LargeBinary, String, Text
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -17,6 +25,11 @@ class User(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
+    # The name folded for comparison (case, and runs of '.', '_', '-'): "Alice" and "alice" or
+    # "j.smith" and "j_smith" are one user. Unique, so two concurrent creations cannot both win.
+    name_key: Mapped[str] = mapped_column(String(100))
+
+    __table_args__ = (UniqueConstraint("name_key", name="uq_users_name_key"),)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))

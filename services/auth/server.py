@@ -40,7 +40,11 @@ def build_service(settings: AuthSettings) -> AuthService:
 
 
 def migrate_database(database_url: str) -> None:
-    migrate(make_engine(database_url), MIGRATIONS, VERSION_TABLE)
+    engine = make_engine(database_url)
+    try:
+        migrate(engine, MIGRATIONS, VERSION_TABLE)
+    finally:
+        engine.dispose()
 
 
 def create_auth_server(
@@ -75,4 +79,4 @@ async def serve(settings: AuthSettings) -> None:
         flusher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await flusher
-        service.last_used.flush()
+        service.close()

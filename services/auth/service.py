@@ -11,17 +11,22 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
+from packaging.utils import canonicalize_name
 from pymacaroons import Verifier
 from pymacaroons.exceptions import MacaroonException
 from sqlalchemy import Engine, delete, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.auth import tokens
 from services.auth.cache import ENTRY_VERSION, VerificationCache
 from services.auth.caveats import (
+    PERMISSIONS,
     AccessContext,
     Caveat,
     CaveatError,
@@ -36,12 +41,20 @@ from vestry.common.errors import (
     NotFound,
     PermissionDenied,
     Unauthenticated,
+    Unavailable,
 )
 
-__all__ = ["AuthService", "TokenRecord", "UserRecord", "Verified"]
+__all__ = ["AuthService", "TokenRecord", "UserRecord", "Verified", "user_name_key"]
 
 log = logging.getLogger(__name__)
 _USERNAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?$")
+# Failed verifications within one minute at which an audit event is recorded, then every 1000.
+_BURSTS = (10, 100, 1000)
+
+
+def user_name_key(name: str) -> str:
+    """The form under which user names are compared: case and separator runs folded."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,50 @@ def _token_record(t: Token) -> TokenRecord:
     )
 
 
+def _normalised(requested: Scope) -> Scope:
+    if requested.project_names is None:
+        return requested
+    return replace(
+        requested, project_names=frozenset(canonicalize_name(n) for n in requested.project_names)
+    )
+
+
+def _entry(verified: Verified) -> dict[str, Any]:
+    return {
+        "v": ENTRY_VERSION,
+        "user_id": verified.user_id,
+        "username": verified.username,
+        "admin": verified.admin,
+        "token_id": verified.token_id,
+        "scope": verified.scope.to_json(),
+    }
+
+
+def _from_entry(entry: dict[str, Any], token_id: str) -> Verified | None:
+    """The cached verification, or None unless every field has exactly the expected type and
+    the entry belongs to this token (a damaged or foreign entry is a miss, never a grant)."""
+    try:
+        user_id, username, admin, cached_id = (
+            entry["user_id"],
+            entry["username"],
+            entry["admin"],
+            entry["token_id"],
+        )
+        if not (
+            isinstance(user_id, str)
+            and user_id
+            and isinstance(username, str)
+            and isinstance(admin, bool)
+            and cached_id == token_id
+            and set(entry) == {"v", "user_id", "username", "admin", "token_id", "scope"}
+        ):
+            return None
+        scope = Scope.from_json(entry["scope"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return Verified(user_id, username, admin, token_id, scope)
+
+
 class _LastUsed:
     """Collects `last_used` stamps in memory and writes them in batches, off the hot path.
 
@@ -108,20 +165,32 @@ class _LastUsed:
             self._pending[token_id] = now
 
     def flush(self) -> int:
+        """Write the pending stamps; returns how many. On failure they are kept for next time."""
         with self._lock:
             pending, self._pending = self._pending, {}
         if not pending:
             return 0
-        with self._sessions.begin() as s:
-            for token_id, stamp in pending.items():
-                when = datetime.fromtimestamp(stamp, UTC)
-                s.execute(
-                    update(Token)
-                    .where(Token.id == token_id)
-                    .where((Token.last_used.is_(None)) | (Token.last_used < when))
-                    .values(last_used=when)
-                )
+        try:
+            with self._sessions.begin() as s:
+                for token_id, stamp in sorted(pending.items()):  # one lock order for all
+                    when = datetime.fromtimestamp(stamp, UTC)
+                    s.execute(
+                        update(Token)
+                        .where(Token.id == token_id)
+                        .where((Token.last_used.is_(None)) | (Token.last_used < when))
+                        .values(last_used=when)
+                    )
+        except Exception:
+            with self._lock:
+                for token_id, stamp in pending.items():
+                    if self._pending.get(token_id, 0.0) < stamp:
+                        self._pending[token_id] = stamp
+            raise
         return len(pending)
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
 
 
 class AuthService:
@@ -132,6 +201,7 @@ class AuthService:
         cache_ttl: int = 300,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._cache = cache
         self._ttl = cache_ttl
@@ -139,6 +209,14 @@ class AuthService:
         self.last_used = _LastUsed(self._sessions)
         self._failures: dict[str, int] = {}
         self._failure_window = 0.0
+        self._failure_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Write pending `last_used` stamps and release the database connections."""
+        try:
+            self.last_used.flush()
+        finally:
+            self._engine.dispose()
 
     # ---- users -----------------------------------------------------------------------------
 
@@ -149,17 +227,28 @@ class AuthService:
                 "user names are 1-100 letters, digits, '.', '_' or '-', starting and ending "
                 "with a letter or digit"
             )
-        with self._sessions.begin() as s:
-            taken = s.scalar(
-                select(User.id).where(User.name.ilike(name.replace("_", r"\_"), escape="\\"))
-            )
-            if taken is not None:
-                raise AlreadyExists(f"user {name!r} already exists")
-            user = User(
-                id=str(uuid.uuid4()), name=name, active=True, admin=admin, created=datetime.now(UTC)
-            )
-            s.add(user)
-            self._event(s, "user.create", user.id, None, {"name": name, "admin": admin})
+        key = user_name_key(name)
+        taken = AlreadyExists(
+            f"user {name!r} already exists (names differing only in case or "
+            "'.', '_', '-' are the same user)"
+        )
+        try:
+            with self._sessions.begin() as s:
+                if s.scalar(select(User.id).where(User.name_key == key)) is not None:
+                    raise taken
+                user = User(
+                    id=str(uuid.uuid4()),
+                    name=name,
+                    name_key=key,
+                    active=True,
+                    admin=admin,
+                    created=datetime.now(UTC),
+                )
+                s.add(user)
+                self._event(s, "user.create", user.id, None, {"name": name, "admin": admin})
+        except IntegrityError as exc:
+            # A concurrent creation of the same name won the race past the check above.
+            raise taken from exc
         return _user(user)
 
     def get_user(self, *, user_id: str = "", name: str = "") -> UserRecord:
@@ -167,7 +256,7 @@ class AuthService:
             stmt = (
                 select(User).where(User.id == user_id)
                 if user_id
-                else select(User).where(User.name == name)
+                else select(User).where(User.name_key == user_name_key(name))
             )
             user = s.scalar(stmt)
             if user is None:
@@ -201,6 +290,7 @@ class AuthService:
 
         `for_user` (a user name) is for trusted tooling only; the gateway always passes a parent.
         """
+        requested = _normalised(requested)
         if parent_token:
             parent = self.verify(parent_token, AccessContext(permission="manage-tokens"))
             scope = requested
@@ -215,13 +305,8 @@ class AuthService:
             raise InvalidArgument("a token is minted from a parent token or for a user")
         if not user.active:
             raise PermissionDenied("the user is disabled")
-        for kind in (scope.project_names, scope.project_ids, scope.permissions):
-            if kind is not None and not kind:
-                raise InvalidArgument("the requested restrictions leave the token nothing to do")
         now = self._clock()
-        if scope.expires is not None and scope.expires <= now:
-            raise InvalidArgument("the expiry is in the past")
-        caveats = scope.caveats()
+        caveats = self._checked(scope, now)
         key = secrets.token_bytes(32)
         token_id = str(uuid.uuid4())
         with self._sessions.begin() as s:
@@ -232,12 +317,32 @@ class AuthService:
                 key=key,
                 caveats=json.dumps([json.loads(dump_caveat(c)) for c in caveats]),
                 created=datetime.fromtimestamp(now, UTC),
-                expires=datetime.fromtimestamp(scope.expires, UTC) if scope.expires else None,
+                expires=(
+                    datetime.fromtimestamp(scope.expires, UTC)
+                    if scope.expires is not None
+                    else None
+                ),
             )
             s.add(row)
             self._event(s, "token.mint", user.id, token_id, {"name": name})
         log.info("minted token %s for user %s", token_id, user.name)
         return tokens.mint(token_id, key, caveats), _token_record(row)
+
+    def _checked(self, requested: Scope, now: float) -> list[Caveat]:
+        """The caveats for `requested`; raises InvalidArgument for restrictions that cannot be
+        written as caveats or leave a token nothing to do."""
+        if requested.is_empty():
+            raise InvalidArgument("the requested restrictions leave the token nothing to do")
+        if requested.expires is not None and requested.expires <= now:
+            raise InvalidArgument("the expiry is in the past")
+        caveats = requested.caveats()
+        for caveat in caveats:
+            try:
+                if parse_caveat(dump_caveat(caveat)) != caveat:
+                    raise CaveatError("restriction does not round-trip")
+            except CaveatError as exc:
+                raise InvalidArgument(f"invalid restriction: {exc}") from exc
+        return caveats
 
     def verify(self, token: str, ctx: AccessContext | None = None) -> Verified:
         """Verify `token` and, when given, that it permits `ctx` now.
@@ -252,6 +357,8 @@ class AuthService:
             self._failed(reason)
             raise Unauthenticated(reason)
         if ctx is not None:
+            if ctx.permission not in PERMISSIONS:
+                raise InvalidArgument(f"unknown permission {ctx.permission!r}")
             reason = verified.scope.check(ctx, now)
             if reason:
                 raise PermissionDenied(reason)
@@ -259,34 +366,30 @@ class AuthService:
         return verified
 
     def _verify_token(self, token: str) -> Verified:
+        if not isinstance(token, str):
+            raise Unauthenticated("token is not valid")
         key = hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
         cached = self._cache.get(key)
         if cached is not None:
-            try:
-                return Verified(
-                    user_id=str(cached["user_id"]),
-                    username=str(cached["username"]),
-                    admin=bool(cached["admin"]),
-                    token_id=str(cached["token_id"]),
-                    scope=Scope.from_json(cached["scope"]),
-                )
-            except (KeyError, TypeError, ValueError):
-                log.warning("ignoring a malformed token-cache entry")
+            verified = self._from_cache(cached, token)
+            if verified is not None:
+                return verified
+            log.warning("ignoring a damaged token-cache entry")
         verified = self._verify_uncached(token)
         ttl = self._ttl
         if verified.scope.expires is not None:
             ttl = min(ttl, int(verified.scope.expires - self._clock()))
         if ttl > 0:
-            entry = {
-                "v": ENTRY_VERSION,
-                "user_id": verified.user_id,
-                "username": verified.username,
-                "admin": verified.admin,
-                "token_id": verified.token_id,
-                "scope": verified.scope.to_json(),
-            }
-            self._cache.put(key, entry, ttl, verified.token_id, verified.user_id)
+            self._cache.put(key, _entry(verified), ttl, verified.token_id, verified.user_id)
         return verified
+
+    @staticmethod
+    def _from_cache(entry: dict[str, Any], token: str) -> Verified | None:
+        try:
+            token_id = tokens.token_id(tokens.load(token))
+        except tokens.MalformedToken:
+            return None  # only a corrupted cache maps garbage to an entry
+        return _from_entry(entry, token_id)
 
     def _verify_uncached(self, token: str) -> Verified:
         try:
@@ -295,9 +398,13 @@ class AuthService:
             self._failed(str(exc))
             raise Unauthenticated(str(exc)) from exc
         token_id = tokens.token_id(macaroon)
-        with self._sessions() as s:
-            row = s.get(Token, token_id)
-            user = s.get(User, row.user_id) if row is not None else None
+        try:
+            with self._sessions() as s:
+                row = s.get(Token, token_id)
+                user = s.get(User, row.user_id) if row is not None else None
+        except (OperationalError, PoolTimeout) as exc:
+            log.error("token verification cannot reach the auth database: %s", type(exc).__name__)
+            raise Unavailable("the token database is unreachable; try again shortly") from exc
         if row is None or user is None:
             self._failed("unknown or revoked token")
             raise Unauthenticated("token is unknown or has been revoked")
@@ -326,18 +433,18 @@ class AuthService:
             self._failed("unverifiable")
             raise Unauthenticated("token is not valid") from exc
         if not ok:
+            self._failed("token signature is not valid")
             raise Unauthenticated("token is not valid")
         if not user.active:
+            self._failed("user is disabled")
             raise Unauthenticated("the token's user is disabled")
         return Verified(user.id, user.name, user.admin, token_id, _scope_of(parsed))
 
     def attenuate(self, token: str, requested: Scope) -> str:
         """Server-side convenience with the same semantics as offline `tokens` attenuation."""
         self.verify(token)
-        macaroon = tokens.load(token)
-        for caveat in requested.caveats():
-            macaroon.add_first_party_caveat(dump_caveat(caveat))
-        return tokens.serialize(macaroon)
+        caveats = self._checked(_normalised(requested), self._clock())
+        return tokens.add_caveats(token, caveats)
 
     def revoke(self, caller_token: str, token_or_id: str) -> str:
         """Revoke a root token (and so every token attenuated from it). Owner or admin only."""
@@ -349,7 +456,7 @@ class AuthService:
             except tokens.MalformedToken as exc:
                 raise InvalidArgument(str(exc)) from exc
         with self._sessions() as s:
-            row = s.get(Token, target_id)
+            row = s.get(Token, target_id) if tokens.TOKEN_ID.fullmatch(target_id) else None
         # The same answer for "not yours" and "does not exist": no probing other users' IDs.
         if row is None or (row.user_id != caller.user_id and not caller.admin):
             raise NotFound("no such token")
@@ -392,18 +499,21 @@ class AuthService:
     def _failed(self, reason: str) -> None:
         """Count failed verifications; record an audit event per burst (not per failure)."""
         now = self._clock()
-        if now - self._failure_window > 60:
-            self._failure_window = now
-            self._failures = {}
-        self._failures[reason] = self._failures.get(reason, 0) + 1
-        total = sum(self._failures.values())
-        if total in (10, 100, 1000):
-            log.warning("burst of failed token verifications: %d in the last minute", total)
+        with self._failure_lock:  # verifications run in many worker threads at once
+            if now - self._failure_window > 60:
+                self._failure_window = now
+                self._failures = {}
+            self._failures[reason] = self._failures.get(reason, 0) + 1
+            total = sum(self._failures.values())
+            reasons = dict(self._failures)
+        if total not in _BURSTS and total % 1000 != 0:
+            return
+        log.warning("burst of failed token verifications: %d in the last minute", total)
+        try:
             with self._sessions.begin() as s:
                 self._event(
-                    s,
-                    "token.verify-failures",
-                    None,
-                    None,
-                    {"count": total, "reasons": dict(self._failures)},
+                    s, "token.verify-failures", None, None, {"count": total, "reasons": reasons}
                 )
+        except Exception:
+            # The caller is owed its 401, not an error about the audit trail.
+            log.exception("could not record a verification-failure event")

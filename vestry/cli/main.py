@@ -95,6 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     att.add_argument("--project", action="append", default=[])
     att.add_argument("--perm", action="append", default=[])
     att.add_argument("--expires", default=None, help="e.g. 30d, 12h, 1h30m")
+    from vestry.cli.tokens import add_server_commands
+
+    add_server_commands(token_sub)
     return p
 
 
@@ -115,9 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return create_user(args.data_dir or default_data_dir(), args.name, args.admin)
     if args.command == "token":
-        from vestry.cli.tokens import attenuate
+        from vestry.cli.tokens import run_token_command
 
-        return attenuate(args.token, args.project, args.perm, args.expires)
+        return run_token_command(args)
     return 2
 
 

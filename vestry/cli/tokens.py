@@ -1,13 +1,35 @@
-"""`vestry token …` commands."""
+"""`vestry token …` commands.
+
+`attenuate` works offline (no server, no settings). `create`, `list` and `revoke` talk to the
+gateway's `/api/v1/tokens` with `--url`/`--token` or `VESTRY_URL`/`VESTRY_TOKEN`; a new token is
+printed alone on the last line of stdout, so scripts can take `| tail -1`.
+"""
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
+from typing import Any
+from urllib.parse import quote
 
-from services.auth.caveats import CaveatError
-from services.auth.tokens import MalformedToken
+import httpx
+
+from services.auth.caveats import PERMISSIONS, CaveatError
+from services.auth.tokens import MalformedToken, load, token_id
 from services.auth.tokens import attenuate as attenuate_token
 from vestry.common.durations import parse_duration
+
+__all__ = [
+    "add_server_commands",
+    "attenuate",
+    "create",
+    "list_tokens",
+    "revoke",
+    "run_token_command",
+]
+
+_TIMEOUT = 30.0
 
 
 def attenuate(token: str, projects: list[str], perms: list[str], expires: str | None) -> int:
@@ -19,3 +41,151 @@ def attenuate(token: str, projects: list[str], perms: list[str], expires: str | 
         return 1
     print(narrowed)
     return 0
+
+
+class _Failed(Exception):
+    pass
+
+
+def _endpoint(url: str | None, token: str | None) -> tuple[str, str]:
+    url = url or os.environ.get("VESTRY_URL", "")
+    token = token or os.environ.get("VESTRY_TOKEN", "")
+    if not url:
+        raise _Failed("no server: pass --url or set VESTRY_URL (e.g. http://127.0.0.1:8080)")
+    if not token:
+        raise _Failed("no token: pass --token or set VESTRY_TOKEN (one holding manage-tokens)")
+    base = url.rstrip("/")
+    # The index URL people already have configured works too.
+    for suffix in ("/simple", "/legacy"):
+        base = base.removesuffix(suffix)
+    return base + "/api/v1/tokens", token
+
+
+def _call(method: str, url: str, token: str, **kwargs: Any) -> Any:
+    try:
+        r = httpx.request(
+            method,
+            url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=_TIMEOUT,
+            follow_redirects=False,
+            **kwargs,
+        )
+    except httpx.HTTPError as exc:
+        raise _Failed(f"cannot reach {url}: {type(exc).__name__}") from exc
+    if r.status_code >= 400:
+        raise _Failed(f"{r.status_code}: {r.text.strip() or r.reason_phrase}")
+    return r.json()
+
+
+def _run(action: Any) -> int:
+    try:
+        action()
+    except _Failed as exc:
+        print(f"vestry: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def create(
+    url: str | None,
+    token: str | None,
+    projects: list[str],
+    perms: list[str],
+    expires: str | None,
+    name: str,
+) -> int:
+    def action() -> None:
+        endpoint, caller = _endpoint(url, token)
+        try:
+            seconds = parse_duration(expires) if expires else None
+        except ValueError as exc:
+            raise _Failed(str(exc)) from exc
+        body: dict[str, Any] = {"name": name, "projects": projects, "permissions": perms}
+        if seconds is not None:
+            body["expires_in"] = seconds
+        reply = _call("POST", endpoint, caller, json=body)
+        print(f"created token {reply['id']}{f' ({name})' if name else ''}: {_describe(reply)}")
+        print("API token (shown once; use it as the password with username __token__):")
+        print(reply["token"])
+
+    return _run(action)
+
+
+def _describe(entry: dict[str, Any]) -> str:
+    scope = entry.get("scope") or {}
+    parts = [
+        "projects " + ",".join(scope["projects"]) if scope.get("projects") else "all projects",
+        "perms " + ",".join(scope["permissions"]) if scope.get("permissions") else "all perms",
+    ]
+    if scope.get("project_ids"):
+        parts.append("bound to project ids")
+    expires = entry.get("expires") or scope.get("expires")
+    parts.append(f"expires {expires}" if expires else "no expiry")
+    return "; ".join(parts)
+
+
+def list_tokens(url: str | None, token: str | None) -> int:
+    def action() -> None:
+        endpoint, caller = _endpoint(url, token)
+        rows = _call("GET", endpoint, caller)["tokens"]
+        if not rows:
+            print("no tokens")
+            return
+        print(f"{'ID':36}  {'NAME':20}  {'CREATED':20}  {'LAST USED':20}  SCOPE")
+        for t in rows:
+            print(
+                f"{t['id']:36}  {t['name'][:20]:20}  {t['created'] or '-':20}  "
+                f"{t['last_used'] or 'never':20}  {_describe(t)}"
+            )
+
+    return _run(action)
+
+
+def revoke(url: str | None, token: str | None, token_or_id: str) -> int:
+    def action() -> None:
+        endpoint, caller = _endpoint(url, token)
+        target = token_or_id.strip()
+        if target.startswith("vestry-"):
+            # The secret never travels in a URL: its ID is read from it here, offline.
+            try:
+                target = token_id(load(target))
+            except MalformedToken as exc:
+                raise _Failed(str(exc)) from exc
+        reply = _call("DELETE", f"{endpoint}/{quote(target, safe='')}", caller)
+        print(f"revoked token {reply['revoked']} and every token attenuated from it")
+
+    return _run(action)
+
+
+def add_server_commands(token_sub: Any) -> None:
+    """Register `create`, `list` and `revoke` under `vestry token`."""
+
+    def server_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--url", default=None, help="Vestry's base URL (default $VESTRY_URL)")
+        p.add_argument(
+            "--token", default=None, help="a token holding manage-tokens (default $VESTRY_TOKEN)"
+        )
+
+    cr = token_sub.add_parser("create", help="mint a new token, never wider than --token")
+    server_args(cr)
+    cr.add_argument("--project", action="append", default=[], help="repeat for several")
+    cr.add_argument("--perm", action="append", default=[], choices=sorted(PERMISSIONS))
+    cr.add_argument("--expires", default=None, help="e.g. 30d, 12h, 1h30m")
+    cr.add_argument("--name", default="")
+    ls = token_sub.add_parser("list", help="list your tokens (never their secrets)")
+    server_args(ls)
+    rv = token_sub.add_parser("revoke", help="revoke a token and everything attenuated from it")
+    server_args(rv)
+    rv.add_argument("token_or_id", metavar="TOKEN_OR_ID")
+
+
+def run_token_command(args: argparse.Namespace) -> int:
+    command: str = args.token_command
+    if command == "attenuate":
+        return attenuate(args.token, args.project, args.perm, args.expires)
+    if command == "create":
+        return create(args.url, args.token, args.project, args.perm, args.expires, args.name)
+    if command == "list":
+        return list_tokens(args.url, args.token)
+    return revoke(args.url, args.token, args.token_or_id)

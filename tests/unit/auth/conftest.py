@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import Engine
+
+from services.auth.cache import MemoryCache, VerificationCache
+from services.auth.server import migrate_database
+from services.auth.service import AuthService
+from vestry.common.db import make_engine
+
+NOW = 1_800_000_000.0
+
+
+@dataclass
+class Clock:
+    """A clock the test moves by hand, so expiry is tested without waiting."""
+
+    now: float = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    migrate_database(database_url)
+    eng = make_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+def make_service(
+    engine: Engine, cache: VerificationCache | None = None, clock: Clock | None = None
+) -> AuthService:
+    return AuthService(engine, cache or MemoryCache(), cache_ttl=300, clock=clock or Clock())
+
+
+@pytest.fixture
+def service(engine: Engine, clock: Clock) -> AuthService:
+    return make_service(engine, clock=clock)
