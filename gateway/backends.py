@@ -12,6 +12,30 @@ from vestry.storage.v1 import storage_pb2_grpc
 from gateway.settings import GatewaySettings
 from vestry.common.channels import internal_channel
 
+# Calls safe to repeat on another replica when the one serving them dies mid-call: reads,
+# content-addressed blob writes, and CommitFile (a repeat finds its own file: already_present).
+# Minting, creating and revoking are left out: a repeat could act twice.
+RETRYABLE: dict[str, tuple[str, ...]] = {
+    "vestry.auth.v1.AuthService": ("VerifyToken", "GetUser", "ListTokens", "AttenuateToken"),
+    "vestry.index.v1.IndexService": (
+        "ListProjects",
+        "GetProjectPage",
+        "GetFile",
+        "CheckUpload",
+        "CommitFile",
+        "ListBlobReferences",
+    ),
+    "vestry.storage.v1.StorageService": (
+        "PutBlob",
+        "GetBlob",
+        "Stat",
+        "Exists",
+        "PresignGet",
+        "VerifyBlob",
+        "ListBlobs",
+    ),
+}
+
 
 @dataclass
 class Backends:
@@ -24,9 +48,9 @@ class Backends:
     @classmethod
     def connect(cls, settings: GatewaySettings) -> Backends:
         secret = settings.secret_bytes
-        a = internal_channel(settings.auth_address, secret)
-        i = internal_channel(settings.index_address, secret)
-        s = internal_channel(settings.storage_address, secret)
+        a = internal_channel(settings.auth_address, secret, RETRYABLE)
+        i = internal_channel(settings.index_address, secret, RETRYABLE)
+        s = internal_channel(settings.storage_address, secret, RETRYABLE)
         return cls(
             auth=auth_pb2_grpc.AuthServiceStub(a),
             index=index_pb2_grpc.IndexServiceStub(i),

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from vestry.common.channels import grpc_target
 
 
 class GatewaySettings(BaseSettings):
@@ -12,6 +14,9 @@ class GatewaySettings(BaseSettings):
     internal_secret: SecretStr = Field(
         validation_alias=AliasChoices("VESTRY_INTERNAL_SECRET"), min_length=32
     )
+    # Each service's replicas: one address, a DNS name resolving to all of them
+    # (dns:///auth:50051), or comma-separated IP:PORT entries. Calls are balanced round-robin
+    # and safe ones retried on another replica (gateway.backends.RETRYABLE).
     auth_address: str = Field(
         default="127.0.0.1:50051", validation_alias=AliasChoices("VESTRY_AUTH_ADDRESS")
     )
@@ -28,6 +33,12 @@ class GatewaySettings(BaseSettings):
     rpc_timeout: float = Field(default=30.0, gt=0)
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("VESTRY_LOG_LEVEL"))
     workers: int = Field(default=1, ge=1, le=64)
+
+    @field_validator("auth_address", "index_address", "storage_address")
+    @classmethod
+    def _valid_target(cls, value: str) -> str:
+        grpc_target(value)  # raises ValueError with what to write instead
+        return value
 
     @property
     def secret_bytes(self) -> bytes:

@@ -50,6 +50,17 @@ if [ -z "${VESTRY_TEST_REDIS_URL:-}" ]; then
     missing+=(Redis)
   fi
 fi
+# The compose file is validated offline with compose v1 (Debian's docker-compose): no engine needed.
+if ! command -v docker-compose >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "run-tests: installing docker-compose (apt) to validate docker-compose.yml"
+    (apt-get install -y -qq docker-compose >/dev/null 2>&1 ||
+      (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq docker-compose >/dev/null 2>&1)) ||
+      missing+=(docker-compose)
+  else
+    missing+=(docker-compose)
+  fi
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "${CI:-}" = "true" ]; then
     echo "run-tests: ${missing[*]} not available, and CI may skip nothing" >&2

@@ -5,6 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+from sqlalchemy import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
 from services.auth.cache import MemoryCache
 from services.auth.caveats import Scope
 from services.auth.server import MIGRATIONS as AUTH_MIGRATIONS
@@ -30,10 +34,29 @@ def migrate(data_dir: Path | None) -> int:
             vestry_auth_database_url: str
             vestry_index_database_url: str
 
-        urls = Urls()  # type: ignore[call-arg]
+        try:
+            urls = Urls()  # type: ignore[call-arg]
+        except ValidationError:
+            print(
+                "vestry migrate: set VESTRY_AUTH_DATABASE_URL and VESTRY_INDEX_DATABASE_URL "
+                "(or pass --data-dir for an embedded installation)",
+                file=sys.stderr,
+            )
+            return 2
         auth_url, index_url = urls.vestry_auth_database_url, urls.vestry_index_database_url
-    migrate_auth(auth_url)
-    migrate_index(index_url)
+    # Serialised by a database lock (vestry.common.db.migrate): every replica's init step or a
+    # Job may run this at once; the first migrates, the others find the schema current.
+    for name, url, run in (("auth", auth_url, migrate_auth), ("index", index_url, migrate_index)):
+        try:
+            run(url)
+        except SQLAlchemyError as exc:
+            where = make_url(url).render_as_string(hide_password=True)
+            print(
+                f"vestry migrate: the {name} database at {where} could not be migrated: "
+                f"{type(exc).__name__}: {str(exc).splitlines()[0]}",
+                file=sys.stderr,
+            )
+            return 1
     print("databases are up to date")
     return 0
 

@@ -79,6 +79,13 @@ def _parser() -> argparse.ArgumentParser:
         help="migrate an embedded data dir instead of VESTRY_*_DATABASE_URL",
     )
 
+    hc = sub.add_parser(
+        "healthcheck",
+        help="exit 0 when a service (gRPC health) or the gateway (http://…/healthz) is serving",
+    )
+    hc.add_argument("target", help="HOST:PORT of a service, or the gateway's health URL")
+    hc.add_argument("--timeout", type=float, default=3.0)
+
     admin = sub.add_parser("admin", help="administration on a data directory")
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)
     cu = admin_sub.add_parser("create-user", help="create a user and print a token for it")
@@ -104,7 +111,19 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        return _serve(args.service)
+        from vestry.common.errors import FailedPrecondition
+
+        try:
+            return _serve(args.service)
+        except FailedPrecondition as exc:
+            # A schema this code was not written for (unmigrated, older or newer): one clear
+            # line and a non-zero exit, so the orchestrator restarts it once `migrate` has run.
+            print(f"vestry serve {args.service}: {exc.message}", file=sys.stderr)
+            return 1
+    if args.command == "healthcheck":
+        from vestry.cli.healthcheck import healthcheck
+
+        return healthcheck(args.target, args.timeout)
     if args.command == "up":
         from vestry.cli.up import up
 

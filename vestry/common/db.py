@@ -9,11 +9,17 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 
 from vestry.common.errors import FailedPrecondition
 
-__all__ = ["check_migrated", "make_engine", "migrate", "run_migrations"]
+__all__ = [
+    "MIGRATION_LOCK_KEY",
+    "check_migrated",
+    "make_engine",
+    "migrate",
+    "run_migrations",
+]
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -41,18 +47,48 @@ def _config(engine: Engine, migrations: Path, version_table: str) -> Config:
     return cfg
 
 
+# One key for every Vestry migration: two `vestry migrate` runs (two replicas' init steps, a Job
+# racing a rollout) queue behind each other instead of both issuing the same DDL.
+MIGRATION_LOCK_KEY = 0x5645535452590001
+
+
+def _take_migration_lock(conn: Connection) -> None:
+    """Hold the database-wide migration lock until `conn`'s transaction ends."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        # Transaction-scoped: released by the COMMIT/ROLLBACK, even if this process dies.
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    elif dialect == "sqlite":
+        # The write lock up front: a second migrator waits (busy timeout) and then reads the
+        # version the first one committed, rather than both starting from "no tables".
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def migrate(engine: Engine, migrations: Path, version_table: str) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
+    """Bring the schema to the newest revision.
+
+    Idempotent, and safe to run from several processes at once: runs are serialised by a
+    database lock, and whoever comes second finds the schema at head and changes nothing. The
+    whole upgrade is one transaction on PostgreSQL, so a failed run leaves the old schema.
+    """
     cfg = _config(engine, migrations, version_table)
-    with engine.begin() as conn:
+    with engine.connect() as conn:
+        _take_migration_lock(conn)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+        conn.commit()
 
 
 def check_migrated(engine: Engine, migrations: Path, version_table: str) -> None:
-    """Raise FailedPrecondition unless the database is exactly at the code's newest revision."""
+    """Return when the database is exactly at the code's newest revision.
+
+    Raises FailedPrecondition, with what to do, when it is unmigrated, older, or newer than this
+    code (a rollback of Vestry after a newer one migrated): a service never runs on a schema it
+    was not written for.
+    """
     script = ScriptDirectory.from_config(_config(engine, migrations, version_table))
     head = script.get_current_head()
+    where = f"the database at {engine.url.render_as_string(hide_password=True)} ({version_table})"
     with engine.connect() as conn:
         current = MigrationContext.configure(
             conn, opts={"version_table": version_table}
@@ -60,17 +96,15 @@ def check_migrated(engine: Engine, migrations: Path, version_table: str) -> None
     if current == head:
         return
     if current is None:
-        raise FailedPrecondition(
-            f"the database at {engine.url.render_as_string(hide_password=True)} is not migrated; "
-            "run `vestry migrate` first"
-        )
+        raise FailedPrecondition(f"{where} is not migrated; run `vestry migrate` first")
     known = {rev.revision for rev in script.walk_revisions()}
     if current not in known:
         raise FailedPrecondition(
-            f"the database is at revision {current}, newer than this Vestry knows; upgrade Vestry"
+            f"{where} is at revision {current}, newer than this Vestry knows (newest {head}): "
+            "run the Vestry version that migrated it, or a newer one"
         )
     raise FailedPrecondition(
-        f"the database is at revision {current}, older than {head}; run `vestry migrate`"
+        f"{where} is at revision {current}, older than {head}; run `vestry migrate`"
     )
 
 
