@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 
 from gateway.backends import Backends
 from gateway.errors import install_error_handlers
-from gateway.routes import files, json_api, simple, tokens, upload
+from gateway.routes import files, json_api, projects, simple, tokens, upload
 from gateway.settings import GatewaySettings
 
 
@@ -38,6 +38,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(upload.router)
     app.include_router(json_api.router)
     app.include_router(tokens.router)
+    app.include_router(projects.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> PlainTextResponse:

@@ -13,7 +13,22 @@ from enum import StrEnum
 
 from vestry.common.errors import DomainError, NotFound, PermissionDenied, Unauthenticated
 
-__all__ = ["ROLE_ACTIONS", "Action", "Caller", "ProjectFacts", "authorize", "can"]
+__all__ = [
+    "ANONYMOUS",
+    "ORG_ROLE_ACTIONS",
+    "ROLES",
+    "ROLE_ACTIONS",
+    "Action",
+    "Caller",
+    "OrgAction",
+    "ProjectFacts",
+    "authorize",
+    "authorize_org",
+    "can",
+    "may_create",
+    "may_create_org",
+    "require_admin",
+]
 
 
 class Action(StrEnum):
@@ -23,6 +38,12 @@ class Action(StrEnum):
     DELETE = "delete"
     SET_VISIBILITY = "set-visibility"
     MANAGE_ROLES = "manage-roles"
+    SET_STATUS = "set-status"
+
+
+class OrgAction(StrEnum):
+    VIEW = "view"
+    MANAGE = "manage"  # members, teams, team roles, moving projects into the organisation
 
 
 # Token permission each action needs (the token vocabulary is auth's: read, upload, yank,
@@ -34,12 +55,21 @@ TOKEN_PERMISSION = {
     Action.DELETE: "admin",
     Action.SET_VISIBILITY: "admin",
     Action.MANAGE_ROLES: "admin",
+    Action.SET_STATUS: "admin",
 }
+ORG_TOKEN_PERMISSION = {OrgAction.VIEW: "read", OrgAction.MANAGE: "admin"}
 
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     "owner": frozenset(Action),
     "maintainer": frozenset({Action.READ, Action.UPLOAD, Action.YANK}),
     "reader": frozenset({Action.READ}),
+}
+ROLES = tuple(ROLE_ACTIONS)
+# Organisation owners hold the owner role on every project of the organisation; plain members
+# get access to projects only through teams.
+ORG_ROLE_ACTIONS: dict[str, frozenset[OrgAction]] = {
+    "owner": frozenset(OrgAction),
+    "member": frozenset({OrgAction.VIEW}),
 }
 
 
@@ -63,6 +93,14 @@ class Caller:
             return False
         # A project that does not exist yet has no ID, so an ID-bound token cannot create one.
         return self.token_project_ids is None or project_id in self.token_project_ids
+
+    def token_allows_org(self, action: OrgAction) -> bool:
+        # Organisations span projects: a token bound to projects may not act on them.
+        if self.token_project_names is not None or self.token_project_ids is not None:
+            return False
+        return self.token_permissions is None or ORG_TOKEN_PERMISSION[action] in (
+            self.token_permissions
+        )
 
 
 ANONYMOUS = Caller()
@@ -124,3 +162,44 @@ def may_create(caller: Caller, normalized_name: str) -> str | None:
     if not caller.token_allows(Action.UPLOAD, normalized_name, ""):
         return f"the token used does not permit creating project {normalized_name!r}"
     return None
+
+
+def authorize_org(caller: Caller, exists: bool, org_role: str | None, action: OrgAction) -> None:
+    """Raise unless `caller` may do `action` on an organisation where they hold `org_role`.
+
+    Non-members are told the organisation does not exist, like for projects.
+    """
+    if not caller.authenticated:
+        raise Unauthenticated("authentication required")
+    visible = exists and (caller.admin or org_role is not None)
+    if not visible or not caller.token_allows_org(OrgAction.VIEW):
+        raise NotFound("organisation not found")
+    if not caller.token_allows_org(action):
+        raise PermissionDenied(
+            f"the token used does not permit {ORG_TOKEN_PERMISSION[action]!r} on organisations "
+            "(it must not be restricted to projects)"
+        )
+    if caller.admin or action in ORG_ROLE_ACTIONS.get(org_role or "", frozenset()):
+        return
+    raise PermissionDenied(f"user {caller.username!r} may not manage this organisation")
+
+
+def may_create_org(caller: Caller) -> None:
+    """Any user may found an organisation (and becomes its owner), with an unrestricted token."""
+    if not caller.authenticated:
+        raise Unauthenticated("authentication required")
+    if not caller.token_allows_org(OrgAction.MANAGE):
+        raise PermissionDenied(
+            "the token used does not permit creating organisations "
+            "(it needs the 'admin' permission and no project restriction)"
+        )
+
+
+def require_admin(caller: Caller, what: str) -> None:
+    """Raise unless `caller` is an index administrator using a token that may administer."""
+    if not caller.authenticated:
+        raise Unauthenticated("authentication required")
+    if not caller.admin:
+        raise PermissionDenied(f"only index administrators may {what}")
+    if not caller.token_allows_org(OrgAction.MANAGE):
+        raise PermissionDenied(f"the token used does not permit administration ({what})")

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from vestry.index.v1 import index_pb2
 
 from services.index.access import Caller
-from services.index.records import FileData, ProjectData, ReleaseData
+from services.index.records import (
+    EventData,
+    FileData,
+    OrganizationData,
+    ProjectData,
+    ProjectDetail,
+    ReleaseData,
+    ReservedData,
+    RoleData,
+)
 
 _EXTRA_FIELDS = (
     "author",
@@ -139,3 +149,50 @@ def file_from_proto(msg: index_pb2.FileRecord) -> FileData:
         metadata_blob_key=msg.metadata_blob_key,
         metadata_sha256=msg.metadata_sha256,
     )
+
+
+def role_to_proto(r: RoleData) -> index_pb2.RoleEntry:
+    return index_pb2.RoleEntry(user_id=r.user_id, username=r.username, role=r.role)
+
+
+def detail_to_proto(d: ProjectDetail) -> index_pb2.ProjectDetail:
+    return index_pb2.ProjectDetail(
+        project=project_to_proto(d.project),
+        organization=d.organization,
+        roles=[role_to_proto(r) for r in d.roles],
+        team_roles=[index_pb2.TeamRoleEntry(team=t.team, role=t.role) for t in d.team_roles],
+        allowed_actions=d.allowed_actions,
+    )
+
+
+def event_to_proto(e: EventData) -> index_pb2.Event:
+    return index_pb2.Event(
+        id=e.id,
+        at=ts(e.at),
+        project_id=e.project_id,
+        kind=e.kind,
+        user=e.user,
+        token_id=e.token_id,
+        detail_json=json.dumps(e.detail, sort_keys=True),
+    )
+
+
+def organization_to_proto(o: OrganizationData) -> index_pb2.Organization:
+    return index_pb2.Organization(
+        name=o.name,
+        created=ts(o.created),
+        members=[role_to_proto(r) for r in o.members],
+        teams=[
+            index_pb2.Team(
+                name=t.name,
+                members=[role_to_proto(r) for r in t.members],
+                project_roles=t.project_roles,
+            )
+            for t in o.teams
+        ],
+        projects=o.projects,
+    )
+
+
+def reserved_to_proto(r: ReservedData) -> index_pb2.ReservedName:
+    return index_pb2.ReservedName(pattern=r.pattern, organization=r.organization)

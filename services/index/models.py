@@ -64,7 +64,8 @@ class Release(Base):
 
 class File(Base):
     __tablename__ = "files"
-    __table_args__ = (Index("ix_files_project", "project_id"),)
+    # The files page: one project's files in filename order, straight off the index.
+    __table_args__ = (Index("ix_files_project_filename", "project_id", "filename"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -125,6 +126,8 @@ class OrganizationMember(Base):
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     user_id: Mapped[str] = mapped_column(String(36), index=True)
     role: Mapped[str] = mapped_column(String(20))  # owner | member
+    # The index does not own users: the name is kept as the gateway resolved it, for display.
+    username: Mapped[str] = mapped_column(String(100), default="")
 
 
 class Team(Base):
@@ -143,6 +146,7 @@ class TeamMember(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     team_id: Mapped[str] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
     user_id: Mapped[str] = mapped_column(String(36), index=True)
+    username: Mapped[str] = mapped_column(String(100), default="")
 
 
 class TeamRole(Base):
@@ -177,12 +181,14 @@ class Serial(Base):
 
 class Event(Base):
     __tablename__ = "index_events"
+    # A project's history is read newest first, page by page.
+    __table_args__ = (Index("ix_index_events_project_newest", "project_id", "id"),)
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    project_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    project_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     kind: Mapped[str] = mapped_column(String(50))
     user: Mapped[str] = mapped_column(String(100), default="")
     token_id: Mapped[str] = mapped_column(String(36), default="")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -79,3 +79,66 @@ class CommitResult:
     already_present: bool
     file: FileData
     serial: int
+
+
+@dataclass(frozen=True)
+class RoleData:
+    user_id: str
+    username: str
+    role: str
+
+
+@dataclass(frozen=True)
+class TeamRoleData:
+    team: str
+    role: str
+
+
+@dataclass(frozen=True)
+class ProjectDetail:
+    project: ProjectData
+    organization: str
+    roles: list[RoleData]
+    team_roles: list[TeamRoleData]
+    allowed_actions: list[str]  # what the caller may do here, for tools to show
+
+
+@dataclass(frozen=True)
+class EventData:
+    id: int
+    at: datetime
+    project_id: str
+    kind: str
+    user: str
+    token_id: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TeamData:
+    name: str
+    members: list[RoleData]
+    project_roles: dict[str, str]  # normalised project name -> role
+
+
+@dataclass(frozen=True)
+class OrganizationData:
+    name: str
+    created: datetime
+    members: list[RoleData]
+    teams: list[TeamData]
+    projects: list[str]
+
+
+@dataclass(frozen=True)
+class ReservedData:
+    pattern: str
+    organization: str
+
+
+class ProjectSummary(NamedTuple):
+    """A line of the root listing (a tuple: 100,000 of them are built per request)."""
+
+    name: str
+    normalized_name: str
+    last_serial: int

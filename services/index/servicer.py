@@ -3,24 +3,44 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import AsyncIterator
 
 from vestry.index.v1 import index_pb2, index_pb2_grpc
 
 from services.index.convert import (
     caller_from_proto,
+    detail_to_proto,
+    event_to_proto,
     file_from_proto,
     file_to_proto,
+    organization_to_proto,
     project_to_proto,
     release_from_proto,
     release_to_proto,
+    reserved_to_proto,
+    role_to_proto,
 )
+from services.index.records import ProjectPage
 from services.index.service import IndexService
 from vestry.common.grpc_server import Context
+
+_MAX_CACHED_FILES = 300_000
+
+
+def page_to_proto(page: ProjectPage) -> index_pb2.ProjectPage:
+    return index_pb2.ProjectPage(
+        project=project_to_proto(page.project),
+        releases=[release_to_proto(r) for r in page.releases],
+        files=[file_to_proto(f) for f in page.files],
+        global_serial=page.global_serial,
+    )
 
 
 class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     def __init__(self, service: IndexService) -> None:
         self._s = service
+        self._pages: dict[tuple[str, int], index_pb2.ProjectPage] = {}
 
     async def ListProjects(
         self, request: index_pb2.ListProjectsRequest, context: Context
@@ -44,12 +64,18 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         page = await asyncio.to_thread(
             self._s.project_page, caller_from_proto(request.caller), request.name
         )
-        return index_pb2.ProjectPage(
-            project=project_to_proto(page.project),
-            releases=[release_to_proto(r) for r in page.releases],
-            files=[file_to_proto(f) for f in page.files],
-            global_serial=page.global_serial,
-        )
+        key = (page.project.id, page.project.last_serial)
+        built = self._pages.get(key)
+        if built is None:
+            # Building 30,000 FileRecords takes seconds; the page only changes with its serial.
+            built = await asyncio.to_thread(page_to_proto, page)
+            self._pages[key] = built
+            while sum(len(p.files) + 1 for p in self._pages.values()) > _MAX_CACHED_FILES:
+                del self._pages[next(iter(self._pages))]
+        # Shared between requests for the same (project, serial): only the global serial
+        # differs, and any value read now is a true "current" serial for every one of them.
+        built.global_serial = page.global_serial
+        return built
 
     async def GetFile(
         self, request: index_pb2.GetFileRequest, context: Context
@@ -101,3 +127,266 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
             file=file_to_proto(result.file),
             serial=result.serial,
         )
+
+    async def ListBlobReferences(
+        self, request: index_pb2.ListBlobReferencesRequest, context: Context
+    ) -> AsyncIterator[index_pb2.ListBlobReferencesResponse]:
+        # Imported here so that this storage-maintenance RPC stays one appended block.
+        from services.index.blobrefs import blob_references
+
+        kinds = {
+            "file": index_pb2.BlobReference.FILE,
+            "metadata": index_pb2.BlobReference.METADATA,
+        }
+        pages = blob_references(self._s._sessions)
+        while (refs := await asyncio.to_thread(next, pages, None)) is not None:
+            yield index_pb2.ListBlobReferencesResponse(
+                references=[
+                    index_pb2.BlobReference(
+                        blob_key=r.blob_key,
+                        kind=kinds[r.kind],
+                        project_name=r.project_name,
+                        filename=r.filename,
+                        expected_sha256=r.expected_sha256,
+                        expected_size=r.expected_size,
+                    )
+                    for r in refs
+                ]
+            )
+
+    # ---- management ------------------------------------------------------------------------
+
+    async def GetProject(
+        self, request: index_pb2.ProjectRequest, context: Context
+    ) -> index_pb2.ProjectDetail:
+        detail = await asyncio.to_thread(
+            self._s.get_project, caller_from_proto(request.caller), request.name
+        )
+        return detail_to_proto(detail)
+
+    async def SetYanked(
+        self, request: index_pb2.SetYankedRequest, context: Context
+    ) -> index_pb2.MutationResponse:
+        serial = await asyncio.to_thread(
+            functools.partial(
+                self._s.set_yanked,
+                caller_from_proto(request.caller),
+                request.project_name,
+                version=request.version,
+                filename=request.filename,
+                yanked=request.yanked,
+                reason=request.reason,
+            )
+        )
+        return index_pb2.MutationResponse(serial=serial)
+
+    async def Delete(
+        self, request: index_pb2.DeleteRequest, context: Context
+    ) -> index_pb2.MutationResponse:
+        serial = await asyncio.to_thread(
+            functools.partial(
+                self._s.delete,
+                caller_from_proto(request.caller),
+                request.project_name,
+                version=request.version,
+                filename=request.filename,
+            )
+        )
+        return index_pb2.MutationResponse(serial=serial)
+
+    async def SetVisibility(
+        self, request: index_pb2.SetVisibilityRequest, context: Context
+    ) -> index_pb2.MutationResponse:
+        serial = await asyncio.to_thread(
+            self._s.set_visibility,
+            caller_from_proto(request.caller),
+            request.project_name,
+            request.visibility,
+        )
+        return index_pb2.MutationResponse(serial=serial)
+
+    async def SetStatus(
+        self, request: index_pb2.SetStatusRequest, context: Context
+    ) -> index_pb2.MutationResponse:
+        serial = await asyncio.to_thread(
+            self._s.set_status,
+            caller_from_proto(request.caller),
+            request.project_name,
+            request.status,
+            request.reason,
+        )
+        return index_pb2.MutationResponse(serial=serial)
+
+    async def SetRole(
+        self, request: index_pb2.SetRoleRequest, context: Context
+    ) -> index_pb2.RoleEntry:
+        role = await asyncio.to_thread(
+            self._s.set_role,
+            caller_from_proto(request.caller),
+            request.project_name,
+            request.user_id,
+            request.username,
+            request.role,
+        )
+        return role_to_proto(role)
+
+    async def RemoveRole(
+        self, request: index_pb2.RemoveRoleRequest, context: Context
+    ) -> index_pb2.MutationResponse:
+        await asyncio.to_thread(
+            self._s.remove_role,
+            caller_from_proto(request.caller),
+            request.project_name,
+            request.username,
+        )
+        return index_pb2.MutationResponse()
+
+    async def TransferProject(
+        self, request: index_pb2.TransferProjectRequest, context: Context
+    ) -> index_pb2.MutationResponse:
+        await asyncio.to_thread(
+            self._s.transfer_to_organization,
+            caller_from_proto(request.caller),
+            request.project_name,
+            request.organization,
+        )
+        return index_pb2.MutationResponse()
+
+    async def ListEvents(
+        self, request: index_pb2.ListEventsRequest, context: Context
+    ) -> index_pb2.ListEventsResponse:
+        events = await asyncio.to_thread(
+            self._s.list_events,
+            caller_from_proto(request.caller),
+            request.project_name,
+            request.limit or 100,
+            request.before_id,
+        )
+        return index_pb2.ListEventsResponse(events=[event_to_proto(e) for e in events])
+
+    async def CreateOrganization(
+        self, request: index_pb2.OrganizationRequest, context: Context
+    ) -> index_pb2.Organization:
+        org = await asyncio.to_thread(
+            self._s.orgs.create, caller_from_proto(request.caller), request.name
+        )
+        return organization_to_proto(org)
+
+    async def GetOrganization(
+        self, request: index_pb2.OrganizationRequest, context: Context
+    ) -> index_pb2.Organization:
+        org = await asyncio.to_thread(
+            self._s.orgs.get, caller_from_proto(request.caller), request.name
+        )
+        return organization_to_proto(org)
+
+    async def SetOrganizationMember(
+        self, request: index_pb2.SetOrganizationMemberRequest, context: Context
+    ) -> index_pb2.RoleEntry:
+        role = await asyncio.to_thread(
+            self._s.orgs.set_member,
+            caller_from_proto(request.caller),
+            request.organization,
+            request.user_id,
+            request.username,
+            request.role,
+        )
+        return role_to_proto(role)
+
+    async def RemoveOrganizationMember(
+        self, request: index_pb2.RemoveOrganizationMemberRequest, context: Context
+    ) -> index_pb2.MutationResponse:
+        await asyncio.to_thread(
+            self._s.orgs.remove_member,
+            caller_from_proto(request.caller),
+            request.organization,
+            request.username,
+        )
+        return index_pb2.MutationResponse()
+
+    async def CreateTeam(
+        self, request: index_pb2.TeamRequest, context: Context
+    ) -> index_pb2.MutationResponse:
+        await asyncio.to_thread(
+            self._s.orgs.create_team,
+            caller_from_proto(request.caller),
+            request.organization,
+            request.team,
+        )
+        return index_pb2.MutationResponse()
+
+    async def DeleteTeam(
+        self, request: index_pb2.TeamRequest, context: Context
+    ) -> index_pb2.MutationResponse:
+        await asyncio.to_thread(
+            self._s.orgs.delete_team,
+            caller_from_proto(request.caller),
+            request.organization,
+            request.team,
+        )
+        return index_pb2.MutationResponse()
+
+    async def AddTeamMember(
+        self, request: index_pb2.TeamMemberRequest, context: Context
+    ) -> index_pb2.MutationResponse:
+        await asyncio.to_thread(
+            self._s.orgs.add_team_member,
+            caller_from_proto(request.caller),
+            request.organization,
+            request.team,
+            request.user_id,
+            request.username,
+        )
+        return index_pb2.MutationResponse()
+
+    async def RemoveTeamMember(
+        self, request: index_pb2.TeamMemberRequest, context: Context
+    ) -> index_pb2.MutationResponse:
+        await asyncio.to_thread(
+            self._s.orgs.remove_team_member,
+            caller_from_proto(request.caller),
+            request.organization,
+            request.team,
+            request.username,
+        )
+        return index_pb2.MutationResponse()
+
+    async def SetTeamRole(
+        self, request: index_pb2.SetTeamRoleRequest, context: Context
+    ) -> index_pb2.MutationResponse:
+        await asyncio.to_thread(
+            self._s.orgs.set_team_role,
+            caller_from_proto(request.caller),
+            request.organization,
+            request.team,
+            request.project_name,
+            request.role,
+        )
+        return index_pb2.MutationResponse()
+
+    async def ReserveName(
+        self, request: index_pb2.ReserveNameRequest, context: Context
+    ) -> index_pb2.ReservedName:
+        reserved = await asyncio.to_thread(
+            self._s.orgs.reserve,
+            caller_from_proto(request.caller),
+            request.pattern,
+            request.organization,
+        )
+        return reserved_to_proto(reserved)
+
+    async def UnreserveName(
+        self, request: index_pb2.ReserveNameRequest, context: Context
+    ) -> index_pb2.MutationResponse:
+        await asyncio.to_thread(
+            self._s.orgs.unreserve, caller_from_proto(request.caller), request.pattern
+        )
+        return index_pb2.MutationResponse()
+
+    async def ListReservedNames(
+        self, request: index_pb2.ListReservedNamesRequest, context: Context
+    ) -> index_pb2.ListReservedNamesResponse:
+        names = await asyncio.to_thread(
+            self._s.orgs.list_reserved, caller_from_proto(request.caller)
+        )
+        return index_pb2.ListReservedNamesResponse(names=[reserved_to_proto(r) for r in names])

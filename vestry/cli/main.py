@@ -92,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     cu.add_argument("name")
     cu.add_argument("--admin", action="store_true")
     cu.add_argument("--data-dir", type=Path, default=None)
+    from vestry.cli.projects import add_commands as add_project_commands
+
+    add_project_commands(sub, admin_sub)
 
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
@@ -105,11 +108,14 @@ def _parser() -> argparse.ArgumentParser:
     from vestry.cli.tokens import add_server_commands
 
     add_server_commands(token_sub)
+
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if getattr(args, "projects_handler", None) is not None:
+        return int(args.projects_handler(args))
     if args.command == "serve":
         from vestry.common.errors import FailedPrecondition
 

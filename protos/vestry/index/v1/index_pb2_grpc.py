@@ -59,6 +59,116 @@ class IndexServiceStub:
                 request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.CommitFileRequest.SerializeToString,
                 response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.CommitFileResponse.FromString,
                 _registered_method=True)
+        self.ListBlobReferences = channel.unary_stream(
+                '/vestry.index.v1.IndexService/ListBlobReferences',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.ListBlobReferencesRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.ListBlobReferencesResponse.FromString,
+                _registered_method=True)
+        self.GetProject = channel.unary_unary(
+                '/vestry.index.v1.IndexService/GetProject',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.ProjectRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.ProjectDetail.FromString,
+                _registered_method=True)
+        self.SetYanked = channel.unary_unary(
+                '/vestry.index.v1.IndexService/SetYanked',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.SetYankedRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+                _registered_method=True)
+        self.Delete = channel.unary_unary(
+                '/vestry.index.v1.IndexService/Delete',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.DeleteRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+                _registered_method=True)
+        self.SetVisibility = channel.unary_unary(
+                '/vestry.index.v1.IndexService/SetVisibility',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.SetVisibilityRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+                _registered_method=True)
+        self.SetStatus = channel.unary_unary(
+                '/vestry.index.v1.IndexService/SetStatus',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.SetStatusRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+                _registered_method=True)
+        self.SetRole = channel.unary_unary(
+                '/vestry.index.v1.IndexService/SetRole',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.SetRoleRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.RoleEntry.FromString,
+                _registered_method=True)
+        self.RemoveRole = channel.unary_unary(
+                '/vestry.index.v1.IndexService/RemoveRole',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.RemoveRoleRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+                _registered_method=True)
+        self.TransferProject = channel.unary_unary(
+                '/vestry.index.v1.IndexService/TransferProject',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.TransferProjectRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+                _registered_method=True)
+        self.ListEvents = channel.unary_unary(
+                '/vestry.index.v1.IndexService/ListEvents',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.ListEventsRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.ListEventsResponse.FromString,
+                _registered_method=True)
+        self.CreateOrganization = channel.unary_unary(
+                '/vestry.index.v1.IndexService/CreateOrganization',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.OrganizationRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.Organization.FromString,
+                _registered_method=True)
+        self.GetOrganization = channel.unary_unary(
+                '/vestry.index.v1.IndexService/GetOrganization',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.OrganizationRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.Organization.FromString,
+                _registered_method=True)
+        self.SetOrganizationMember = channel.unary_unary(
+                '/vestry.index.v1.IndexService/SetOrganizationMember',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.SetOrganizationMemberRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.RoleEntry.FromString,
+                _registered_method=True)
+        self.RemoveOrganizationMember = channel.unary_unary(
+                '/vestry.index.v1.IndexService/RemoveOrganizationMember',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.RemoveOrganizationMemberRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+                _registered_method=True)
+        self.CreateTeam = channel.unary_unary(
+                '/vestry.index.v1.IndexService/CreateTeam',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.TeamRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+                _registered_method=True)
+        self.DeleteTeam = channel.unary_unary(
+                '/vestry.index.v1.IndexService/DeleteTeam',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.TeamRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+                _registered_method=True)
+        self.AddTeamMember = channel.unary_unary(
+                '/vestry.index.v1.IndexService/AddTeamMember',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.TeamMemberRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+                _registered_method=True)
+        self.RemoveTeamMember = channel.unary_unary(
+                '/vestry.index.v1.IndexService/RemoveTeamMember',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.TeamMemberRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+                _registered_method=True)
+        self.SetTeamRole = channel.unary_unary(
+                '/vestry.index.v1.IndexService/SetTeamRole',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.SetTeamRoleRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+                _registered_method=True)
+        self.ReserveName = channel.unary_unary(
+                '/vestry.index.v1.IndexService/ReserveName',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.ReserveNameRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.ReservedName.FromString,
+                _registered_method=True)
+        self.UnreserveName = channel.unary_unary(
+                '/vestry.index.v1.IndexService/UnreserveName',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.ReserveNameRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+                _registered_method=True)
+        self.ListReservedNames = channel.unary_unary(
+                '/vestry.index.v1.IndexService/ListReservedNames',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.ListReservedNamesRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.ListReservedNamesResponse.FromString,
+                _registered_method=True)
 
 
 class IndexServiceServicer:
@@ -97,6 +207,145 @@ class IndexServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListBlobReferences(self, request, context):
+        """Every blob key the index references (file and PEP 658 metadata blobs), for fsck and gc.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetProject(self, request, context):
+        """Management (the gateway's /api/v1/...). Every call is access-checked for `caller`; users are
+        resolved by the gateway through auth's GetUser, so the index never owns user accounts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetYanked(self, request, context):
+        """Yank or un-yank one file, or a release with all its files (PEP 592).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Delete(self, request, context):
+        """Delete one file or a release; the filenames stay registered and are never reused.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetVisibility(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetStatus(self, request, context):
+        """PEP 792 status: active | archived | deprecated | quarantined.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetRole(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveRole(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TransferProject(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListEvents(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateOrganization(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetOrganization(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetOrganizationMember(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveOrganizationMember(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateTeam(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteTeam(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddTeamMember(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveTeamMember(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetTeamRole(self, request, context):
+        """An empty role removes the team's role on the project.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReserveName(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnreserveName(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReservedNames(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IndexServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -124,6 +373,116 @@ def add_IndexServiceServicer_to_server(servicer, server):
                     servicer.CommitFile,
                     request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.CommitFileRequest.FromString,
                     response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.CommitFileResponse.SerializeToString,
+            ),
+            'ListBlobReferences': grpc.unary_stream_rpc_method_handler(
+                    servicer.ListBlobReferences,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.ListBlobReferencesRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.ListBlobReferencesResponse.SerializeToString,
+            ),
+            'GetProject': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProject,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.ProjectRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.ProjectDetail.SerializeToString,
+            ),
+            'SetYanked': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetYanked,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.SetYankedRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.SerializeToString,
+            ),
+            'Delete': grpc.unary_unary_rpc_method_handler(
+                    servicer.Delete,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.DeleteRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.SerializeToString,
+            ),
+            'SetVisibility': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetVisibility,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.SetVisibilityRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.SerializeToString,
+            ),
+            'SetStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetStatus,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.SetStatusRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.SerializeToString,
+            ),
+            'SetRole': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetRole,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.SetRoleRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.RoleEntry.SerializeToString,
+            ),
+            'RemoveRole': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveRole,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.RemoveRoleRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.SerializeToString,
+            ),
+            'TransferProject': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransferProject,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.TransferProjectRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.SerializeToString,
+            ),
+            'ListEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEvents,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.ListEventsRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.ListEventsResponse.SerializeToString,
+            ),
+            'CreateOrganization': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateOrganization,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.OrganizationRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.Organization.SerializeToString,
+            ),
+            'GetOrganization': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOrganization,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.OrganizationRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.Organization.SerializeToString,
+            ),
+            'SetOrganizationMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetOrganizationMember,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.SetOrganizationMemberRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.RoleEntry.SerializeToString,
+            ),
+            'RemoveOrganizationMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveOrganizationMember,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.RemoveOrganizationMemberRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.SerializeToString,
+            ),
+            'CreateTeam': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateTeam,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.TeamRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.SerializeToString,
+            ),
+            'DeleteTeam': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteTeam,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.TeamRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.SerializeToString,
+            ),
+            'AddTeamMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddTeamMember,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.TeamMemberRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.SerializeToString,
+            ),
+            'RemoveTeamMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveTeamMember,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.TeamMemberRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.SerializeToString,
+            ),
+            'SetTeamRole': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetTeamRole,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.SetTeamRoleRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.SerializeToString,
+            ),
+            'ReserveName': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReserveName,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.ReserveNameRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.ReservedName.SerializeToString,
+            ),
+            'UnreserveName': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnreserveName,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.ReserveNameRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.SerializeToString,
+            ),
+            'ListReservedNames': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReservedNames,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.ListReservedNamesRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.ListReservedNamesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -261,6 +620,600 @@ class IndexService:
             '/vestry.index.v1.IndexService/CommitFile',
             vestry_dot_index_dot_v1_dot_index__pb2.CommitFileRequest.SerializeToString,
             vestry_dot_index_dot_v1_dot_index__pb2.CommitFileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBlobReferences(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/ListBlobReferences',
+            vestry_dot_index_dot_v1_dot_index__pb2.ListBlobReferencesRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.ListBlobReferencesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProject(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/GetProject',
+            vestry_dot_index_dot_v1_dot_index__pb2.ProjectRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.ProjectDetail.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetYanked(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/SetYanked',
+            vestry_dot_index_dot_v1_dot_index__pb2.SetYankedRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Delete(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/Delete',
+            vestry_dot_index_dot_v1_dot_index__pb2.DeleteRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetVisibility(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/SetVisibility',
+            vestry_dot_index_dot_v1_dot_index__pb2.SetVisibilityRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/SetStatus',
+            vestry_dot_index_dot_v1_dot_index__pb2.SetStatusRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetRole(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/SetRole',
+            vestry_dot_index_dot_v1_dot_index__pb2.SetRoleRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.RoleEntry.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveRole(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/RemoveRole',
+            vestry_dot_index_dot_v1_dot_index__pb2.RemoveRoleRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransferProject(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/TransferProject',
+            vestry_dot_index_dot_v1_dot_index__pb2.TransferProjectRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/ListEvents',
+            vestry_dot_index_dot_v1_dot_index__pb2.ListEventsRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.ListEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateOrganization(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/CreateOrganization',
+            vestry_dot_index_dot_v1_dot_index__pb2.OrganizationRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.Organization.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOrganization(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/GetOrganization',
+            vestry_dot_index_dot_v1_dot_index__pb2.OrganizationRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.Organization.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetOrganizationMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/SetOrganizationMember',
+            vestry_dot_index_dot_v1_dot_index__pb2.SetOrganizationMemberRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.RoleEntry.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveOrganizationMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/RemoveOrganizationMember',
+            vestry_dot_index_dot_v1_dot_index__pb2.RemoveOrganizationMemberRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateTeam(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/CreateTeam',
+            vestry_dot_index_dot_v1_dot_index__pb2.TeamRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteTeam(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/DeleteTeam',
+            vestry_dot_index_dot_v1_dot_index__pb2.TeamRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddTeamMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/AddTeamMember',
+            vestry_dot_index_dot_v1_dot_index__pb2.TeamMemberRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveTeamMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/RemoveTeamMember',
+            vestry_dot_index_dot_v1_dot_index__pb2.TeamMemberRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetTeamRole(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/SetTeamRole',
+            vestry_dot_index_dot_v1_dot_index__pb2.SetTeamRoleRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReserveName(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/ReserveName',
+            vestry_dot_index_dot_v1_dot_index__pb2.ReserveNameRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.ReservedName.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnreserveName(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/UnreserveName',
+            vestry_dot_index_dot_v1_dot_index__pb2.ReserveNameRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReservedNames(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/ListReservedNames',
+            vestry_dot_index_dot_v1_dot_index__pb2.ListReservedNamesRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.ListReservedNamesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -39,6 +39,36 @@ class IndexServiceStub:
     """Decide whether `caller` may upload this filename before any bytes move."""
     CommitFile: _grpc.UnaryUnaryMultiCallable[_index_pb2.CommitFileRequest, _index_pb2.CommitFileResponse]
     """Record an uploaded file (and its project and release on first upload) in one transaction."""
+    ListBlobReferences: _grpc.UnaryStreamMultiCallable[_index_pb2.ListBlobReferencesRequest, _index_pb2.ListBlobReferencesResponse]
+    """Every blob key the index references (file and PEP 658 metadata blobs), for fsck and gc."""
+    GetProject: _grpc.UnaryUnaryMultiCallable[_index_pb2.ProjectRequest, _index_pb2.ProjectDetail]
+    """Management (the gateway's /api/v1/...). Every call is access-checked for `caller`; users are
+    resolved by the gateway through auth's GetUser, so the index never owns user accounts.
+    """
+    SetYanked: _grpc.UnaryUnaryMultiCallable[_index_pb2.SetYankedRequest, _index_pb2.MutationResponse]
+    """Yank or un-yank one file, or a release with all its files (PEP 592)."""
+    Delete: _grpc.UnaryUnaryMultiCallable[_index_pb2.DeleteRequest, _index_pb2.MutationResponse]
+    """Delete one file or a release; the filenames stay registered and are never reused."""
+    SetVisibility: _grpc.UnaryUnaryMultiCallable[_index_pb2.SetVisibilityRequest, _index_pb2.MutationResponse]
+    SetStatus: _grpc.UnaryUnaryMultiCallable[_index_pb2.SetStatusRequest, _index_pb2.MutationResponse]
+    """PEP 792 status: active | archived | deprecated | quarantined."""
+    SetRole: _grpc.UnaryUnaryMultiCallable[_index_pb2.SetRoleRequest, _index_pb2.RoleEntry]
+    RemoveRole: _grpc.UnaryUnaryMultiCallable[_index_pb2.RemoveRoleRequest, _index_pb2.MutationResponse]
+    TransferProject: _grpc.UnaryUnaryMultiCallable[_index_pb2.TransferProjectRequest, _index_pb2.MutationResponse]
+    ListEvents: _grpc.UnaryUnaryMultiCallable[_index_pb2.ListEventsRequest, _index_pb2.ListEventsResponse]
+    CreateOrganization: _grpc.UnaryUnaryMultiCallable[_index_pb2.OrganizationRequest, _index_pb2.Organization]
+    GetOrganization: _grpc.UnaryUnaryMultiCallable[_index_pb2.OrganizationRequest, _index_pb2.Organization]
+    SetOrganizationMember: _grpc.UnaryUnaryMultiCallable[_index_pb2.SetOrganizationMemberRequest, _index_pb2.RoleEntry]
+    RemoveOrganizationMember: _grpc.UnaryUnaryMultiCallable[_index_pb2.RemoveOrganizationMemberRequest, _index_pb2.MutationResponse]
+    CreateTeam: _grpc.UnaryUnaryMultiCallable[_index_pb2.TeamRequest, _index_pb2.MutationResponse]
+    DeleteTeam: _grpc.UnaryUnaryMultiCallable[_index_pb2.TeamRequest, _index_pb2.MutationResponse]
+    AddTeamMember: _grpc.UnaryUnaryMultiCallable[_index_pb2.TeamMemberRequest, _index_pb2.MutationResponse]
+    RemoveTeamMember: _grpc.UnaryUnaryMultiCallable[_index_pb2.TeamMemberRequest, _index_pb2.MutationResponse]
+    SetTeamRole: _grpc.UnaryUnaryMultiCallable[_index_pb2.SetTeamRoleRequest, _index_pb2.MutationResponse]
+    """An empty role removes the team's role on the project."""
+    ReserveName: _grpc.UnaryUnaryMultiCallable[_index_pb2.ReserveNameRequest, _index_pb2.ReservedName]
+    UnreserveName: _grpc.UnaryUnaryMultiCallable[_index_pb2.ReserveNameRequest, _index_pb2.MutationResponse]
+    ListReservedNames: _grpc.UnaryUnaryMultiCallable[_index_pb2.ListReservedNamesRequest, _index_pb2.ListReservedNamesResponse]
 
 @_typing.type_check_only
 class IndexServiceAsyncStub(IndexServiceStub):
@@ -51,6 +81,36 @@ class IndexServiceAsyncStub(IndexServiceStub):
     """Decide whether `caller` may upload this filename before any bytes move."""
     CommitFile: _aio.UnaryUnaryMultiCallable[_index_pb2.CommitFileRequest, _index_pb2.CommitFileResponse]  # type: ignore[assignment]
     """Record an uploaded file (and its project and release on first upload) in one transaction."""
+    ListBlobReferences: _aio.UnaryStreamMultiCallable[_index_pb2.ListBlobReferencesRequest, _index_pb2.ListBlobReferencesResponse]  # type: ignore[assignment]
+    """Every blob key the index references (file and PEP 658 metadata blobs), for fsck and gc."""
+    GetProject: _aio.UnaryUnaryMultiCallable[_index_pb2.ProjectRequest, _index_pb2.ProjectDetail]  # type: ignore[assignment]
+    """Management (the gateway's /api/v1/...). Every call is access-checked for `caller`; users are
+    resolved by the gateway through auth's GetUser, so the index never owns user accounts.
+    """
+    SetYanked: _aio.UnaryUnaryMultiCallable[_index_pb2.SetYankedRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
+    """Yank or un-yank one file, or a release with all its files (PEP 592)."""
+    Delete: _aio.UnaryUnaryMultiCallable[_index_pb2.DeleteRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
+    """Delete one file or a release; the filenames stay registered and are never reused."""
+    SetVisibility: _aio.UnaryUnaryMultiCallable[_index_pb2.SetVisibilityRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
+    SetStatus: _aio.UnaryUnaryMultiCallable[_index_pb2.SetStatusRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
+    """PEP 792 status: active | archived | deprecated | quarantined."""
+    SetRole: _aio.UnaryUnaryMultiCallable[_index_pb2.SetRoleRequest, _index_pb2.RoleEntry]  # type: ignore[assignment]
+    RemoveRole: _aio.UnaryUnaryMultiCallable[_index_pb2.RemoveRoleRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
+    TransferProject: _aio.UnaryUnaryMultiCallable[_index_pb2.TransferProjectRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
+    ListEvents: _aio.UnaryUnaryMultiCallable[_index_pb2.ListEventsRequest, _index_pb2.ListEventsResponse]  # type: ignore[assignment]
+    CreateOrganization: _aio.UnaryUnaryMultiCallable[_index_pb2.OrganizationRequest, _index_pb2.Organization]  # type: ignore[assignment]
+    GetOrganization: _aio.UnaryUnaryMultiCallable[_index_pb2.OrganizationRequest, _index_pb2.Organization]  # type: ignore[assignment]
+    SetOrganizationMember: _aio.UnaryUnaryMultiCallable[_index_pb2.SetOrganizationMemberRequest, _index_pb2.RoleEntry]  # type: ignore[assignment]
+    RemoveOrganizationMember: _aio.UnaryUnaryMultiCallable[_index_pb2.RemoveOrganizationMemberRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
+    CreateTeam: _aio.UnaryUnaryMultiCallable[_index_pb2.TeamRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
+    DeleteTeam: _aio.UnaryUnaryMultiCallable[_index_pb2.TeamRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
+    AddTeamMember: _aio.UnaryUnaryMultiCallable[_index_pb2.TeamMemberRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
+    RemoveTeamMember: _aio.UnaryUnaryMultiCallable[_index_pb2.TeamMemberRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
+    SetTeamRole: _aio.UnaryUnaryMultiCallable[_index_pb2.SetTeamRoleRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
+    """An empty role removes the team's role on the project."""
+    ReserveName: _aio.UnaryUnaryMultiCallable[_index_pb2.ReserveNameRequest, _index_pb2.ReservedName]  # type: ignore[assignment]
+    UnreserveName: _aio.UnaryUnaryMultiCallable[_index_pb2.ReserveNameRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
+    ListReservedNames: _aio.UnaryUnaryMultiCallable[_index_pb2.ListReservedNamesRequest, _index_pb2.ListReservedNamesResponse]  # type: ignore[assignment]
 
 class IndexServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -90,5 +150,167 @@ class IndexServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_index_pb2.CommitFileResponse, _abc.Awaitable[_index_pb2.CommitFileResponse]]:
         """Record an uploaded file (and its project and release on first upload) in one transaction."""
+
+    @_abc_1.abstractmethod
+    def ListBlobReferences(
+        self,
+        request: _index_pb2.ListBlobReferencesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_index_pb2.ListBlobReferencesResponse], _abc.AsyncIterator[_index_pb2.ListBlobReferencesResponse]]:
+        """Every blob key the index references (file and PEP 658 metadata blobs), for fsck and gc."""
+
+    @_abc_1.abstractmethod
+    def GetProject(
+        self,
+        request: _index_pb2.ProjectRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.ProjectDetail, _abc.Awaitable[_index_pb2.ProjectDetail]]:
+        """Management (the gateway's /api/v1/...). Every call is access-checked for `caller`; users are
+        resolved by the gateway through auth's GetUser, so the index never owns user accounts.
+        """
+
+    @_abc_1.abstractmethod
+    def SetYanked(
+        self,
+        request: _index_pb2.SetYankedRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.MutationResponse, _abc.Awaitable[_index_pb2.MutationResponse]]:
+        """Yank or un-yank one file, or a release with all its files (PEP 592)."""
+
+    @_abc_1.abstractmethod
+    def Delete(
+        self,
+        request: _index_pb2.DeleteRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.MutationResponse, _abc.Awaitable[_index_pb2.MutationResponse]]:
+        """Delete one file or a release; the filenames stay registered and are never reused."""
+
+    @_abc_1.abstractmethod
+    def SetVisibility(
+        self,
+        request: _index_pb2.SetVisibilityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.MutationResponse, _abc.Awaitable[_index_pb2.MutationResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def SetStatus(
+        self,
+        request: _index_pb2.SetStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.MutationResponse, _abc.Awaitable[_index_pb2.MutationResponse]]:
+        """PEP 792 status: active | archived | deprecated | quarantined."""
+
+    @_abc_1.abstractmethod
+    def SetRole(
+        self,
+        request: _index_pb2.SetRoleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.RoleEntry, _abc.Awaitable[_index_pb2.RoleEntry]]: ...
+
+    @_abc_1.abstractmethod
+    def RemoveRole(
+        self,
+        request: _index_pb2.RemoveRoleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.MutationResponse, _abc.Awaitable[_index_pb2.MutationResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def TransferProject(
+        self,
+        request: _index_pb2.TransferProjectRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.MutationResponse, _abc.Awaitable[_index_pb2.MutationResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListEvents(
+        self,
+        request: _index_pb2.ListEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.ListEventsResponse, _abc.Awaitable[_index_pb2.ListEventsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def CreateOrganization(
+        self,
+        request: _index_pb2.OrganizationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.Organization, _abc.Awaitable[_index_pb2.Organization]]: ...
+
+    @_abc_1.abstractmethod
+    def GetOrganization(
+        self,
+        request: _index_pb2.OrganizationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.Organization, _abc.Awaitable[_index_pb2.Organization]]: ...
+
+    @_abc_1.abstractmethod
+    def SetOrganizationMember(
+        self,
+        request: _index_pb2.SetOrganizationMemberRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.RoleEntry, _abc.Awaitable[_index_pb2.RoleEntry]]: ...
+
+    @_abc_1.abstractmethod
+    def RemoveOrganizationMember(
+        self,
+        request: _index_pb2.RemoveOrganizationMemberRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.MutationResponse, _abc.Awaitable[_index_pb2.MutationResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def CreateTeam(
+        self,
+        request: _index_pb2.TeamRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.MutationResponse, _abc.Awaitable[_index_pb2.MutationResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteTeam(
+        self,
+        request: _index_pb2.TeamRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.MutationResponse, _abc.Awaitable[_index_pb2.MutationResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def AddTeamMember(
+        self,
+        request: _index_pb2.TeamMemberRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.MutationResponse, _abc.Awaitable[_index_pb2.MutationResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RemoveTeamMember(
+        self,
+        request: _index_pb2.TeamMemberRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.MutationResponse, _abc.Awaitable[_index_pb2.MutationResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def SetTeamRole(
+        self,
+        request: _index_pb2.SetTeamRoleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.MutationResponse, _abc.Awaitable[_index_pb2.MutationResponse]]:
+        """An empty role removes the team's role on the project."""
+
+    @_abc_1.abstractmethod
+    def ReserveName(
+        self,
+        request: _index_pb2.ReserveNameRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.ReservedName, _abc.Awaitable[_index_pb2.ReservedName]]: ...
+
+    @_abc_1.abstractmethod
+    def UnreserveName(
+        self,
+        request: _index_pb2.ReserveNameRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.MutationResponse, _abc.Awaitable[_index_pb2.MutationResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListReservedNames(
+        self,
+        request: _index_pb2.ListReservedNamesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.ListReservedNamesResponse, _abc.Awaitable[_index_pb2.ListReservedNamesResponse]]: ...
 
 def add_IndexServiceServicer_to_server(servicer: IndexServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,63 @@
+"""Write transactions of the index: one writer at a time, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.index import models as m
+from services.index.access import Caller
+
+__all__ = ["bump_serial", "record_event", "write_session"]
+
+
+@contextmanager
+def write_session(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A transaction that first takes the index's write lock (the global-serial row).
+
+    Why a lock: SQLite cannot upgrade a read snapshot to a write once another writer committed
+    (SQLITE_BUSY_SNAPSHOT, which its busy timeout does not retry), so a write transaction must
+    write first. And rules no unique constraint can express (a name "too similar" to another
+    project, the last owner of a project) need writers to see each other's commits. Index
+    writes are small and short, so serialising them costs little.
+    """
+    with sessions.begin() as s:
+        s.execute(update(m.Serial).where(m.Serial.id == 1).values(value=m.Serial.value))
+        yield s
+
+
+def bump_serial(s: Session, project: m.Project | None) -> int:
+    """Advance the global serial (and the project's, which keys every cache of its page)."""
+    serial = s.scalar(
+        update(m.Serial)
+        .where(m.Serial.id == 1)
+        .values(value=m.Serial.value + 1)
+        .returning(m.Serial.value)
+    )
+    if serial is None:
+        s.add(m.Serial(id=1, value=1))
+        serial = 1
+    if project is not None:
+        project.last_serial = serial
+    return serial
+
+
+def record_event(
+    s: Session, caller: Caller, project_id: str | None, kind: str, detail: dict[str, Any]
+) -> None:
+    s.add(
+        m.Event(
+            at=datetime.now(UTC),
+            project_id=project_id,
+            kind=kind,
+            user=caller.username,
+            token_id=caller.token_id,
+            detail=json.dumps(detail, sort_keys=True),
+        )
+    )
