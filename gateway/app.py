@@ -10,6 +10,7 @@ from fastapi.responses import PlainTextResponse
 
 from gateway.backends import Backends
 from gateway.errors import install_error_handlers
+from gateway.page_cache import PageCache
 from gateway.routes import files, json_api, projects, simple, tokens, upload
 from gateway.settings import GatewaySettings
 
@@ -32,6 +33,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.page_cache = PageCache(settings.page_cache_bytes)
     install_error_handlers(app)
     app.include_router(simple.router)
     app.include_router(files.router)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from fastapi import Request
 from fastapi.responses import Response
+
+from gateway.page_cache import body_etag
 
 __all__ = ["cache_control", "etag_matches", "page_response"]
 
@@ -40,9 +40,10 @@ def page_response(
     serial: int,
     private: bool,
     vary: str = "Accept, Authorization",
+    etag: str = "",
 ) -> Response:
     """A generated page with ETag, Vary and Cache-Control; 304 when the client has it already."""
-    etag = '"' + hashlib.blake2b(body + content_type.encode(), digest_size=16).hexdigest() + '"'
+    etag = etag or body_etag(body, content_type)
     headers = {
         "Vary": vary,
         "ETag": etag,

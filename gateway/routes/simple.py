@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from packaging.utils import canonicalize_name
@@ -13,6 +15,7 @@ from gateway.conditional import page_response
 from gateway.errors import HTTPError
 from gateway.identity import Identity, identify
 from gateway.negotiation import HTML, JSON, choose
+from gateway.page_cache import PageCache, body_etag
 
 router = APIRouter()
 
@@ -22,9 +25,12 @@ def _backends(request: Request) -> Backends:
     return backends
 
 
+def _content_type(media: str) -> str:
+    return media if media != HTML else "text/html; charset=utf-8"
+
+
 def _answer(request: Request, body: bytes, media: str, serial: int, private: bool) -> Response:
-    content_type = media if media != HTML else "text/html; charset=utf-8"
-    return page_response(request, body, content_type, serial=serial, private=private)
+    return page_response(request, body, _content_type(media), serial=serial, private=private)
 
 
 def _media(request: Request) -> str:
@@ -70,11 +76,35 @@ async def project(request: Request, project: str) -> Response:
     if normalized != project:
         return RedirectResponse(f"/simple/{normalized}/", status_code=301)
     media = _media(request)
-    who = await identify(request, _backends(request))
-    page = await project_page(request, who, normalized)
-    body = simple_render.project_json(page) if media == JSON else simple_render.project_html(page)
-    private = page.project.visibility != "public"
-    return _answer(request, body, media, page.project.last_serial, private)
+    backends = _backends(request)
+    cache: PageCache = request.app.state.page_cache
+    who = await identify(request, backends)
+    # Access is checked by the index on every request; only the rendering is reused.
+    page: index_pb2.ProjectPage = await backends.index.GetProjectPage(
+        index_pb2.GetProjectPageRequest(
+            caller=who.caller, name=normalized, known_serial=cache.serial(normalized)
+        ),
+        timeout=backends.timeout,
+    )
+    head = page.project
+    hit = cache.lookup(normalized, head.id, head.last_serial, media)
+    if hit is None:
+        if page.unchanged:  # held in the other format only: fetch the whole page once
+            page = await project_page(request, who, normalized)
+            head = page.project
+        render = simple_render.project_json if media == JSON else simple_render.project_html
+        body = await asyncio.to_thread(render, page) if len(page.files) > 1000 else render(page)
+        hit = (body, body_etag(body, _content_type(media)))
+        cache.store(normalized, head.id, head.last_serial, media, *hit)
+    body, etag = hit
+    return page_response(
+        request,
+        body,
+        _content_type(media),
+        serial=head.last_serial,
+        private=head.visibility != "public",
+        etag=etag,
+    )
 
 
 @router.get("/simple/{project}", include_in_schema=False)

@@ -64,6 +64,7 @@ class ProjectPage:
     releases: list[ReleaseData]
     files: list[FileData]
     global_serial: int
+    unchanged: bool = False  # the caller's copy (known_serial) is current: nothing else filled
 
 
 @dataclass(frozen=True)

@@ -321,7 +321,7 @@ class IndexService:
             serial = s.scalar(select(m.Serial.value).where(m.Serial.id == 1)) or 0
         return [ProjectSummary(r[0], r[1], r[2]) for r in rows], serial
 
-    def project_page(self, caller: Caller, name: str) -> ProjectPage:
+    def project_page(self, caller: Caller, name: str, known_serial: int = 0) -> ProjectPage:
         """Everything the simple and JSON APIs need for one project, access-checked.
 
         Two indexed queries after the access check (releases by project, files by project
@@ -331,6 +331,8 @@ class IndexService:
         with self._sessions() as s:
             project = self._authorized(s, caller, name, Action.READ)
             serial = s.scalar(select(m.Serial.value).where(m.Serial.id == 1)) or 0
+            if known_serial and known_serial == project.last_serial:
+                return ProjectPage(_project(project), [], [], serial, unchanged=True)
             if project.status == "quarantined":
                 return ProjectPage(_project(project), [], [], serial)
             key = (project.id, project.last_serial)

@@ -62,8 +62,17 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.GetProjectPageRequest, context: Context
     ) -> index_pb2.ProjectPage:
         page = await asyncio.to_thread(
-            self._s.project_page, caller_from_proto(request.caller), request.name
+            self._s.project_page,
+            caller_from_proto(request.caller),
+            request.name,
+            request.known_serial,
         )
+        if page.unchanged:
+            return index_pb2.ProjectPage(
+                project=project_to_proto(page.project),
+                global_serial=page.global_serial,
+                unchanged=True,
+            )
         key = (page.project.id, page.project.last_serial)
         built = self._pages.get(key)
         if built is None:

@@ -381,7 +381,12 @@ class GetProjectPageRequest(_message.Message):
 
     CALLER_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
+    KNOWN_SERIAL_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    known_serial: _builtins.int
+    """The project serial of a page the caller already holds: when it is still current, the
+    answer carries only `project` (access is still checked) and `unchanged` is set.
+    """
     @_builtins.property
     def caller(self) -> Global___Caller: ...
     def __init__(
@@ -389,10 +394,11 @@ class GetProjectPageRequest(_message.Message):
         *,
         caller: Global___Caller | None = ...,
         name: _builtins.str = ...,
+        known_serial: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "known_serial", b"known_serial", "name", b"name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -406,7 +412,10 @@ class ProjectPage(_message.Message):
     RELEASES_FIELD_NUMBER: _builtins.int
     FILES_FIELD_NUMBER: _builtins.int
     GLOBAL_SERIAL_FIELD_NUMBER: _builtins.int
+    UNCHANGED_FIELD_NUMBER: _builtins.int
     global_serial: _builtins.int
+    unchanged: _builtins.bool
+    """see GetProjectPageRequest.known_serial"""
     @_builtins.property
     def project(self) -> Global___Project: ...
     @_builtins.property
@@ -420,10 +429,11 @@ class ProjectPage(_message.Message):
         releases: _abc.Iterable[Global___Release] | None = ...,
         files: _abc.Iterable[Global___FileRecord] | None = ...,
         global_serial: _builtins.int = ...,
+        unchanged: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["project", b"project"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["files", b"files", "global_serial", b"global_serial", "project", b"project", "releases", b"releases"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["files", b"files", "global_serial", b"global_serial", "project", b"project", "releases", b"releases", "unchanged", b"unchanged"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
