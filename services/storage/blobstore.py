@@ -3,28 +3,45 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
-from vestry.common.errors import InvalidArgument, NotFound, ResourceExhausted
+from vestry.common.errors import (
+    DomainError,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unavailable,
+)
 
 __all__ = [
+    "INCOMING_PREFIX",
     "BlobInfo",
     "BlobNotFound",
     "BlobStore",
     "BlobTooLarge",
     "DigestMismatch",
+    "DiskFull",
     "IncomingBlob",
+    "StoredBlob",
     "blob_path",
+    "check_range",
+    "is_key",
+    "storage_io_error",
+    "sweep_incoming",
     "validate_key",
+    "verify_blob",
 ]
 
-_KEY = re.compile(r"^[0-9a-f]{64}$")
+_KEY = re.compile(r"^[0-9a-f]{64}\Z")
+INCOMING_PREFIX = "incoming-"
 
 
 class BlobNotFound(NotFound):
@@ -32,6 +49,10 @@ class BlobNotFound(NotFound):
 
 
 class BlobTooLarge(ResourceExhausted):
+    pass
+
+
+class DiskFull(ResourceExhausted):
     pass
 
 
@@ -48,31 +69,62 @@ class BlobInfo:
     md5: str = ""
 
 
+@dataclass(frozen=True)
+class StoredBlob:
+    """A blob as the store lists it: for gc, which needs its age."""
+
+    key: str
+    size: int
+    modified: float  # Unix time of the last write
+
+
+def is_key(key: object) -> bool:
+    return isinstance(key, str) and _KEY.match(key) is not None
+
+
 def validate_key(key: str) -> str:
     """A key is a lowercase sha256 hex digest and nothing else: no path can hide in it."""
-    if not isinstance(key, str) or not _KEY.match(key):
-        raise InvalidArgument("a blob key is a lowercase sha256 hex digest")
+    if not is_key(key):
+        raise InvalidArgument("a blob key is a lowercase sha256 hex digest (64 characters 0-9a-f)")
     return key
 
 
 def blob_path(key: str) -> str:
-    """Relative location of a blob: fanned out two levels so no directory grows too large."""
+    """Relative location of a blob: fanned out two levels (65,536 directories) so that no
+    directory (or S3 listing prefix) grows too large."""
     validate_key(key)
     return f"{key[0:2]}/{key[2:4]}/{key}"
+
+
+def storage_io_error(exc: OSError, doing: str) -> DomainError:
+    """The domain error for an OSError met while `doing` something to the blob store's disk."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFull(
+            f"the blob store's disk is full ({exc.strerror}) while {doing}; "
+            "free space or grow the volume, then retry"
+        )
+    return Unavailable(f"the blob store's disk failed while {doing}: {exc.strerror or exc}")
 
 
 class IncomingBlob:
     """Bytes arriving for a new blob: spooled to a temp file while all three digests run.
 
     Backends take the finished temp file; a rejected or abandoned upload leaves nothing.
+    Thread-safe: `discard` (from a cancelled request) waits for a `write` running in a worker
+    thread, so a late write can never recreate or leak the temp file.
     """
 
     def __init__(
         self, tmp_dir: str, max_size: int, expected_sha256: str = "", expected_size: int = 0
     ) -> None:
-        os.makedirs(tmp_dir, exist_ok=True)
-        fd, self.path = tempfile.mkstemp(dir=tmp_dir, prefix="incoming-")
+        try:
+            os.makedirs(tmp_dir, exist_ok=True)
+            fd, self.path = tempfile.mkstemp(dir=tmp_dir, prefix=INCOMING_PREFIX)
+        except OSError as exc:
+            raise storage_io_error(exc, "creating a temp file") from exc
         self.file: BinaryIO = os.fdopen(fd, "wb")
+        self._lock = threading.Lock()
+        self._discarded = False
         self._max = max_size
         self._expected_sha256 = expected_sha256
         self._expected_size = expected_size
@@ -82,64 +134,146 @@ class IncomingBlob:
         self._md5 = hashlib.md5(usedforsecurity=False)
 
     def write(self, chunk: bytes) -> None:
-        self.size += len(chunk)
-        if self.size > self._max:
-            raise BlobTooLarge(f"blob exceeds the size limit of {self._max} bytes")
-        self._sha256.update(chunk)
-        self._blake2b.update(chunk)
-        self._md5.update(chunk)
-        self.file.write(chunk)
+        """Raises BlobTooLarge, DigestMismatch (more bytes than announced) or DiskFull."""
+        with self._lock:
+            if self._discarded:
+                raise Unavailable("the upload was abandoned")
+            self.size += len(chunk)
+            if self.size > self._max:
+                raise BlobTooLarge(f"blob exceeds the size limit of {self._max} bytes")
+            if self._expected_size and self.size > self._expected_size:
+                raise DigestMismatch(
+                    f"received more than the {self._expected_size} bytes announced"
+                )
+            self._sha256.update(chunk)
+            self._blake2b.update(chunk)
+            self._md5.update(chunk)
+            try:
+                self.file.write(chunk)
+            except OSError as exc:
+                raise storage_io_error(exc, "receiving a blob") from exc
 
     def finish(self) -> BlobInfo:
-        """Flush to disk and check the expectations; raises DigestMismatch."""
-        self.file.flush()
-        os.fsync(self.file.fileno())
-        self.file.close()
-        info = BlobInfo(
-            self._sha256.hexdigest(),
-            self.size,
-            self._sha256.hexdigest(),
-            self._blake2b.hexdigest(),
-            self._md5.hexdigest(),
-        )
-        if self._expected_sha256 and self._expected_sha256 != info.sha256:
-            raise DigestMismatch("the sha256 of the received bytes does not match the expected one")
-        if self._expected_size and self._expected_size != info.size:
-            raise DigestMismatch(f"received {info.size} bytes, expected {self._expected_size}")
-        return info
+        """Flush to disk and check the expectations; raises DigestMismatch or DiskFull."""
+        with self._lock:
+            if self._discarded:
+                raise Unavailable("the upload was abandoned")
+            try:
+                # Delayed allocation can report a full disk only here, not at write().
+                self.file.flush()
+                os.fsync(self.file.fileno())
+                self.file.close()
+            except OSError as exc:
+                raise storage_io_error(exc, "receiving a blob") from exc
+            sha256 = self._sha256.hexdigest()
+            info = BlobInfo(
+                sha256, self.size, sha256, self._blake2b.hexdigest(), self._md5.hexdigest()
+            )
+            if self._expected_size and self._expected_size != info.size:
+                raise DigestMismatch(
+                    f"received {info.size} bytes, but {self._expected_size} were announced"
+                )
+            if self._expected_sha256 and self._expected_sha256 != info.sha256:
+                raise DigestMismatch(
+                    f"the received bytes have sha256 {info.sha256}, "
+                    f"not the expected {self._expected_sha256}"
+                )
+            return info
 
     def discard(self) -> None:
-        if not self.file.closed:
-            self.file.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
+        with self._lock:
+            self._discarded = True
+            with contextlib.suppress(OSError):
+                self.file.close()  # a full disk can fail the final flush: the file goes anyway
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+
+
+def sweep_incoming(tmp_dir: str, cutoff: float, dry_run: bool = False) -> list[tuple[str, int]]:
+    """Remove spooled uploads last written before `cutoff` (left by a crashed process).
+
+    Returns (path, size) of each one removed (or that would be, with `dry_run`).
+    """
+    swept: list[tuple[str, int]] = []
+    try:
+        entries = list(os.scandir(tmp_dir))
+    except FileNotFoundError:
+        return swept
+    for entry in entries:
+        if not entry.name.startswith(INCOMING_PREFIX) or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+            if st.st_mtime >= cutoff:
+                continue
+            if not dry_run:
+                os.unlink(entry.path)
+        except FileNotFoundError:
+            continue
+        swept.append((entry.path, st.st_size))
+    return swept
 
 
 class BlobStore(Protocol):
-    """One implementation per backend (`LocalBlobStore`, `S3BlobStore`)."""
+    """One implementation per backend (`LocalBlobStore`, `S3BlobStore`).
+
+    Every method taking a key validates it (raises InvalidArgument); failures of the backend
+    itself raise Unavailable, a full disk DiskFull.
+    """
 
     def tmp_dir(self) -> str:
         """Where `IncomingBlob`s spool."""
 
     def commit(self, incoming: IncomingBlob, info: BlobInfo) -> BlobInfo:
-        """Make the finished incoming blob visible under `info.key` (idempotent)."""
+        """Make the finished incoming blob visible under `info.key` (idempotent: an identical
+        blob already there is replaced, which also marks it as freshly written for gc)."""
 
     def open_range(
         self, key: str, offset: int = 0, length: int = 0, chunk_size: int = 1 << 20
     ) -> tuple[BlobInfo, Iterator[bytes]]:
-        """The blob's info and an iterator over its bytes; raises BlobNotFound."""
+        """The blob's info and an iterator over its bytes (with a `close()`); raises
+        BlobNotFound, InvalidArgument for a range beyond the end."""
 
-    def stat(self, key: str) -> BlobInfo: ...
+    def stat(self, key: str) -> BlobInfo:
+        """Raises BlobNotFound."""
 
     def exists(self, key: str) -> bool: ...
 
-    def delete(self, key: str) -> bool: ...
+    def delete(self, key: str) -> bool:
+        """True if there was a blob to delete."""
+
+    def delete_if_older(self, key: str, cutoff: float) -> bool:
+        """Delete the blob only if it was last written before `cutoff` (Unix time), so that a
+        blob an upload has just (re)written is never collected; True if deleted."""
 
     def presign_get(self, key: str, expires_seconds: int, filename: str = "") -> str:
         """A short-lived URL, or "" when the backend cannot presign."""
 
-    def iter_keys(self) -> Iterator[tuple[str, float]]:
-        """Every stored key with its modification time (for gc)."""
+    def list_blobs(self) -> Iterator[StoredBlob]:
+        """Every stored blob (for gc). Objects that are not blobs are never listed."""
+
+
+def verify_blob(store: BlobStore, key: str, chunk_size: int = 1 << 20) -> BlobInfo:
+    """Read a stored blob back and compute its actual size and digests; raises BlobNotFound.
+
+    A healthy blob has `sha256 == key`.
+    """
+    _, chunks = store.open_range(key, 0, 0, chunk_size)
+    sha256 = hashlib.sha256()
+    blake2b = hashlib.blake2b(digest_size=32)
+    md5 = hashlib.md5(usedforsecurity=False)
+    size = 0
+    try:
+        for chunk in chunks:
+            size += len(chunk)
+            sha256.update(chunk)
+            blake2b.update(chunk)
+            md5.update(chunk)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+    return BlobInfo(key, size, sha256.hexdigest(), blake2b.hexdigest(), md5.hexdigest())
 
 
 def check_range(size: int, offset: int, length: int) -> int:

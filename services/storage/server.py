@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 
 import grpc
 from vestry.storage.v1 import storage_pb2, storage_pb2_grpc
 
 from services.storage.backends.local import LocalBlobStore
 from services.storage.backends.s3 import S3BlobStore
-from services.storage.blobstore import BlobStore
+from services.storage.blobstore import BlobStore, sweep_incoming
 from services.storage.servicer import StorageServicer
 from services.storage.settings import StorageSettings
 from vestry.common.grpc_server import create_server, run_until_signalled
 
 SERVICE_NAME = storage_pb2.DESCRIPTOR.services_by_name["StorageService"].full_name
+# A spooled upload untouched this long belongs to a process that died: the gateway gives a
+# PutBlob at most 10 minutes, and replicas may share the spool directory.
+STALE_INCOMING_SECONDS = 3600
+
+log = logging.getLogger(__name__)
 
 
 def make_store(settings: StorageSettings) -> BlobStore:
@@ -36,6 +43,9 @@ def create_storage_server(
     settings: StorageSettings, address: str | None = None
 ) -> tuple[grpc.aio.Server, int, BlobStore]:
     store = make_store(settings)
+    swept = sweep_incoming(store.tmp_dir(), time.time() - STALE_INCOMING_SECONDS)
+    if swept:
+        log.info("removed %d stale spooled upload(s) from %s", len(swept), store.tmp_dir())
 
     def register(server: grpc.aio.Server) -> None:
         storage_pb2_grpc.add_StorageServiceServicer_to_server(

@@ -109,6 +109,16 @@ def _parser() -> argparse.ArgumentParser:
 
     add_server_commands(token_sub)
 
+    # Storage maintenance (vestry/cli/storage_admin.py): a data dir, or a deployment's services.
+    fsck = sub.add_parser("fsck", help="check every indexed file's blob (reports, never repairs)")
+    gc = sub.add_parser("gc", help="delete blobs no index record references, after a grace period")
+    for sp in (fsck, gc):
+        sp.add_argument("--data-dir", type=Path, default=None, help="an embedded data dir")
+        sp.add_argument("--index", metavar="ADDRESS", help="a deployment's index service")
+        sp.add_argument("--storage", metavar="ADDRESS", help="a deployment's storage service")
+    gc.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
+    gc.add_argument("--grace", default="24h", help="spare blobs written this recently (24h)")
+    gc.add_argument("--allow-empty-index", action="store_true", help="even if nothing is indexed")
     return p
 
 
@@ -146,6 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from vestry.cli.tokens import run_token_command
 
         return run_token_command(args)
+    if args.command in ("fsck", "gc"):
+        from vestry.cli.storage_admin import run as storage_admin
+
+        return storage_admin(args)
     return 2
 
 

@@ -22,35 +22,44 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fvestry/storage/v1/storage.proto\x12\x11vestry.storage.v1\"Q\n\rPutBlobHeader\x12\x17\n\x0f\x65xpected_sha256\x18\x01 \x01(\t\x12\x15\n\rexpected_size\x18\x02 \x01(\x03\x12\x10\n\x08max_size\x18\x03 \x01(\x03\"]\n\x0ePutBlobRequest\x12\x32\n\x06header\x18\x01 \x01(\x0b\x32 .vestry.storage.v1.PutBlobHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"W\n\x08\x42lobInfo\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x13\n\x0b\x62lake2b_256\x18\x04 \x01(\t\x12\x0b\n\x03md5\x18\x05 \x01(\t\"\x16\n\x07\x42lobRef\x12\x0b\n\x03key\x18\x01 \x01(\t\"=\n\x0eGetBlobRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0e\n\x06length\x18\x03 \x01(\x03\"K\n\x0fGetBlobResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\x12)\n\x04info\x18\x02 \x01(\x0b\x32\x1b.vestry.storage.v1.BlobInfo\" \n\x0e\x45xistsResponse\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\"!\n\x0e\x44\x65leteResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"K\n\x11PresignGetRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x17\n\x0f\x65xpires_seconds\x18\x02 \x01(\x05\x12\x10\n\x08\x66ilename\x18\x03 \x01(\t\"!\n\x12PresignGetResponse\x12\x0b\n\x03url\x18\x01 \x01(\t2\xdf\x03\n\x0eStorageService\x12K\n\x07PutBlob\x12!.vestry.storage.v1.PutBlobRequest\x1a\x1b.vestry.storage.v1.BlobInfo(\x01\x12R\n\x07GetBlob\x12!.vestry.storage.v1.GetBlobRequest\x1a\".vestry.storage.v1.GetBlobResponse0\x01\x12?\n\x04Stat\x12\x1a.vestry.storage.v1.BlobRef\x1a\x1b.vestry.storage.v1.BlobInfo\x12G\n\x06\x45xists\x12\x1a.vestry.storage.v1.BlobRef\x1a!.vestry.storage.v1.ExistsResponse\x12G\n\x06\x44\x65lete\x12\x1a.vestry.storage.v1.BlobRef\x1a!.vestry.storage.v1.DeleteResponse\x12Y\n\nPresignGet\x12$.vestry.storage.v1.PresignGetRequest\x1a%.vestry.storage.v1.PresignGetResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fvestry/storage/v1/storage.proto\x12\x11vestry.storage.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"Q\n\rPutBlobHeader\x12\x17\n\x0f\x65xpected_sha256\x18\x01 \x01(\t\x12\x15\n\rexpected_size\x18\x02 \x01(\x03\x12\x10\n\x08max_size\x18\x03 \x01(\x03\"]\n\x0ePutBlobRequest\x12\x32\n\x06header\x18\x01 \x01(\x0b\x32 .vestry.storage.v1.PutBlobHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"W\n\x08\x42lobInfo\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x13\n\x0b\x62lake2b_256\x18\x04 \x01(\t\x12\x0b\n\x03md5\x18\x05 \x01(\t\"\x16\n\x07\x42lobRef\x12\x0b\n\x03key\x18\x01 \x01(\t\"=\n\x0eGetBlobRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0e\n\x06length\x18\x03 \x01(\x03\"K\n\x0fGetBlobResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\x12)\n\x04info\x18\x02 \x01(\x0b\x32\x1b.vestry.storage.v1.BlobInfo\" \n\x0e\x45xistsResponse\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\"!\n\x0e\x44\x65leteResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"K\n\x11PresignGetRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x17\n\x0f\x65xpires_seconds\x18\x02 \x01(\x05\x12\x10\n\x08\x66ilename\x18\x03 \x01(\t\"!\n\x12PresignGetResponse\x12\x0b\n\x03url\x18\x01 \x01(\t\"\x12\n\x10ListBlobsRequest\"U\n\nStoredBlob\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12,\n\x08modified\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"A\n\x11ListBlobsResponse\x12,\n\x05\x62lobs\x18\x01 \x03(\x0b\x32\x1d.vestry.storage.v1.StoredBlob\"X\n\x14\x44\x65leteIfOlderRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x33\n\x0fmodified_before\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xdd\x05\n\x0eStorageService\x12K\n\x07PutBlob\x12!.vestry.storage.v1.PutBlobRequest\x1a\x1b.vestry.storage.v1.BlobInfo(\x01\x12R\n\x07GetBlob\x12!.vestry.storage.v1.GetBlobRequest\x1a\".vestry.storage.v1.GetBlobResponse0\x01\x12?\n\x04Stat\x12\x1a.vestry.storage.v1.BlobRef\x1a\x1b.vestry.storage.v1.BlobInfo\x12G\n\x06\x45xists\x12\x1a.vestry.storage.v1.BlobRef\x1a!.vestry.storage.v1.ExistsResponse\x12G\n\x06\x44\x65lete\x12\x1a.vestry.storage.v1.BlobRef\x1a!.vestry.storage.v1.DeleteResponse\x12Y\n\nPresignGet\x12$.vestry.storage.v1.PresignGetRequest\x1a%.vestry.storage.v1.PresignGetResponse\x12\x45\n\nVerifyBlob\x12\x1a.vestry.storage.v1.BlobRef\x1a\x1b.vestry.storage.v1.BlobInfo\x12X\n\tListBlobs\x12#.vestry.storage.v1.ListBlobsRequest\x1a$.vestry.storage.v1.ListBlobsResponse0\x01\x12[\n\rDeleteIfOlder\x12\'.vestry.storage.v1.DeleteIfOlderRequest\x1a!.vestry.storage.v1.DeleteResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vestry.storage.v1.storage_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PUTBLOBHEADER']._serialized_start=54
-  _globals['_PUTBLOBHEADER']._serialized_end=135
-  _globals['_PUTBLOBREQUEST']._serialized_start=137
-  _globals['_PUTBLOBREQUEST']._serialized_end=230
-  _globals['_BLOBINFO']._serialized_start=232
-  _globals['_BLOBINFO']._serialized_end=319
-  _globals['_BLOBREF']._serialized_start=321
-  _globals['_BLOBREF']._serialized_end=343
-  _globals['_GETBLOBREQUEST']._serialized_start=345
-  _globals['_GETBLOBREQUEST']._serialized_end=406
-  _globals['_GETBLOBRESPONSE']._serialized_start=408
-  _globals['_GETBLOBRESPONSE']._serialized_end=483
-  _globals['_EXISTSRESPONSE']._serialized_start=485
-  _globals['_EXISTSRESPONSE']._serialized_end=517
-  _globals['_DELETERESPONSE']._serialized_start=519
-  _globals['_DELETERESPONSE']._serialized_end=552
-  _globals['_PRESIGNGETREQUEST']._serialized_start=554
-  _globals['_PRESIGNGETREQUEST']._serialized_end=629
-  _globals['_PRESIGNGETRESPONSE']._serialized_start=631
-  _globals['_PRESIGNGETRESPONSE']._serialized_end=664
-  _globals['_STORAGESERVICE']._serialized_start=667
-  _globals['_STORAGESERVICE']._serialized_end=1146
+  _globals['_PUTBLOBHEADER']._serialized_start=87
+  _globals['_PUTBLOBHEADER']._serialized_end=168
+  _globals['_PUTBLOBREQUEST']._serialized_start=170
+  _globals['_PUTBLOBREQUEST']._serialized_end=263
+  _globals['_BLOBINFO']._serialized_start=265
+  _globals['_BLOBINFO']._serialized_end=352
+  _globals['_BLOBREF']._serialized_start=354
+  _globals['_BLOBREF']._serialized_end=376
+  _globals['_GETBLOBREQUEST']._serialized_start=378
+  _globals['_GETBLOBREQUEST']._serialized_end=439
+  _globals['_GETBLOBRESPONSE']._serialized_start=441
+  _globals['_GETBLOBRESPONSE']._serialized_end=516
+  _globals['_EXISTSRESPONSE']._serialized_start=518
+  _globals['_EXISTSRESPONSE']._serialized_end=550
+  _globals['_DELETERESPONSE']._serialized_start=552
+  _globals['_DELETERESPONSE']._serialized_end=585
+  _globals['_PRESIGNGETREQUEST']._serialized_start=587
+  _globals['_PRESIGNGETREQUEST']._serialized_end=662
+  _globals['_PRESIGNGETRESPONSE']._serialized_start=664
+  _globals['_PRESIGNGETRESPONSE']._serialized_end=697
+  _globals['_LISTBLOBSREQUEST']._serialized_start=699
+  _globals['_LISTBLOBSREQUEST']._serialized_end=717
+  _globals['_STOREDBLOB']._serialized_start=719
+  _globals['_STOREDBLOB']._serialized_end=804
+  _globals['_LISTBLOBSRESPONSE']._serialized_start=806
+  _globals['_LISTBLOBSRESPONSE']._serialized_end=871
+  _globals['_DELETEIFOLDERREQUEST']._serialized_start=873
+  _globals['_DELETEIFOLDERREQUEST']._serialized_end=961
+  _globals['_STORAGESERVICE']._serialized_start=964
+  _globals['_STORAGESERVICE']._serialized_end=1697
 # @@protoc_insertion_point(module_scope)

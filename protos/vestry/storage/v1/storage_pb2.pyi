@@ -3,8 +3,11 @@
 isort:skip_file
 The storage service: content-addressed blobs."""
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -24,9 +27,9 @@ class PutBlobHeader(_message.Message):
     EXPECTED_SIZE_FIELD_NUMBER: _builtins.int
     MAX_SIZE_FIELD_NUMBER: _builtins.int
     expected_sha256: _builtins.str
-    """optional: rejected with DATA_LOSS... INVALID_ARGUMENT on mismatch"""
+    """optional: INVALID_ARGUMENT on mismatch, nothing stored"""
     expected_size: _builtins.int
-    """optional (0 = unknown)"""
+    """optional (0 = unknown): INVALID_ARGUMENT on mismatch"""
     max_size: _builtins.int
     """optional: tighter than the server's own limit"""
     def __init__(
@@ -254,3 +257,89 @@ class PresignGetResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PresignGetResponse: _TypeAlias = PresignGetResponse  # noqa: Y015
+
+@_typing.final
+class ListBlobsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListBlobsRequest: _TypeAlias = ListBlobsRequest  # noqa: Y015
+
+@_typing.final
+class StoredBlob(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    MODIFIED_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    size: _builtins.int
+    @_builtins.property
+    def modified(self) -> _timestamp_pb2.Timestamp:
+        """last write"""
+
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        size: _builtins.int = ...,
+        modified: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["modified", b"modified"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "modified", b"modified", "size", b"size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StoredBlob: _TypeAlias = StoredBlob  # noqa: Y015
+
+@_typing.final
+class ListBlobsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BLOBS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def blobs(self) -> _containers.RepeatedCompositeFieldContainer[Global___StoredBlob]: ...
+    def __init__(
+        self,
+        *,
+        blobs: _abc.Iterable[Global___StoredBlob] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blobs", b"blobs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListBlobsResponse: _TypeAlias = ListBlobsResponse  # noqa: Y015
+
+@_typing.final
+class DeleteIfOlderRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    MODIFIED_BEFORE_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    @_builtins.property
+    def modified_before(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        modified_before: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["modified_before", b"modified_before"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "modified_before", b"modified_before"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteIfOlderRequest: _TypeAlias = DeleteIfOlderRequest  # noqa: Y015

@@ -64,6 +64,21 @@ class StorageServiceStub:
                 request_serializer=vestry_dot_storage_dot_v1_dot_storage__pb2.PresignGetRequest.SerializeToString,
                 response_deserializer=vestry_dot_storage_dot_v1_dot_storage__pb2.PresignGetResponse.FromString,
                 _registered_method=True)
+        self.VerifyBlob = channel.unary_unary(
+                '/vestry.storage.v1.StorageService/VerifyBlob',
+                request_serializer=vestry_dot_storage_dot_v1_dot_storage__pb2.BlobRef.SerializeToString,
+                response_deserializer=vestry_dot_storage_dot_v1_dot_storage__pb2.BlobInfo.FromString,
+                _registered_method=True)
+        self.ListBlobs = channel.unary_stream(
+                '/vestry.storage.v1.StorageService/ListBlobs',
+                request_serializer=vestry_dot_storage_dot_v1_dot_storage__pb2.ListBlobsRequest.SerializeToString,
+                response_deserializer=vestry_dot_storage_dot_v1_dot_storage__pb2.ListBlobsResponse.FromString,
+                _registered_method=True)
+        self.DeleteIfOlder = channel.unary_unary(
+                '/vestry.storage.v1.StorageService/DeleteIfOlder',
+                request_serializer=vestry_dot_storage_dot_v1_dot_storage__pb2.DeleteIfOlderRequest.SerializeToString,
+                response_deserializer=vestry_dot_storage_dot_v1_dot_storage__pb2.DeleteResponse.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -106,6 +121,28 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VerifyBlob(self, request, context):
+        """Read a stored blob back and return its actual size and digests (fsck); NOT_FOUND if absent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBlobs(self, request, context):
+        """Every stored blob with its size and last write time (gc), in batches.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteIfOlder(self, request, context):
+        """Delete a blob only if it was last written before `modified_before` (gc): a blob an upload
+        has just (re)written survives.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -138,6 +175,21 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.PresignGet,
                     request_deserializer=vestry_dot_storage_dot_v1_dot_storage__pb2.PresignGetRequest.FromString,
                     response_serializer=vestry_dot_storage_dot_v1_dot_storage__pb2.PresignGetResponse.SerializeToString,
+            ),
+            'VerifyBlob': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyBlob,
+                    request_deserializer=vestry_dot_storage_dot_v1_dot_storage__pb2.BlobRef.FromString,
+                    response_serializer=vestry_dot_storage_dot_v1_dot_storage__pb2.BlobInfo.SerializeToString,
+            ),
+            'ListBlobs': grpc.unary_stream_rpc_method_handler(
+                    servicer.ListBlobs,
+                    request_deserializer=vestry_dot_storage_dot_v1_dot_storage__pb2.ListBlobsRequest.FromString,
+                    response_serializer=vestry_dot_storage_dot_v1_dot_storage__pb2.ListBlobsResponse.SerializeToString,
+            ),
+            'DeleteIfOlder': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteIfOlder,
+                    request_deserializer=vestry_dot_storage_dot_v1_dot_storage__pb2.DeleteIfOlderRequest.FromString,
+                    response_serializer=vestry_dot_storage_dot_v1_dot_storage__pb2.DeleteResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -302,6 +354,87 @@ class StorageService:
             '/vestry.storage.v1.StorageService/PresignGet',
             vestry_dot_storage_dot_v1_dot_storage__pb2.PresignGetRequest.SerializeToString,
             vestry_dot_storage_dot_v1_dot_storage__pb2.PresignGetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyBlob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.storage.v1.StorageService/VerifyBlob',
+            vestry_dot_storage_dot_v1_dot_storage__pb2.BlobRef.SerializeToString,
+            vestry_dot_storage_dot_v1_dot_storage__pb2.BlobInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBlobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/vestry.storage.v1.StorageService/ListBlobs',
+            vestry_dot_storage_dot_v1_dot_storage__pb2.ListBlobsRequest.SerializeToString,
+            vestry_dot_storage_dot_v1_dot_storage__pb2.ListBlobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteIfOlder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.storage.v1.StorageService/DeleteIfOlder',
+            vestry_dot_storage_dot_v1_dot_storage__pb2.DeleteIfOlderRequest.SerializeToString,
+            vestry_dot_storage_dot_v1_dot_storage__pb2.DeleteResponse.FromString,
             options,
             channel_credentials,
             insecure,

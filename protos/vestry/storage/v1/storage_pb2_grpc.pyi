@@ -38,6 +38,14 @@ class StorageServiceStub:
     Exists: _grpc.UnaryUnaryMultiCallable[_storage_pb2.BlobRef, _storage_pb2.ExistsResponse]
     Delete: _grpc.UnaryUnaryMultiCallable[_storage_pb2.BlobRef, _storage_pb2.DeleteResponse]
     PresignGet: _grpc.UnaryUnaryMultiCallable[_storage_pb2.PresignGetRequest, _storage_pb2.PresignGetResponse]
+    VerifyBlob: _grpc.UnaryUnaryMultiCallable[_storage_pb2.BlobRef, _storage_pb2.BlobInfo]
+    """Read a stored blob back and return its actual size and digests (fsck); NOT_FOUND if absent."""
+    ListBlobs: _grpc.UnaryStreamMultiCallable[_storage_pb2.ListBlobsRequest, _storage_pb2.ListBlobsResponse]
+    """Every stored blob with its size and last write time (gc), in batches."""
+    DeleteIfOlder: _grpc.UnaryUnaryMultiCallable[_storage_pb2.DeleteIfOlderRequest, _storage_pb2.DeleteResponse]
+    """Delete a blob only if it was last written before `modified_before` (gc): a blob an upload
+    has just (re)written survives.
+    """
 
 @_typing.type_check_only
 class StorageServiceAsyncStub(StorageServiceStub):
@@ -49,6 +57,14 @@ class StorageServiceAsyncStub(StorageServiceStub):
     Exists: _aio.UnaryUnaryMultiCallable[_storage_pb2.BlobRef, _storage_pb2.ExistsResponse]  # type: ignore[assignment]
     Delete: _aio.UnaryUnaryMultiCallable[_storage_pb2.BlobRef, _storage_pb2.DeleteResponse]  # type: ignore[assignment]
     PresignGet: _aio.UnaryUnaryMultiCallable[_storage_pb2.PresignGetRequest, _storage_pb2.PresignGetResponse]  # type: ignore[assignment]
+    VerifyBlob: _aio.UnaryUnaryMultiCallable[_storage_pb2.BlobRef, _storage_pb2.BlobInfo]  # type: ignore[assignment]
+    """Read a stored blob back and return its actual size and digests (fsck); NOT_FOUND if absent."""
+    ListBlobs: _aio.UnaryStreamMultiCallable[_storage_pb2.ListBlobsRequest, _storage_pb2.ListBlobsResponse]  # type: ignore[assignment]
+    """Every stored blob with its size and last write time (gc), in batches."""
+    DeleteIfOlder: _aio.UnaryUnaryMultiCallable[_storage_pb2.DeleteIfOlderRequest, _storage_pb2.DeleteResponse]  # type: ignore[assignment]
+    """Delete a blob only if it was last written before `modified_before` (gc): a blob an upload
+    has just (re)written survives.
+    """
 
 class StorageServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -93,5 +109,31 @@ class StorageServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _storage_pb2.PresignGetRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_storage_pb2.PresignGetResponse, _abc.Awaitable[_storage_pb2.PresignGetResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def VerifyBlob(
+        self,
+        request: _storage_pb2.BlobRef,
+        context: _ServicerContext,
+    ) -> _typing.Union[_storage_pb2.BlobInfo, _abc.Awaitable[_storage_pb2.BlobInfo]]:
+        """Read a stored blob back and return its actual size and digests (fsck); NOT_FOUND if absent."""
+
+    @_abc_1.abstractmethod
+    def ListBlobs(
+        self,
+        request: _storage_pb2.ListBlobsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_storage_pb2.ListBlobsResponse], _abc.AsyncIterator[_storage_pb2.ListBlobsResponse]]:
+        """Every stored blob with its size and last write time (gc), in batches."""
+
+    @_abc_1.abstractmethod
+    def DeleteIfOlder(
+        self,
+        request: _storage_pb2.DeleteIfOlderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_storage_pb2.DeleteResponse, _abc.Awaitable[_storage_pb2.DeleteResponse]]:
+        """Delete a blob only if it was last written before `modified_before` (gc): a blob an upload
+        has just (re)written survives.
+        """
 
 def add_StorageServiceServicer_to_server(servicer: StorageServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
