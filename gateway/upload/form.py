@@ -146,6 +146,27 @@ def _first_problem(group: ExceptionGroup) -> str:
     return "invalid metadata"
 
 
+def _too_new(exc: Exception) -> bool:
+    return isinstance(exc, InvalidMetadata) and "introduced in metadata version" in str(exc)
+
+
+def _validated(raw: RawMetadata) -> Metadata:
+    """Validate core metadata; a field newer than the declared Metadata-Version is accepted.
+
+    Real files carry such fields (License-Expression under Metadata-Version 2.1, written by
+    several build backends; twine 7 refuses to send them, older twine and uv publish do, and PyPI
+    serves them). Refusing them would make those releases impossible to mirror into Vestry, so
+    they are checked by the newest rules instead; every other problem is still refused.
+    """
+    try:
+        return Metadata.from_raw(raw, validate=True)
+    except ExceptionGroup as group:
+        if not all(_too_new(exc) for exc in group.exceptions):
+            raise
+    newest: dict[str, Any] = {**raw, "metadata_version": SUPPORTED_METADATA_VERSIONS[-1]}
+    return Metadata.from_raw(newest, validate=True)  # type: ignore[arg-type]
+
+
 def parse_form(items: Iterable[tuple[str, str]]) -> UploadForm:
     """Validate the non-file fields of an upload; raise UploadError with the first problem."""
     fields = _collect(items)
@@ -201,7 +222,7 @@ def parse_form(items: Iterable[tuple[str, str]]) -> UploadForm:
     if metadata_version == "2.0":
         raw["metadata_version"] = "2.1"
     try:
-        metadata = Metadata.from_raw(raw, validate=True)
+        metadata = _validated(raw)
     except ExceptionGroup as group:
         raise UploadError(f"invalid metadata: {_first_problem(group)}") from group
     return UploadForm(

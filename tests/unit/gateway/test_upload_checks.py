@@ -194,18 +194,6 @@ REJECTIONS: list[Case] = [
         "requires-dist",
         400,
     ),
-    (
-        "field-newer-than-metadata-version",
-        lambda t: Upload(
-            wheel(t),
-            WHEEL,
-            "bdist_wheel",
-            metadata_version="1.0",
-            extra=[("requires_python", ">=3.8")],
-        ),
-        "invalid metadata",
-        400,
-    ),
     # -- content
     (
         "no-content",
