@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -16,10 +17,22 @@ BIN = Path(sys.executable).parent
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A port that is free now, for a process this test starts next.
+
+    Chosen below the kernel's ephemeral range (32768-60999 here), where servers binding port 0
+    get theirs: a port handed out here can then never be taken meanwhile by a `:0` bind of a
+    parallel test. Randomised so parallel workers rarely try the same one; bind-checked.
+    """
+    low, high = 20000, 32000
+    for _ in range(100):
+        port = random.randint(low, high)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port found")
 
 
 @dataclass

@@ -129,6 +129,11 @@ CHANNEL_OPTIONS: Sequence[tuple[str, Any]] = (
 )
 
 
+# gRPC sets SO_REUSEPORT by default, so a second server on a taken port starts "fine" and the two
+# silently share connections. A port clash must fail at bind time instead.
+SERVER_OPTIONS: Sequence[tuple[str, Any]] = (("grpc.so_reuseport", 0),)
+
+
 def create_server(
     secret: bytes,
     address: str,
@@ -139,7 +144,9 @@ def create_server(
 
     Returns the server (not yet started) and the bound TCP port (0 for a unix socket).
     """
-    server = grpc.aio.server(interceptors=[GuardInterceptor(secret)], options=CHANNEL_OPTIONS)
+    server = grpc.aio.server(
+        interceptors=[GuardInterceptor(secret)], options=[*CHANNEL_OPTIONS, *SERVER_OPTIONS]
+    )
     register(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
