@@ -2,20 +2,29 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+RUNTIME := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
 
 .PHONY: serve test lint protos check-protos venv clean
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# What `vestry up` needs, and no more.
+$(RUNTIME): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUNTIME)
+
+# Plus the test and development tools.
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
-	touch $(STAMP)
+	touch $(RUNTIME) $(STAMP)
 
 ## Start Vestry on this machine (embedded defaults: SQLite, local disk, in-process cache).
-serve: $(STAMP)
+serve: $(RUNTIME)
 	$(BIN)/vestry up $(ARGS)
 
 ## Run the whole test suite (brings up PostgreSQL/Redis/SeaweedFS for the tests if needed).
