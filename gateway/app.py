@@ -34,6 +34,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.page_cache = PageCache(settings.page_cache_bytes)
+    # Root listings depend on the caller: one per (caller, format), far fewer bytes each.
+    app.state.listing_cache = PageCache(settings.page_cache_bytes // 4)
     install_error_handlers(app)
     app.include_router(simple.router)
     app.include_router(files.router)

@@ -29,10 +29,6 @@ def _content_type(media: str) -> str:
     return media if media != HTML else "text/html; charset=utf-8"
 
 
-def _answer(request: Request, body: bytes, media: str, serial: int, private: bool) -> Response:
-    return page_response(request, body, _content_type(media), serial=serial, private=private)
-
-
 def _media(request: Request) -> str:
     media = choose(request.headers.get("accept"))
     if media is None:
@@ -45,21 +41,42 @@ async def root_no_slash() -> Response:
     return RedirectResponse("/simple/", status_code=301)
 
 
+def _listing_key(caller: index_pb2.Caller) -> str:
+    """Everything a listing depends on besides the index's state (which the serial covers)."""
+    return caller.SerializeToString(deterministic=True).hex()
+
+
 @router.get("/simple/")
 async def root(request: Request) -> Response:
     media = _media(request)
     backends = _backends(request)
+    cache: PageCache = request.app.state.listing_cache
     who = await identify(request, backends)
+    key = _listing_key(who.caller)
     reply = await backends.index.ListProjects(
-        index_pb2.ListProjectsRequest(caller=who.caller), timeout=backends.timeout
+        index_pb2.ListProjectsRequest(caller=who.caller, known_serial=cache.serial(key)),
+        timeout=backends.timeout,
     )
-    projects = list(reply.projects)
-    body = (
-        simple_render.root_json(projects, reply.global_serial)
-        if media == JSON
-        else simple_render.root_html(projects)
+    serial = reply.global_serial
+    hit = cache.lookup(key, "", serial, media)
+    if hit is None:
+        if reply.unchanged:  # held in the other format only: fetch the listing once
+            reply = await backends.index.ListProjects(
+                index_pb2.ListProjectsRequest(caller=who.caller), timeout=backends.timeout
+            )
+            serial = reply.global_serial
+        projects = list(reply.projects)
+        body = (
+            simple_render.root_json(projects, serial)
+            if media == JSON
+            else simple_render.root_html(projects)
+        )
+        hit = (body, body_etag(body, _content_type(media)))
+        cache.store(key, "", serial, media, *hit)
+    body, etag = hit
+    return page_response(
+        request, body, _content_type(media), serial=serial, private=who.authenticated, etag=etag
     )
-    return _answer(request, body, media, reply.global_serial, private=who.authenticated)
 
 
 async def project_page(request: Request, who: Identity, name: str) -> index_pb2.ProjectPage:

@@ -317,9 +317,15 @@ class IndexService:
         else:
             stmt = stmt.where(public)
         with self._sessions() as s:
-            rows = s.execute(stmt.order_by(m.Project.normalized_name)).all()
+            # The serial first: should a write land in between, the rows are newer than the
+            # serial, never older, so an answer cached under this serial is never stale.
             serial = s.scalar(select(m.Serial.value).where(m.Serial.id == 1)) or 0
+            rows = s.execute(stmt.order_by(m.Project.normalized_name)).all()
         return [ProjectSummary(r[0], r[1], r[2]) for r in rows], serial
+
+    def global_serial(self) -> int:
+        with self._sessions() as s:
+            return s.scalar(select(m.Serial.value).where(m.Serial.id == 1)) or 0
 
     def project_page(self, caller: Caller, name: str, known_serial: int = 0) -> ProjectPage:
         """Everything the simple and JSON APIs need for one project, access-checked.

@@ -45,6 +45,10 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     async def ListProjects(
         self, request: index_pb2.ListProjectsRequest, context: Context
     ) -> index_pb2.ListProjectsResponse:
+        if request.known_serial:
+            current = await asyncio.to_thread(self._s.global_serial)
+            if current == request.known_serial:
+                return index_pb2.ListProjectsResponse(global_serial=current, unchanged=True)
         projects, serial = await asyncio.to_thread(
             self._s.list_projects, caller_from_proto(request.caller)
         )

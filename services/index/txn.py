@@ -28,12 +28,26 @@ def write_session(sessions: sessionmaker[Session]) -> Iterator[Session]:
     writes are small and short, so serialising them costs little.
     """
     with sessions.begin() as s:
-        s.execute(update(m.Serial).where(m.Serial.id == 1).values(value=m.Serial.value))
+        # Taking the lock also moves the global serial: every committed write, whatever it
+        # touched (a role, a team, an organisation), shows as a new serial, which is what lets
+        # callers reuse an answer computed at an older one. A rolled-back write moves nothing.
+        s.info["serial"] = s.scalar(
+            update(m.Serial)
+            .where(m.Serial.id == 1)
+            .values(value=m.Serial.value + 1)
+            .returning(m.Serial.value)
+        )
         yield s
 
 
 def bump_serial(s: Session, project: m.Project | None) -> int:
-    """Advance the global serial (and the project's, which keys every cache of its page)."""
+    """The transaction's global serial, also given to the project (it keys every cache of the
+    project's page). Inside `write_session` the serial has already moved once for this write."""
+    serial = s.info.get("serial")
+    if serial is not None:
+        if project is not None:
+            project.last_serial = serial
+        return int(serial)
     serial = s.scalar(
         update(m.Serial)
         .where(m.Serial.id == 1)

@@ -45,3 +45,24 @@ def test_page_follows_uploads_and_access(vestry: RunningVestry, tmp_path: Path) 
     # A cached page is never a way around access checks.
     assert httpx.get(url).status_code == 401
     assert httpx.get(url, auth=("__token__", other)).status_code == 404
+
+
+def _listed(vestry: RunningVestry, token: str) -> set[str]:
+    r = httpx.get(vestry.base + "/simple/", auth=("__token__", token), headers={"Accept": JSON})
+    assert r.status_code == 200
+    return {p["name"] for p in r.json()["projects"]}
+
+
+def test_root_listing_follows_role_changes_at_once(vestry: RunningVestry, tmp_path: Path) -> None:
+    owner = vestry.create_user("listing-owner")
+    reader = vestry.create_user("listing-reader")
+    wheel = make_wheel(tmp_path, "listed-private", "1.0")
+    assert twine_upload(vestry.upload_url, owner, wheel).returncode == 0
+    assert "listed-private" in _listed(vestry, owner)
+    assert "listed-private" not in _listed(vestry, reader)  # now held in the reader's cache
+    members = vestry.base + "/api/v1/projects/listed-private/members/listing-reader"
+    r = httpx.put(members, json={"role": "reader"}, auth=("__token__", owner))
+    assert r.status_code == 200, r.text
+    assert "listed-private" in _listed(vestry, reader)
+    assert httpx.delete(members, auth=("__token__", owner)).status_code == 204
+    assert "listed-private" not in _listed(vestry, reader)  # removed: gone at once

@@ -37,3 +37,20 @@ def test_known_serial_does_not_bypass_access(index: IndexService, upload: Upload
         index.project_page(user("serial-stranger"), "serial-private", known_serial=serial)
     with pytest.raises(Unauthenticated):
         index.project_page(Caller(), "serial-private", known_serial=serial)
+
+
+def test_every_write_moves_the_global_serial(index: IndexService, upload: Upload) -> None:
+    upload(OWNER, "serial-roles", "1.0")
+    before = index.global_serial()
+    index.set_role(OWNER, "serial-roles", "reader-id", "serial-reader", "reader")
+    after_grant = index.global_serial()
+    assert after_grant > before
+    index.remove_role(OWNER, "serial-roles", "serial-reader")
+    assert index.global_serial() > after_grant
+
+
+def test_a_listing_is_read_after_its_serial(index: IndexService, upload: Upload) -> None:
+    upload(OWNER, "serial-listing", "1.0")
+    projects, serial = index.list_projects(OWNER)
+    assert serial == index.global_serial()
+    assert "serial-listing" in {p.normalized_name for p in projects}

@@ -312,16 +312,23 @@ class ListProjectsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CALLER_FIELD_NUMBER: _builtins.int
+    KNOWN_SERIAL_FIELD_NUMBER: _builtins.int
+    known_serial: _builtins.int
+    """The global serial of a listing the caller already holds for this same Caller: when it is
+    still current the answer is empty with `unchanged` set. Every index write moves the
+    global serial, so no change of visibility, role, team or organisation can be missed.
+    """
     @_builtins.property
     def caller(self) -> Global___Caller: ...
     def __init__(
         self,
         *,
         caller: Global___Caller | None = ...,
+        known_serial: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "known_serial", b"known_serial"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -358,7 +365,10 @@ class ListProjectsResponse(_message.Message):
 
     PROJECTS_FIELD_NUMBER: _builtins.int
     GLOBAL_SERIAL_FIELD_NUMBER: _builtins.int
+    UNCHANGED_FIELD_NUMBER: _builtins.int
     global_serial: _builtins.int
+    unchanged: _builtins.bool
+    """see ListProjectsRequest.known_serial"""
     @_builtins.property
     def projects(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProjectSummary]: ...
     def __init__(
@@ -366,10 +376,11 @@ class ListProjectsResponse(_message.Message):
         *,
         projects: _abc.Iterable[Global___ProjectSummary] | None = ...,
         global_serial: _builtins.int = ...,
+        unchanged: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["global_serial", b"global_serial", "projects", b"projects"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["global_serial", b"global_serial", "projects", b"projects", "unchanged", b"unchanged"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
