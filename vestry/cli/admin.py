@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from services.auth.server import VERSION_TABLE as AUTH_VERSION_TABLE
 from services.auth.server import migrate_database as migrate_auth
 from services.auth.service import AuthService
 from services.index.server import migrate_database as migrate_index
-from vestry.common.datadir import DataDir
+from vestry.common.datadir import DataDir, default_data_dir
 from vestry.common.db import check_migrated, make_engine
 from vestry.common.errors import DomainError
 
@@ -61,12 +62,25 @@ def migrate(data_dir: Path | None) -> int:
     return 0
 
 
-def create_user(data_dir: Path, name: str, admin: bool) -> int:
-    dd = DataDir(data_dir)
-    dd.prepare()
-    migrate_auth(dd.auth_db_url)
-    engine = make_engine(dd.auth_db_url)
-    check_migrated(engine, AUTH_MIGRATIONS, AUTH_VERSION_TABLE)
+def create_user(data_dir: Path | None, name: str, admin: bool) -> int:
+    """Create a user and print a token for it, on an embedded data dir or, for a deployment,
+    on the auth database named by VESTRY_AUTH_DATABASE_URL (which must be migrated already:
+    a deployment's schema is `vestry migrate`'s business, not this command's)."""
+    deployment_url = os.environ.get("VESTRY_AUTH_DATABASE_URL")
+    if data_dir is None and deployment_url:
+        url = deployment_url
+    else:
+        dd = DataDir(data_dir or default_data_dir())
+        dd.prepare()
+        url = dd.auth_db_url
+        migrate_auth(url)
+    engine = make_engine(url)
+    try:
+        check_migrated(engine, AUTH_MIGRATIONS, AUTH_VERSION_TABLE)
+    except DomainError as exc:
+        engine.dispose()
+        print(f"vestry: {exc.message}", file=sys.stderr)
+        return 1
     service = AuthService(engine, MemoryCache())
     try:
         user = service.create_user(name, admin=admin)
@@ -76,6 +90,8 @@ def create_user(data_dir: Path, name: str, admin: bool) -> int:
     except DomainError as exc:
         print(f"vestry: {exc.message}", file=sys.stderr)
         return 1
+    finally:
+        engine.dispose()
     print(f"created user {user.name}{' (admin)' if admin else ''}; token id {info.id}")
     print("API token (shown once; use it as the password with username __token__):")
     print(token)

@@ -91,7 +91,13 @@ def _parser() -> argparse.ArgumentParser:
     cu = admin_sub.add_parser("create-user", help="create a user and print a token for it")
     cu.add_argument("name")
     cu.add_argument("--admin", action="store_true")
-    cu.add_argument("--data-dir", type=Path, default=None)
+    cu.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="an embedded data dir (default ./vestry-data or $VESTRY_DATA_DIR); without it and "
+        "with $VESTRY_AUTH_DATABASE_URL set, that (migrated) deployment database",
+    )
     from vestry.cli.projects import add_commands as add_project_commands
 
     add_project_commands(sub, admin_sub)
@@ -151,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "admin":
         from vestry.cli.admin import create_user
 
-        return create_user(args.data_dir or default_data_dir(), args.name, args.admin)
+        return create_user(args.data_dir, args.name, args.admin)
     if args.command == "token":
         from vestry.cli.tokens import run_token_command
 
