@@ -71,4 +71,4 @@ fi
 if [ "${CI:-}" = "true" ]; then
   export VESTRY_TEST_STRICT=1   # conftest turns any skip into a failure
 fi
-python -m pytest -n "${PYTEST_WORKERS:-2}" "$@"
+python -m pytest -n "${PYTEST_WORKERS:-2}" --durations=10 "$@"
