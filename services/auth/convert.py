@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from google.protobuf.timestamp_pb2 import Timestamp
 from vestry.auth.v1 import auth_pb2
 
 from services.auth.caveats import Scope
 from services.auth.service import TokenRecord, UserRecord
-
-
-def ts(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    out = Timestamp()
-    out.FromDatetime(value if value.tzinfo else value.replace(tzinfo=UTC))
-    return out
+from vestry.common.protoconv import optional_set, timestamp
 
 
 def scope_to_proto(scope: Scope) -> auth_pb2.Scope:
@@ -41,9 +31,7 @@ def scope_to_proto(scope: Scope) -> auth_pb2.Scope:
 
 def scope_from_proto(msg: auth_pb2.Scope) -> Scope:
     def opt(field: str) -> frozenset[str] | None:
-        if not msg.HasField(field):  # type: ignore[arg-type]
-            return None
-        return frozenset(getattr(msg, field).values)
+        return optional_set(msg, field)
 
     return Scope(
         project_names=opt("project_names"),
@@ -57,7 +45,11 @@ def scope_from_proto(msg: auth_pb2.Scope) -> Scope:
 
 def user_to_proto(user: UserRecord) -> auth_pb2.User:
     return auth_pb2.User(
-        id=user.id, name=user.name, active=user.active, admin=user.admin, created=ts(user.created)
+        id=user.id,
+        name=user.name,
+        active=user.active,
+        admin=user.admin,
+        created=timestamp(user.created),
     )
 
 
@@ -66,8 +58,8 @@ def token_to_proto(token: TokenRecord) -> auth_pb2.TokenInfo:
         id=token.id,
         name=token.name,
         user_id=token.user_id,
-        created=ts(token.created),
-        expires=ts(token.expires),
-        last_used=ts(token.last_used),
+        created=timestamp(token.created),
+        expires=timestamp(token.expires),
+        last_used=timestamp(token.last_used),
         caveats=scope_to_proto(token.caveats),
     )

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from vestry.index.v1 import index_pb2
 
 from services.index.access import Caller
@@ -19,6 +17,7 @@ from services.index.records import (
     ReservedData,
     RoleData,
 )
+from vestry.common.protoconv import optional_set, timestamp
 
 _EXTRA_FIELDS = (
     "author",
@@ -31,19 +30,9 @@ _EXTRA_FIELDS = (
 )
 
 
-def ts(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    out = Timestamp()
-    out.FromDatetime(value if value.tzinfo else value.replace(tzinfo=UTC))
-    return out
-
-
 def caller_from_proto(msg: index_pb2.Caller) -> Caller:
     def opt(field: str) -> frozenset[str] | None:
-        if not msg.HasField(field):  # type: ignore[arg-type]
-            return None
-        return frozenset(getattr(msg, field).values)
+        return optional_set(msg, field)
 
     if not msg.authenticated:
         return Caller()
@@ -68,7 +57,7 @@ def project_to_proto(p: ProjectData) -> index_pb2.Project:
         status=p.status,
         status_reason=p.status_reason,
         last_serial=p.last_serial,
-        created=ts(p.created),
+        created=timestamp(p.created),
     )
 
 
@@ -84,7 +73,7 @@ def release_to_proto(r: ReleaseData) -> index_pb2.Release:
         requires_dist=list(r.requires_dist),
         yanked=r.yanked,
         yanked_reason=r.yanked_reason,
-        created=ts(r.created),
+        created=timestamp(r.created),
         classifiers=list(extra.get("classifiers", [])),
         project_urls=dict(extra.get("project_urls", {})),
         metadata_version=r.metadata_version,
@@ -125,7 +114,7 @@ def file_to_proto(f: FileData) -> index_pb2.FileRecord:
         blob_key=f.blob_key,
         metadata_blob_key=f.metadata_blob_key,
         metadata_sha256=f.metadata_sha256,
-        upload_time=ts(f.upload_time),
+        upload_time=timestamp(f.upload_time),
         uploader=f.uploader,
         yanked=f.yanked,
         yanked_reason=f.yanked_reason,
@@ -168,7 +157,7 @@ def detail_to_proto(d: ProjectDetail) -> index_pb2.ProjectDetail:
 def event_to_proto(e: EventData) -> index_pb2.Event:
     return index_pb2.Event(
         id=e.id,
-        at=ts(e.at),
+        at=timestamp(e.at),
         project_id=e.project_id,
         kind=e.kind,
         user=e.user,
@@ -180,7 +169,7 @@ def event_to_proto(e: EventData) -> index_pb2.Event:
 def organization_to_proto(o: OrganizationData) -> index_pb2.Organization:
     return index_pb2.Organization(
         name=o.name,
-        created=ts(o.created),
+        created=timestamp(o.created),
         members=[role_to_proto(r) for r in o.members],
         teams=[
             index_pb2.Team(
