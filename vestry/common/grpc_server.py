@@ -131,7 +131,15 @@ CHANNEL_OPTIONS: Sequence[tuple[str, Any]] = (
 
 # gRPC sets SO_REUSEPORT by default, so a second server on a taken port starts "fine" and the two
 # silently share connections. A port clash must fail at bind time instead.
-SERVER_OPTIONS: Sequence[tuple[str, Any]] = (("grpc.so_reuseport", 0),)
+#
+# Connections are recycled every few minutes (clients get a GOAWAY and reconnect), so gateways
+# that reach replicas through DNS (`dns:///vestry-auth:50051`) re-resolve and spread calls onto
+# replicas added since; calls already running keep their connection for up to an hour.
+SERVER_OPTIONS: Sequence[tuple[str, Any]] = (
+    ("grpc.so_reuseport", 0),
+    ("grpc.max_connection_age_ms", 5 * 60 * 1000),
+    ("grpc.max_connection_age_grace_ms", 60 * 60 * 1000),
+)
 
 
 def create_server(
