@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import BinaryIO
+
+from vestry.common.digests import TripleDigest
 
 
 @dataclass(frozen=True)
@@ -15,12 +16,9 @@ class Digests:
 
 def digest_file(f: BinaryIO, chunk_size: int = 1024 * 1024) -> Digests:
     f.seek(0)
-    sha256, blake2b = hashlib.sha256(), hashlib.blake2b(digest_size=32)
-    md5 = hashlib.md5(usedforsecurity=False)
+    digest = TripleDigest()
     size = 0
     while chunk := f.read(chunk_size):
         size += len(chunk)
-        sha256.update(chunk)
-        blake2b.update(chunk)
-        md5.update(chunk)
-    return Digests(sha256.hexdigest(), blake2b.hexdigest(), md5.hexdigest(), size)
+        digest.update(chunk)
+    return Digests(digest.sha256, digest.blake2b_256, digest.md5, size)

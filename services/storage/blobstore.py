@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
 import re
 import tempfile
@@ -13,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
+from vestry.common.digests import TripleDigest
 from vestry.common.errors import (
     DomainError,
     InvalidArgument,
@@ -129,9 +129,7 @@ class IncomingBlob:
         self._expected_sha256 = expected_sha256
         self._expected_size = expected_size
         self.size = 0
-        self._sha256 = hashlib.sha256()
-        self._blake2b = hashlib.blake2b(digest_size=32)
-        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._digest = TripleDigest()
 
     def write(self, chunk: bytes) -> None:
         """Raises BlobTooLarge, DigestMismatch (more bytes than announced) or DiskFull."""
@@ -145,9 +143,7 @@ class IncomingBlob:
                 raise DigestMismatch(
                     f"received more than the {self._expected_size} bytes announced"
                 )
-            self._sha256.update(chunk)
-            self._blake2b.update(chunk)
-            self._md5.update(chunk)
+            self._digest.update(chunk)
             try:
                 self.file.write(chunk)
             except OSError as exc:
@@ -165,10 +161,8 @@ class IncomingBlob:
                 self.file.close()
             except OSError as exc:
                 raise storage_io_error(exc, "receiving a blob") from exc
-            sha256 = self._sha256.hexdigest()
-            info = BlobInfo(
-                sha256, self.size, sha256, self._blake2b.hexdigest(), self._md5.hexdigest()
-            )
+            sha256 = self._digest.sha256
+            info = BlobInfo(sha256, self.size, sha256, self._digest.blake2b_256, self._digest.md5)
             if self._expected_size and self._expected_size != info.size:
                 raise DigestMismatch(
                     f"received {info.size} bytes, but {self._expected_size} were announced"
@@ -259,21 +253,17 @@ def verify_blob(store: BlobStore, key: str, chunk_size: int = 1 << 20) -> BlobIn
     A healthy blob has `sha256 == key`.
     """
     _, chunks = store.open_range(key, 0, 0, chunk_size)
-    sha256 = hashlib.sha256()
-    blake2b = hashlib.blake2b(digest_size=32)
-    md5 = hashlib.md5(usedforsecurity=False)
+    digest = TripleDigest()
     size = 0
     try:
         for chunk in chunks:
             size += len(chunk)
-            sha256.update(chunk)
-            blake2b.update(chunk)
-            md5.update(chunk)
+            digest.update(chunk)
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
-    return BlobInfo(key, size, sha256.hexdigest(), blake2b.hexdigest(), md5.hexdigest())
+    return BlobInfo(key, size, digest.sha256, digest.blake2b_256, digest.md5)
 
 
 def check_range(size: int, offset: int, length: int) -> int:
