@@ -32,7 +32,6 @@ class GatewaySettings(BaseSettings):
     presign_seconds: int = Field(default=300, ge=10, le=3600)
     rpc_timeout: float = Field(default=30.0, gt=0)
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("VESTRY_LOG_LEVEL"))
-    workers: int = Field(default=1, ge=1, le=64)
     # Rendered simple pages kept in memory, reused while their project's serial is unchanged.
     page_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
 
