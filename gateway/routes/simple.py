@@ -79,10 +79,15 @@ async def root(request: Request) -> Response:
     )
 
 
-async def project_page(request: Request, who: Identity, name: str) -> index_pb2.ProjectPage:
+async def project_page(
+    request: Request, who: Identity, name: str, known_serial: int = 0
+) -> index_pb2.ProjectPage:
+    """The project's page, access-checked by the index; only its header when `known_serial` is
+    still current (then `unchanged` is set)."""
     backends = _backends(request)
     page: index_pb2.ProjectPage = await backends.index.GetProjectPage(
-        index_pb2.GetProjectPageRequest(caller=who.caller, name=name), timeout=backends.timeout
+        index_pb2.GetProjectPageRequest(caller=who.caller, name=name, known_serial=known_serial),
+        timeout=backends.timeout,
     )
     return page
 
@@ -93,16 +98,10 @@ async def project(request: Request, project: str) -> Response:
     if normalized != project:
         return RedirectResponse(f"/simple/{normalized}/", status_code=301)
     media = _media(request)
-    backends = _backends(request)
     cache: PageCache = request.app.state.page_cache
-    who = await identify(request, backends)
+    who = await identify(request, _backends(request))
     # Access is checked by the index on every request; only the rendering is reused.
-    page: index_pb2.ProjectPage = await backends.index.GetProjectPage(
-        index_pb2.GetProjectPageRequest(
-            caller=who.caller, name=normalized, known_serial=cache.serial(normalized)
-        ),
-        timeout=backends.timeout,
-    )
+    page = await project_page(request, who, normalized, cache.serial(normalized))
     head = page.project
     hit = cache.lookup(normalized, head.id, head.last_serial, media)
     if hit is None:
