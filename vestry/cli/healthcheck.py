@@ -13,6 +13,8 @@ import urllib.request
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from vestry.common.grpc_server import CLIENT_OPTIONS
+
 __all__ = ["check", "healthcheck"]
 
 
@@ -31,7 +33,7 @@ def check(target: str, timeout: float) -> str | None:
         except OSError as exc:
             return str(exc)
     try:
-        with grpc.insecure_channel(target) as channel:
+        with grpc.insecure_channel(target, options=CLIENT_OPTIONS) as channel:
             reply = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service=""), timeout=timeout
             )

@@ -35,7 +35,7 @@ from vestry.common.datadir import DataDir, default_data_dir
 from vestry.common.db import check_migrated, make_engine
 from vestry.common.durations import parse_duration
 from vestry.common.errors import DomainError, FailedPrecondition, Unavailable
-from vestry.common.grpc_server import CHANNEL_OPTIONS
+from vestry.common.grpc_server import CLIENT_OPTIONS
 from vestry.common.internal_auth import METADATA_KEY, mint_credential
 
 __all__ = ["run"]
@@ -92,7 +92,7 @@ class _Remote:
         self.address = address
         self.service = service
         self._secret = secret
-        self.channel = grpc.insecure_channel(address, options=list(CHANNEL_OPTIONS))
+        self.channel = grpc.insecure_channel(address, options=list(CLIENT_OPTIONS))
 
     def metadata(self) -> tuple[tuple[str, str], ...]:
         # Minted per call: a credential lives minutes, a full fsck can take hours.

@@ -13,14 +13,11 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
-
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.auth.server import migrate_database as migrate_auth
 from services.index.server import migrate_database as migrate_index
+from vestry.cli.healthcheck import check
 from vestry.common.datadir import DataDir
 
 SERVICES = ("auth", "index", "storage")
@@ -43,29 +40,11 @@ def _spawn(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-def _grpc_ready(address: str, deadline: float) -> bool:
-    while time.monotonic() < deadline:
-        try:
-            with grpc.insecure_channel(address) as channel:
-                reply = health_pb2_grpc.HealthStub(channel).Check(
-                    health_pb2.HealthCheckRequest(service=""), timeout=1
-                )
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return True
-        except grpc.RpcError:
-            pass
-        time.sleep(0.1)
-    return False
-
-
-def _http_ready(url: str, deadline: float) -> bool:
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as r:  # noqa: S310 - our own loopback URL
-                if r.status == 200:
-                    return True
-        except OSError:
-            pass
+def _ready(target: str, deadline: float, sup: Supervisor) -> bool:
+    """Wait for `target` (gRPC address or HTTP URL) to serve; give up early if a child died."""
+    while time.monotonic() < deadline and sup.dead_child() is None:
+        if check(target, timeout=1) is None:
+            return True
         time.sleep(0.1)
     return False
 
@@ -122,7 +101,7 @@ def up(data_dir: Path, host: str, port: int) -> int:
             sup.children[name] = _spawn(name, env)
         deadline = time.monotonic() + 60
         for name in SERVICES:
-            if not _grpc_ready(dd.socket(name), deadline):
+            if not _ready(dd.socket(name), deadline, sup):
                 dead = sup.dead_child()
                 what = f"exited with status {dead[1]}" if dead else "did not become ready"
                 print(
@@ -133,7 +112,7 @@ def up(data_dir: Path, host: str, port: int) -> int:
         sup.children["gateway"] = _spawn("gateway", env)
         url_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         base = f"http://{url_host}:{port}"
-        if not _http_ready(f"{base}/healthz", deadline):
+        if not _ready(f"{base}/healthz", deadline, sup):
             dead = sup.dead_child()
             print(
                 f"vestry: the gateway {'exited' if dead else 'did not become ready'}; stopping",

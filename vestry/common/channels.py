@@ -10,7 +10,7 @@ from typing import Any
 
 import grpc
 
-from vestry.common.grpc_server import CHANNEL_OPTIONS
+from vestry.common.grpc_server import CLIENT_OPTIONS
 from vestry.common.internal_auth import MAX_AGE_SECONDS, METADATA_KEY, mint_credential
 
 __all__ = ["grpc_target", "internal_channel", "service_config"]
@@ -145,7 +145,7 @@ def internal_channel(
         cls(credential) for cls in (_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream)
     ]
     options = [
-        *CHANNEL_OPTIONS,
+        *CLIENT_OPTIONS,
         ("grpc.service_config", service_config(retryable or {})),
         ("grpc.enable_retries", 1),
         # Ours, never one a DNS TXT record would supply.

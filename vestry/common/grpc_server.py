@@ -128,6 +128,15 @@ CHANNEL_OPTIONS: Sequence[tuple[str, Any]] = (
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
 )
 
+# gRPC shares connections ("subchannels") between all channels of a process by default, and with
+# them their reconnect backoff: a new channel to an address whose last server died fails at once
+# ("connections to all backends failing") even though a fresh server now listens there. A CLI
+# talking to a just-restarted replica, or a test reusing a port, must connect for real.
+CLIENT_OPTIONS: Sequence[tuple[str, Any]] = (
+    *CHANNEL_OPTIONS,
+    ("grpc.use_local_subchannel_pool", 1),
+)
+
 
 # gRPC sets SO_REUSEPORT by default, so a second server on a taken port starts "fine" and the two
 # silently share connections. A port clash must fail at bind time instead.

@@ -16,15 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import grpc
 import httpx
 import yaml
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from twine.package import PackageFile
 from twine.repository import Repository
 from vestry.auth.v1 import auth_pb2, auth_pb2_grpc
 
 from tests.support.vestry_up import free_port
+from vestry.cli.healthcheck import check
 from vestry.common.channels import internal_channel
 
 REPO = Path(__file__).resolve().parents[3]
@@ -96,14 +95,7 @@ def _wait(proc: Proc, ready: Callable[[], bool], timeout: float = 60) -> None:
 
 
 def grpc_serving(address: str) -> bool:
-    try:
-        with grpc.insecure_channel(address) as channel:
-            reply = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(), timeout=1
-            )
-    except grpc.RpcError:
-        return False
-    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+    return check(address, timeout=1) is None
 
 
 def http_ok(url: str) -> bool:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from vestry.storage.v1 import storage_pb2
 
 from gateway.errors import rpc_error_response
@@ -33,6 +32,7 @@ from tests.integration.storage.harness import (
 from tests.integration.storage.test_contract import blob
 from tests.support.seaweedfs import start_seaweedfs
 from tests.support.vestry_up import free_port
+from vestry.cli.healthcheck import check
 from vestry.common.errors import Unavailable
 
 BIN = Path(sys.executable).parent
@@ -333,12 +333,7 @@ def _serve_storage(root: Path, address: str, secret: str) -> subprocess.Popen[by
 
     def healthy() -> bool:
         assert proc.poll() is None, "the storage process exited"
-        try:
-            with grpc.insecure_channel(address) as ch:
-                health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=1)
-        except grpc.RpcError:
-            return False
-        return True
+        return check(address, timeout=1) is None
 
     wait_for(healthy, "the storage service to start", timeout=60)
     return proc
