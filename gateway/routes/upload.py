@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Awaitable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -19,6 +20,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Message
 from vestry.index.v1 import index_pb2
+from vestry.storage.v1 import storage_pb2
 
 from gateway.backends import Backends
 from gateway.blobs import put_bytes, put_file
@@ -79,6 +81,24 @@ def capped_request(request: Request, cap: int, limit: int) -> Request:
         return message
 
     return Request(request.scope, capped_receive)
+
+
+async def _store_blobs(
+    file: Awaitable[storage_pb2.BlobInfo], metadata: Awaitable[storage_pb2.BlobInfo] | None
+) -> tuple[storage_pb2.BlobInfo, str]:
+    """Store both blobs at once; the file's info and the metadata's key ("" without one).
+
+    Both calls end before this returns, even when one fails: the upload's temporary file is
+    closed right after, and must not be in use.
+    """
+    if metadata is None:
+        return await file, ""
+    stored, meta = await asyncio.gather(file, metadata, return_exceptions=True)
+    for outcome in (stored, meta):
+        if isinstance(outcome, BaseException):
+            raise outcome
+    assert isinstance(stored, storage_pb2.BlobInfo) and isinstance(meta, storage_pb2.BlobInfo)
+    return stored, meta.key
 
 
 async def _upload(request: Request) -> Response:
@@ -142,13 +162,18 @@ async def _upload(request: Request) -> Response:
             return _ok("OK (identical file already uploaded)")
         assert content is not None  # before_index refused an upload without one
         facts = await asyncio.to_thread(after_index, checked, content.file, check.project_exists)
-        blob = await put_file(backends, content.file, digests.sha256, digests.size)
+        metadata_sha = (
+            hashlib.sha256(facts.metadata).hexdigest() if facts.metadata is not None else ""
+        )
+        # The file and its extracted metadata are independent blobs: store them side by side.
+        blob, metadata_key = await _store_blobs(
+            put_file(backends, content.file, digests.sha256, digests.size),
+            put_bytes(backends, facts.metadata, metadata_sha)
+            if facts.metadata is not None
+            else None,
+        )
     finally:
         await data.close()
-    metadata_key = metadata_sha = ""
-    if facts.metadata is not None:
-        metadata_sha = hashlib.sha256(facts.metadata).hexdigest()
-        metadata_key = (await put_bytes(backends, facts.metadata, metadata_sha)).key
     record = index_pb2.FileRecord(
         filename=filename,
         version=form.version,
