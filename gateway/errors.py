@@ -14,6 +14,7 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 __all__ = [
+    "RETRY_AFTER_SECONDS",
     "STATUS_TABLE",
     "HTTPError",
     "install_error_handlers",
@@ -24,6 +25,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 REALM = 'Basic realm="vestry"'
+
+# Longer than a gateway's reconnect backoff (MAX_RECONNECT_BACKOFF_MS + gRPC's 20% jitter): a
+# client that waits this long after a service came back finds the gateway reconnected.
+RETRY_AFTER_SECONDS = 5
 
 # gRPC status -> (HTTP status, extra headers)
 STATUS_TABLE: dict[grpc.StatusCode, tuple[int, dict[str, str]]] = {
@@ -36,9 +41,9 @@ STATUS_TABLE: dict[grpc.StatusCode, tuple[int, dict[str, str]]] = {
     grpc.StatusCode.NOT_FOUND: (404, {}),
     grpc.StatusCode.RESOURCE_EXHAUSTED: (413, {}),
     grpc.StatusCode.ABORTED: (409, {}),  # a concurrent change won; retrying is safe
-    grpc.StatusCode.UNAVAILABLE: (503, {"Retry-After": "5"}),
+    grpc.StatusCode.UNAVAILABLE: (503, {"Retry-After": str(RETRY_AFTER_SECONDS)}),
     grpc.StatusCode.DEADLINE_EXCEEDED: (504, {}),
-    grpc.StatusCode.CANCELLED: (503, {"Retry-After": "5"}),
+    grpc.StatusCode.CANCELLED: (503, {"Retry-After": str(RETRY_AFTER_SECONDS)}),
 }
 # Statuses whose details come from the gRPC runtime (addresses, socket paths), not from a
 # DomainError written for the client: logged, never shown.

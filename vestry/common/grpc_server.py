@@ -132,9 +132,16 @@ CHANNEL_OPTIONS: Sequence[tuple[str, Any]] = (
 # them their reconnect backoff: a new channel to an address whose last server died fails at once
 # ("connections to all backends failing") even though a fresh server now listens there. A CLI
 # talking to a just-restarted replica, or a test reusing a port, must connect for real.
+#
+# Reconnect backoff is capped well below the gateway's `Retry-After` (5 s): gRPC's own cap is two
+# minutes, so after a long outage a gateway would go on refusing for up to two minutes after the
+# service came back, and a client that waited as told would be refused again.
+MAX_RECONNECT_BACKOFF_MS = 3000
 CLIENT_OPTIONS: Sequence[tuple[str, Any]] = (
     *CHANNEL_OPTIONS,
     ("grpc.use_local_subchannel_pool", 1),
+    ("grpc.initial_reconnect_backoff_ms", 250),
+    ("grpc.max_reconnect_backoff_ms", MAX_RECONNECT_BACKOFF_MS),
 )
 
 

@@ -141,8 +141,9 @@ class Cluster:
             results.append(subprocess.CompletedProcess(p.args, p.returncode, out, err))
         return results
 
-    def start_service(self, service: str, replica: int) -> Proc:
-        address = f"127.0.0.1:{free_port()}"
+    def start_service(self, service: str, replica: int, address: str = "") -> Proc:
+        """Replica `replica` of `service`, on `address` (a free port when empty)."""
+        address = address or f"127.0.0.1:{free_port()}"
         values = {**self.values, f"VESTRY_{service.upper()}_LISTEN": address}
         proc = self._spawn(
             f"{service}-{replica}",

@@ -8,7 +8,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from grpc.aio import AioRpcError, Metadata
 
-from gateway.errors import HTTPError, install_error_handlers
+from gateway.errors import RETRY_AFTER_SECONDS, HTTPError, install_error_handlers
+from vestry.common.grpc_server import MAX_RECONNECT_BACKOFF_MS
 
 
 def _rpc_error(code: grpc.StatusCode, details: str) -> AioRpcError:
@@ -85,3 +86,9 @@ def test_unknown_route_and_method_are_plain_text() -> None:
     response = client.post("/boom")
     assert response.status_code == 405
     assert response.headers["content-type"].startswith("text/plain")
+
+
+def test_retry_after_outlasts_the_gateways_reconnect_backoff() -> None:
+    # A client that waits as told after a 503 must find the gateway reconnected to the service
+    # that came back; gRPC adds up to 20% jitter to each backoff.
+    assert MAX_RECONNECT_BACKOFF_MS * 1.2 / 1000 < RETRY_AFTER_SECONDS
