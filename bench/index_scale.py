@@ -215,7 +215,7 @@ def plans(url: str) -> None:
         statements.append((statement, params))  # type: ignore[arg-type]
 
     sa.event.listen(engine, "before_cursor_execute", capture)
-    service.project_page(OWNER, BIG)  # the first call builds the page (later ones are cached)
+    service.project_page(OWNER, BIG)
     page_statements = list(statements)
     statements.clear()
     service.list_projects(OWNER)
@@ -314,7 +314,7 @@ def bench(url: str, args: argparse.Namespace, workdir: Path) -> None:
     page = service.project_page(OWNER, BIG)
     print(f"  big project: {len(page.releases)} releases, {len(page.files)} files")
     timed(
-        "files page, in process (IndexService.project_page)",
+        "files page, in process, uncached (project_page)",
         lambda: service.project_page(OWNER, BIG),
         args.runs,
     )

@@ -64,7 +64,7 @@ class ProjectPage:
     releases: list[ReleaseData]
     files: list[FileData]
     global_serial: int
-    unchanged: bool = False  # the caller's copy (known_serial) is current: nothing else filled
+    unchanged: bool = False  # the asker's copy is current: only `project` and the serial filled
 
 
 @dataclass(frozen=True)

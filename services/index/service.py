@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 import uuid
-from collections import OrderedDict
-from dataclasses import replace
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -188,48 +186,12 @@ def _loads(text: str) -> Any:
     return json.loads(text)
 
 
-class _PageCache:
-    """Recently built files pages, keyed by (project id, project serial).
-
-    Every change that shows on a project page (upload, yank, delete, visibility, status) bumps
-    the project's serial in the same transaction, so an entry can never be stale: a changed
-    project simply has a new key. Each replica keeps its own; bounded by the number of files.
-    """
-
-    def __init__(self, max_files: int = 300_000) -> None:
-        self._entries: OrderedDict[tuple[str, int], ProjectPage] = OrderedDict()
-        self._files = 0
-        self._max_files = max_files
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, int]) -> ProjectPage | None:
-        with self._lock:
-            page = self._entries.get(key)
-            if page is not None:
-                self._entries.move_to_end(key)
-            return page
-
-    def put(self, key: tuple[str, int], page: ProjectPage) -> None:
-        size = len(page.files) + 1
-        if size > self._max_files:
-            return
-        with self._lock:
-            if key in self._entries:
-                return
-            self._entries[key] = page
-            self._files += size
-            while self._files > self._max_files:
-                _, old = self._entries.popitem(last=False)
-                self._files -= len(old.files) + 1
-
-
 class IndexService:
     def __init__(self, engine: Engine, default_visibility: str = "private") -> None:
         if default_visibility not in VISIBILITIES:
             raise ValueError("default_visibility is 'private' or 'public'")
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._default_visibility = default_visibility
-        self._pages = _PageCache()
         self.orgs = Organizations(self._sessions)
 
     # ---- access helpers --------------------------------------------------------------------
@@ -327,12 +289,21 @@ class IndexService:
         with self._sessions() as s:
             return s.scalar(select(m.Serial.value).where(m.Serial.id == 1)) or 0
 
-    def project_page(self, caller: Caller, name: str, known_serial: int = 0) -> ProjectPage:
+    def project_page(
+        self,
+        caller: Caller,
+        name: str,
+        known_serial: int = 0,
+        held: Callable[[str, int], bool] = lambda _id, _serial: False,
+    ) -> ProjectPage:
         """Everything the simple and JSON APIs need for one project, access-checked.
 
         Two indexed queries after the access check (releases by project, files by project
         joined to their release), whatever the number of releases. A quarantined project
-        (PEP 792) offers no files.
+        (PEP 792) offers no files. Only the header comes back (`unchanged`) when the asker
+        already holds this version of the page: `known_serial` is its serial, or
+        `held(project_id, serial)` says so. Every change that shows on the page bumps the
+        project's serial in the same transaction, so a page held under its serial is current.
         """
         with self._sessions() as s:
             project = self._authorized(s, caller, name, Action.READ)
@@ -341,10 +312,8 @@ class IndexService:
                 return ProjectPage(_project(project), [], [], serial, unchanged=True)
             if project.status == "quarantined":
                 return ProjectPage(_project(project), [], [], serial)
-            key = (project.id, project.last_serial)
-            cached = self._pages.get(key)
-            if cached is not None:
-                return replace(cached, global_serial=serial)
+            if held(project.id, project.last_serial):
+                return ProjectPage(_project(project), [], [], serial, unchanged=True)
             conn = s.connection()
             releases = conn.execute(
                 select(*_RELEASE_COLUMNS).where(m.Release.project_id == project.id)
@@ -403,7 +372,6 @@ class IndexService:
             ],
             global_serial=serial,
         )
-        self._pages.put(key, page)
         return page
 
     def get_file(self, caller: Caller, project_name: str, filename: str) -> FileData:

@@ -65,30 +65,35 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     async def GetProjectPage(
         self, request: index_pb2.GetProjectPageRequest, context: Context
     ) -> index_pb2.ProjectPage:
+        caller = caller_from_proto(request.caller)
         page = await asyncio.to_thread(
-            self._s.project_page,
-            caller_from_proto(request.caller),
-            request.name,
-            request.known_serial,
+            self._s.project_page, caller, request.name, request.known_serial, self._holds
         )
-        if page.unchanged:
+        head = page.project
+        if page.unchanged and request.known_serial and request.known_serial == head.last_serial:
+            # The gateway's rendering is current: the header alone tells it so.
             return index_pb2.ProjectPage(
-                project=project_to_proto(page.project),
-                global_serial=page.global_serial,
-                unchanged=True,
+                project=project_to_proto(head), global_serial=page.global_serial, unchanged=True
             )
-        key = (page.project.id, page.project.last_serial)
-        built = self._pages.get(key)
+        built = self._pages.get((head.id, head.last_serial)) if page.unchanged else None
         if built is None:
+            if page.unchanged:  # evicted since the check: fetch the whole page after all
+                page = await asyncio.to_thread(self._s.project_page, caller, request.name)
+                head = page.project
             # Building 30,000 FileRecords takes seconds; the page only changes with its serial.
             built = await asyncio.to_thread(page_to_proto, page)
-            self._pages[key] = built
+            self._pages[(head.id, head.last_serial)] = built
             while sum(len(p.files) + 1 for p in self._pages.values()) > _MAX_CACHED_FILES:
                 del self._pages[next(iter(self._pages))]
         # Shared between requests for the same (project, serial): only the global serial
         # differs, and any value read now is a true "current" serial for every one of them.
         built.global_serial = page.global_serial
         return built
+
+    def _holds(self, project_id: str, serial: int) -> bool:
+        """Whether this replica holds the built page (called from worker threads: a dict
+        lookup is atomic)."""
+        return (project_id, serial) in self._pages
 
     async def GetFile(
         self, request: index_pb2.GetFileRequest, context: Context

@@ -1,11 +1,17 @@
-"""GetProjectPage's known_serial: a current copy gets only the header, access still checked."""
+"""GetProjectPage's known_serial and held pages: a current copy gets only the header, access
+still checked; the servicer builds a page once per (project, serial)."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
+from vestry.index.v1 import index_pb2
 
 from services.index.access import Caller
 from services.index.service import IndexService
+from services.index.servicer import IndexServicer
 from tests.unit.index.conftest import Upload, user
 from vestry.common.errors import NotFound, Unauthenticated
 
@@ -54,3 +60,54 @@ def test_a_listing_is_read_after_its_serial(index: IndexService, upload: Upload)
     projects, serial = index.list_projects(OWNER)
     assert serial == index.global_serial()
     assert "serial-listing" in {p.normalized_name for p in projects}
+
+
+def test_a_held_page_gets_only_the_header_until_its_serial_moves(
+    index: IndexService, upload: Upload
+) -> None:
+    upload(OWNER, "held-proj", "1.0")
+    full = index.project_page(OWNER, "held-proj")
+    key = (full.project.id, full.project.last_serial)
+    asked: list[tuple[str, int]] = []
+
+    def held(project_id: str, serial: int) -> bool:
+        asked.append((project_id, serial))
+        return (project_id, serial) == key
+
+    same = index.project_page(OWNER, "held-proj", held=held)
+    assert same.unchanged and same.files == [] and asked == [key]
+    upload(OWNER, "held-proj", "2.0")
+    newer = index.project_page(OWNER, "held-proj", held=held)
+    assert not newer.unchanged and len(newer.files) == 2
+    with pytest.raises(NotFound):  # holding a page is no licence to read it
+        index.project_page(user("held-stranger"), "held-proj", held=lambda *_: True)
+
+
+def _caller(name: str) -> index_pb2.Caller:
+    c = user(name)
+    return index_pb2.Caller(authenticated=True, user_id=c.user_id, username=c.username)
+
+
+def test_the_servicer_builds_each_page_once_and_answers_known_serials_with_the_header(
+    index: IndexService, upload: Upload
+) -> None:
+    servicer = IndexServicer(index)
+    context: Any = None  # no call here reaches the context
+
+    def get(known_serial: int = 0, who: str = "serial-owner") -> index_pb2.ProjectPage:
+        request = index_pb2.GetProjectPageRequest(
+            caller=_caller(who), name="built-proj", known_serial=known_serial
+        )
+        return asyncio.run(servicer.GetProjectPage(request, context))
+
+    upload(OWNER, "built-proj", "1.0")
+    first = get()
+    assert not first.unchanged and len(first.files) == 1
+    assert get() is first  # built once for this serial, shared
+    header = get(known_serial=first.project.last_serial)
+    assert header.unchanged and not header.files
+    upload(OWNER, "built-proj", "2.0")
+    second = get(known_serial=first.project.last_serial)
+    assert second is not first and not second.unchanged and len(second.files) == 2
+    with pytest.raises(NotFound):
+        get(who="serial-stranger")
