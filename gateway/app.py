@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
 from gateway.backends import Backends
+from gateway.conditional import READ_METHODS
 from gateway.errors import install_error_handlers
 from gateway.page_cache import PageCache
 from gateway.routes import files, json_api, projects, simple, tokens, upload
@@ -44,7 +45,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(tokens.router)
     app.include_router(projects.router)
 
-    @app.get("/healthz", include_in_schema=False)
+    @app.api_route("/healthz", methods=READ_METHODS, include_in_schema=False)
     async def healthz() -> PlainTextResponse:
         return PlainTextResponse("ok\n")
 

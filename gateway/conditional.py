@@ -1,4 +1,5 @@
-"""Conditional requests (RFC 9110 §13) and cache headers for generated pages, in one place."""
+"""Conditional requests (RFC 9110 §13), cache headers for generated pages, and the methods every
+read answers, in one place."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ from fastapi.responses import Response
 
 from gateway.page_cache import body_etag
 
-__all__ = ["cache_control", "etag_matches", "page_response"]
+__all__ = ["READ_METHODS", "cache_control", "etag_matches", "page_response"]
+
+# RFC 9110 §9.1: a general-purpose server supports HEAD wherever it supports GET. Proxies and
+# mirrors (Artifactory, Nexus) and uv's range-request probe send it. The server drops the body.
+READ_METHODS = ["GET", "HEAD"]
 
 
 def _opaque(tag: str) -> str:

@@ -12,7 +12,7 @@ from vestry.storage.v1 import storage_pb2
 
 from gateway.backends import Backends
 from gateway.blobs import read_blob
-from gateway.conditional import etag_matches
+from gateway.conditional import READ_METHODS, etag_matches
 from gateway.errors import HTTPError
 from gateway.identity import identify
 
@@ -41,7 +41,7 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     return start, end - start + 1
 
 
-@router.get("/files/{project}/{filename}")
+@router.api_route("/files/{project}/{filename}", methods=READ_METHODS)
 async def download(request: Request, project: str, filename: str) -> Response:
     backends: Backends = request.app.state.backends
     who = await identify(request, backends)
@@ -95,6 +95,12 @@ async def download(request: Request, project: str, filename: str) -> Response:
             status = 206
             headers["Content-Range"] = f"bytes {offset}-{offset + length - 1}/{size}"
     headers["Content-Length"] = str(length)
+    if is_metadata:
+        media = "text/plain; charset=utf-8"
+    else:
+        headers["Content-Disposition"] = f'attachment; filename="{dist}"'
+    if request.method == "HEAD":  # the same headers, and no bytes fetched from storage
+        return Response(status_code=status, media_type=media, headers=headers)
     stream = read_blob(backends, key, offset, length)
     # Fetch the first chunk before the status line goes out: a storage failure must be a 503,
     # not a 200 that is cut short.
@@ -108,8 +114,4 @@ async def download(request: Request, project: str, filename: str) -> Response:
         async for chunk in stream:
             yield chunk
 
-    if is_metadata:
-        media = "text/plain; charset=utf-8"
-    else:
-        headers["Content-Disposition"] = f'attachment; filename="{dist}"'
     return StreamingResponse(body(), status_code=status, media_type=media, headers=headers)

@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from gateway import json_api
 from gateway.backends import Backends
-from gateway.conditional import page_response
+from gateway.conditional import READ_METHODS, page_response
 from gateway.errors import HTTPError
 from gateway.identity import identify
 from gateway.routes.simple import project_page
@@ -22,7 +22,7 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-@router.get("/pypi/{project}/json")
+@router.api_route("/pypi/{project}/json", methods=READ_METHODS)
 async def project_json(request: Request, project: str) -> Response:
     backends: Backends = request.app.state.backends
     who = await identify(request, backends)
@@ -38,7 +38,7 @@ async def project_json(request: Request, project: str) -> Response:
     )
 
 
-@router.get("/pypi/{project}/{version}/json")
+@router.api_route("/pypi/{project}/{version}/json", methods=READ_METHODS)
 async def release_json(request: Request, project: str, version: str) -> Response:
     backends: Backends = request.app.state.backends
     who = await identify(request, backends)

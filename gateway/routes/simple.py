@@ -11,7 +11,7 @@ from vestry.index.v1 import index_pb2
 
 from gateway import simple_render
 from gateway.backends import Backends
-from gateway.conditional import page_response
+from gateway.conditional import READ_METHODS, page_response
 from gateway.errors import HTTPError
 from gateway.identity import Identity, identify
 from gateway.negotiation import HTML, JSON, choose
@@ -36,7 +36,7 @@ def _media(request: Request) -> str:
     return media
 
 
-@router.get("/simple", include_in_schema=False)
+@router.api_route("/simple", methods=READ_METHODS, include_in_schema=False)
 async def root_no_slash() -> Response:
     return RedirectResponse("/simple/", status_code=301)
 
@@ -46,7 +46,7 @@ def _listing_key(caller: index_pb2.Caller) -> str:
     return caller.SerializeToString(deterministic=True).hex()
 
 
-@router.get("/simple/")
+@router.api_route("/simple/", methods=READ_METHODS)
 async def root(request: Request) -> Response:
     media = _media(request)
     backends = _backends(request)
@@ -92,7 +92,7 @@ async def project_page(
     return page
 
 
-@router.get("/simple/{project}/")
+@router.api_route("/simple/{project}/", methods=READ_METHODS)
 async def project(request: Request, project: str) -> Response:
     normalized = canonicalize_name(project)
     if normalized != project:
@@ -123,6 +123,6 @@ async def project(request: Request, project: str) -> Response:
     )
 
 
-@router.get("/simple/{project}", include_in_schema=False)
+@router.api_route("/simple/{project}", methods=READ_METHODS, include_in_schema=False)
 async def project_no_slash(project: str) -> Response:
     return RedirectResponse(f"/simple/{canonicalize_name(project)}/", status_code=301)

@@ -467,6 +467,44 @@ def test_file_ranges_and_conditional_get(vestry: RunningVestry, published: dict[
     assert unsatisfiable.headers["content-range"] == f"bytes */{len(body)}"
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/healthz",
+        "/simple/",
+        "/simple/http-demo/",
+        "/simple/Http.Demo/",
+        "/files/http-demo/http_demo-1.0-py3-none-any.whl",
+        "/files/http-demo/http_demo-1.0-py3-none-any.whl.metadata",
+        "/pypi/http-demo/json",
+        "/pypi/http-demo/1.0/json",
+    ],
+)
+def test_head_answers_like_get_without_a_body(
+    vestry: RunningVestry, published: dict[str, str], path: str
+) -> None:
+    compared = (
+        "content-type",
+        "content-length",
+        "content-range",
+        "content-disposition",
+        "accept-ranges",
+        "etag",
+        "cache-control",
+        "vary",
+        "location",
+        "www-authenticate",
+    )
+    for auth in (None, ("__token__", published["stranger"]), ("__token__", published["owner"])):
+        for extra in ({}, {"Range": "bytes=0-9"}):
+            get = httpx.get(vestry.base + path, auth=auth, headers=extra)
+            head = httpx.head(vestry.base + path, auth=auth, headers=extra)
+            assert head.status_code == get.status_code, (path, auth, extra)
+            assert head.content == b""
+            for name in compared:
+                assert head.headers.get(name) == get.headers.get(name), (name, path, auth)
+
+
 def test_json_api(vestry: RunningVestry, published: dict[str, str]) -> None:
     auth = ("__token__", published["owner"])
     doc = httpx.get(vestry.base + "/pypi/http-demo/json", auth=auth).json()
