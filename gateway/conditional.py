@@ -44,10 +44,14 @@ def page_response(
     *,
     serial: int,
     private: bool,
-    vary: str = "Accept, Authorization",
+    vary: str = "Accept, Accept-Encoding, Authorization",
     etag: str = "",
+    encoding: str = "",
 ) -> Response:
-    """A generated page with ETag, Vary and Cache-Control; 304 when the client has it already."""
+    """A generated page with ETag, Vary and Cache-Control; 304 when the client has it already.
+
+    `encoding` names the content coding `body` is already in (e.g. "gzip").
+    """
     etag = etag or body_etag(body, content_type)
     headers = {
         "Vary": vary,
@@ -55,6 +59,8 @@ def page_response(
         "X-PyPI-Last-Serial": str(serial),
         "Cache-Control": cache_control(private),
     }
+    if encoding:
+        headers["Content-Encoding"] = encoding
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=content_type, headers=headers)

@@ -1,8 +1,9 @@
-"""PEP 691 content negotiation on `Accept`, honouring q-values."""
+"""Content negotiation honouring q-values: PEP 691 media types on `Accept`, gzip on
+`Accept-Encoding`."""
 
 from __future__ import annotations
 
-__all__ = ["HTML", "HTML_V1", "JSON", "choose"]
+__all__ = ["HTML", "HTML_V1", "JSON", "accepts_gzip", "choose"]
 
 JSON = "application/vnd.pypi.simple.v1+json"
 HTML_V1 = "application/vnd.pypi.simple.v1+html"
@@ -65,3 +66,14 @@ def choose(accept: str | None) -> str | None:
         if spec >= 0 and q > best_q:
             best_offer, best_q = offer, q
     return best_offer
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether gzip is acceptable (RFC 9110 §12.5.3): named, or covered by `*`, with q > 0."""
+    if not accept_encoding:
+        return False
+    ranges = dict(_parse(accept_encoding))
+    for coding in ("gzip", "x-gzip", "*"):
+        if coding in ranges:
+            return ranges[coding] > 0
+    return False

@@ -23,7 +23,8 @@ def body_etag(body: bytes, content_type: str) -> str:
 class CachedPage:
     project_id: str
     serial: int
-    bodies: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # media -> (body, etag)
+    # (media type, content coding; "" for none) -> (body, etag)
+    bodies: dict[tuple[str, str], tuple[bytes, str]] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -44,16 +45,23 @@ class PageCache:
         return page.serial if page is not None else 0
 
     def lookup(
-        self, name: str, project_id: str, serial: int, media: str
+        self, name: str, project_id: str, serial: int, media: str, encoding: str = ""
     ) -> tuple[bytes, str] | None:
         page = self._pages.get(name)
         if page is None or page.project_id != project_id or page.serial != serial:
             return None
         self._pages.move_to_end(name)
-        return page.bodies.get(media)
+        return page.bodies.get((media, encoding))
 
     def store(
-        self, name: str, project_id: str, serial: int, media: str, body: bytes, etag: str
+        self,
+        name: str,
+        project_id: str,
+        serial: int,
+        media: str,
+        body: bytes,
+        etag: str,
+        encoding: str = "",
     ) -> None:
         if len(body) > self._max // 4:
             return  # one giant page must not flush everything else
@@ -63,9 +71,9 @@ class PageCache:
                 self._size -= page.size
             page = CachedPage(project_id, serial)
             self._pages[name] = page
-        elif media in page.bodies:
-            self._size -= len(page.bodies[media][0])
-        page.bodies[media] = (body, etag)
+        elif (media, encoding) in page.bodies:
+            self._size -= len(page.bodies[media, encoding][0])
+        page.bodies[media, encoding] = (body, etag)
         self._size += len(body)
         self._pages.move_to_end(name)
         while self._size > self._max and self._pages:

@@ -11,6 +11,7 @@ from vestry.index.v1 import index_pb2
 
 from gateway import simple_render
 from gateway.backends import Backends
+from gateway.compression import encoded_body
 from gateway.conditional import READ_METHODS, page_response
 from gateway.errors import HTTPError
 from gateway.identity import Identity, identify
@@ -73,9 +74,15 @@ async def root(request: Request) -> Response:
         )
         hit = (body, body_etag(body, _content_type(media)))
         cache.store(key, "", serial, media, *hit)
-    body, etag = hit
+    body, etag, encoding = await encoded_body(request, cache, key, "", serial, media, *hit)
     return page_response(
-        request, body, _content_type(media), serial=serial, private=who.authenticated, etag=etag
+        request,
+        body,
+        _content_type(media),
+        serial=serial,
+        private=who.authenticated,
+        etag=etag,
+        encoding=encoding,
     )
 
 
@@ -112,7 +119,9 @@ async def project(request: Request, project: str) -> Response:
         body = await asyncio.to_thread(render, page) if len(page.files) > 1000 else render(page)
         hit = (body, body_etag(body, _content_type(media)))
         cache.store(normalized, head.id, head.last_serial, media, *hit)
-    body, etag = hit
+    body, etag, encoding = await encoded_body(
+        request, cache, normalized, head.id, head.last_serial, media, *hit
+    )
     return page_response(
         request,
         body,
@@ -120,6 +129,7 @@ async def project(request: Request, project: str) -> Response:
         serial=head.last_serial,
         private=head.visibility != "public",
         etag=etag,
+        encoding=encoding,
     )
 
 

@@ -64,6 +64,22 @@ def _uv(*args: str, **env: str) -> tuple[int, str]:
     return result.returncode, result.stdout + result.stderr
 
 
+def _uv_install(index_url: str, target: Path, *requirements: str) -> tuple[int, str]:
+    """`uv pip install` into `target` from `index_url` alone, with no cache."""
+    return _uv(
+        "pip",
+        "install",
+        "--no-cache",
+        "--python",
+        sys.executable,
+        "--target",
+        str(target),
+        "--index-url",
+        index_url,
+        *requirements,
+    )
+
+
 def _installed_version(target: Path, dist: str) -> str:
     (info,) = target.glob(f"{dist}-*.dist-info")
     return info.name.removesuffix(".dist-info").split("-", 1)[1]
@@ -160,18 +176,7 @@ def test_uv_publish_with_check_url_then_uv_install(vestry: RunningVestry, tmp_pa
     assert "already exists" in out.lower() or "skipping" in out.lower(), out
 
     target = tmp_path / "target"
-    code, out = _uv(
-        "pip",
-        "install",
-        "--no-cache",
-        "--python",
-        sys.executable,
-        "--target",
-        str(target),
-        "--index-url",
-        vestry.index_url(token),
-        "uv-pub",
-    )
+    code, out = _uv_install(vestry.index_url(token), target, "uv-pub")
     assert code == 0, out
     assert (target / "uv_pub" / "__init__.py").read_text() == '__version__ = "1.0"\n'
 
@@ -200,18 +205,7 @@ def test_yanked_release_skipped_unless_pinned(vestry: RunningVestry, tmp_path: P
                 result = pip_install(vestry.index_url(token), target, requirement)
                 code, out = result.returncode, result.stdout + result.stderr
             else:
-                code, out = _uv(
-                    "pip",
-                    "install",
-                    "--no-cache",
-                    "--python",
-                    sys.executable,
-                    "--target",
-                    str(target),
-                    "--index-url",
-                    vestry.index_url(token),
-                    requirement,
-                )
+                code, out = _uv_install(vestry.index_url(token), target, requirement)
             assert code == 0, out
             assert _installed_version(target, "yank_demo") == expected, (installer, requirement)
             if expected == "2.0" and installer == "pip":
@@ -431,6 +425,54 @@ def test_negotiation_and_etags(vestry: RunningVestry, published: dict[str, str])
     assert len(etags) == 3  # one representation, one tag
     r = httpx.get(url, headers={"Accept": "application/json"}, auth=auth)
     assert r.status_code == 406
+
+
+def test_pages_are_gzipped_for_clients_that_ask_and_pip_and_uv_read_them(
+    vestry: RunningVestry, tmp_path: Path
+) -> None:
+    token = vestry.create_user("gzip")
+    auth = ("__token__", token)
+    wheels = [make_wheel(tmp_path, "gz-lib", f"1.{minor}") for minor in range(8)]
+    # Enough projects of this user's for the root listing to be worth compressing too.
+    wheels += [make_wheel(tmp_path, f"gz-lib-{n:02d}", "1.0") for n in range(24)]
+    assert twine_upload(vestry.upload_url, token, *wheels).returncode == 0
+    for url in (vestry.base + "/simple/gz-lib/", vestry.base + "/simple/"):
+        for accept in (PIP_ACCEPT, "text/html"):
+            plain = httpx.get(
+                url, headers={"Accept": accept, "Accept-Encoding": "identity"}, auth=auth
+            )
+            packed = httpx.get(
+                url, headers={"Accept": accept, "Accept-Encoding": "gzip, deflate"}, auth=auth
+            )
+            assert len(plain.content) >= 1024, "the page must be big enough to be compressed"
+            assert "content-encoding" not in plain.headers
+            assert packed.headers["content-encoding"] == "gzip"
+            assert packed.content == plain.content  # decoded by httpx
+            assert int(packed.headers["content-length"]) < len(plain.content)
+            for r in (plain, packed):
+                assert "Accept-Encoding" in r.headers["vary"]
+            assert packed.headers["etag"] != plain.headers["etag"]  # one tag per representation
+            for r, coding in ((plain, "identity"), (packed, "gzip")):
+                again = httpx.get(
+                    url,
+                    headers={
+                        "Accept": accept,
+                        "Accept-Encoding": coding,
+                        "If-None-Match": r.headers["etag"],
+                    },
+                    auth=auth,
+                )
+                assert again.status_code == 304
+        refused = httpx.get(url, headers={"Accept-Encoding": "gzip;q=0, *"}, auth=auth)
+        assert "content-encoding" not in refused.headers
+
+    # pip and uv ask for gzip, and resolve from the compressed pages.
+    result = pip_install(vestry.index_url(token), tmp_path / "pip", "gz-lib==1.3")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _installed_version(tmp_path / "pip", "gz_lib") == "1.3"
+    code, out = _uv_install(vestry.index_url(token), tmp_path / "uv", "gz-lib<1.5")
+    assert code == 0, out
+    assert _installed_version(tmp_path / "uv", "gz_lib") == "1.4"
 
 
 def test_file_ranges_and_conditional_get(vestry: RunningVestry, published: dict[str, str]) -> None:

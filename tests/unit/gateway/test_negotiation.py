@@ -1,10 +1,11 @@
-"""PEP 691 negotiation: the Accept headers real clients send, q-values, wildcards and 406."""
+"""Negotiation: PEP 691 on the Accept headers real clients send (q-values, wildcards, 406), and
+gzip on Accept-Encoding."""
 
 from __future__ import annotations
 
 import pytest
 
-from gateway.negotiation import HTML, HTML_V1, JSON, choose
+from gateway.negotiation import HTML, HTML_V1, JSON, accepts_gzip, choose
 
 # Copied from the clients' sources (pip `_internal/index/collector.py`, uv `uv-client`).
 PIP_ACCEPT = (
@@ -56,3 +57,25 @@ UV_ACCEPT = (
 )
 def test_choose(accept: str | None, expected: str | None) -> None:
     assert choose(accept) == expected
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "gzip"),
+    [
+        ("gzip, deflate", True),  # pip (requests/urllib3), poetry, httpx
+        ("gzip, deflate, br, zstd", True),
+        ("GZIP", True),
+        ("x-gzip", True),
+        ("br;q=1.0, gzip;q=0.5", True),
+        ("*", True),
+        ("identity", False),
+        ("br", False),
+        ("gzip;q=0", False),
+        ("gzip;q=0, *", False),  # named and refused: the wildcard does not bring it back
+        ("*;q=0", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_gzip_is_used_only_when_acceptable(accept_encoding: str | None, gzip: bool) -> None:
+    assert accepts_gzip(accept_encoding) is gzip

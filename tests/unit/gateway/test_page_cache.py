@@ -39,3 +39,14 @@ def test_a_page_larger_than_a_quarter_of_the_budget_is_not_kept() -> None:
     cache.store("huge", "h", 1, "html", b"x" * 200, '"e"')
     assert cache.serial("huge") == 0
     assert cache.serial("small") == 1
+
+
+def test_codings_are_separate_variants_of_one_page_and_go_with_it() -> None:
+    cache = PageCache(max_bytes=1_000_000)
+    cache.store("p", "id", 1, "json", b"plain", '"a"')
+    cache.store("p", "id", 1, "json", b"packed", '"a-gzip"', encoding="gzip")
+    assert cache.lookup("p", "id", 1, "json") == (b"plain", '"a"')
+    assert cache.lookup("p", "id", 1, "json", "gzip") == (b"packed", '"a-gzip"')
+    assert cache.lookup("p", "id", 1, "html", "gzip") is None
+    cache.store("p", "id", 2, "json", b"newer", '"b"')  # a new serial drops every variant
+    assert cache.lookup("p", "id", 2, "json", "gzip") is None
