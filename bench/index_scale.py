@@ -354,6 +354,8 @@ def bench(url: str, args: argparse.Namespace, workdir: Path) -> None:
                 lambda m=media: get(page, m, "gzip"),
                 args.runs,
             )
+        timed("JSON API, whole project", lambda: get(f"/pypi/{BIG}/json", "*/*"), args.runs)
+        timed("JSON API, one release", lambda: get(f"/pypi/{BIG}/50.5.0/json", "*/*"), args.runs)
         timed(
             "listing through the gateway (JSON, user)",
             lambda: get("/simple/", json_media),

@@ -151,11 +151,14 @@ def project_document(base: str, page: index_pb2.ProjectPage) -> bytes:
 def release_document(base: str, page: index_pb2.ProjectPage, version: str) -> bytes:
     """`/pypi/<p>/<v>/json`; raises VersionNotFound. Like PyPI, it has no `releases` key."""
     release = _find_release(page, version)
+    # Only this release's files: a project may have 30,000 others.
+    files = [f for f in listed_files(page) if f.version == release.version]
+    yanks = yank_state(page, files)
     return _dump(
         {
             "info": _info(base, page, release),
             "last_serial": page.project.last_serial,
-            "urls": _files_by_version(base, page).get(release.version, []),
+            "urls": [_file(base, page, f, yanks) for f in files],
             "vulnerabilities": [],
         }
     )

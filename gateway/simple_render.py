@@ -6,6 +6,7 @@ Both formats come from the same facts, so they always agree (tests parse both wi
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from html import escape
 from urllib.parse import quote
 
@@ -40,12 +41,15 @@ def iso_utc(ts: Timestamp) -> str:
     return ts.ToDatetime().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def yank_state(page: index_pb2.ProjectPage) -> dict[str, tuple[bool, str]]:
-    """filename -> (yanked, reason). PyPI yanks whole releases; a release's yank covers each of
-    its files, and a file's own reason wins over the release's."""
+def yank_state(
+    page: index_pb2.ProjectPage, files: Iterable[index_pb2.FileRecord] | None = None
+) -> dict[str, tuple[bool, str]]:
+    """filename -> (yanked, reason), for the page's files or just `files`. PyPI yanks whole
+    releases; a release's yank covers each of its files, and a file's own reason wins over the
+    release's."""
     releases = {r.version: r for r in page.releases}
     state: dict[str, tuple[bool, str]] = {}
-    for f in page.files:
+    for f in page.files if files is None else files:
         release = releases.get(f.version)
         yanked = f.yanked or bool(release and release.yanked)
         reason = f.yanked_reason or (release.yanked_reason if release and release.yanked else "")

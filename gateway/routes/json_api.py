@@ -1,20 +1,27 @@
-"""`GET /pypi/<project>/json` and `/pypi/<project>/<version>/json`: the same access rules and the
-same single GetProjectPage call as the simple API."""
+"""`GET /pypi/<project>/json` and `/pypi/<project>/<version>/json`: the same access rules, the
+same GetProjectPage call and the same page cache as the simple API."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from packaging.utils import canonicalize_name
+from vestry.index.v1 import index_pb2
 
 from gateway import json_api
 from gateway.backends import Backends
-from gateway.conditional import READ_METHODS, page_response
+from gateway.conditional import READ_METHODS
 from gateway.errors import HTTPError
 from gateway.identity import identify
-from gateway.routes.simple import project_page
+from gateway.routes.simple import cached_page
 
 router = APIRouter()
 _JSON = "application/json"
+
+
+def _backends(request: Request) -> Backends:
+    backends: Backends = request.app.state.backends
+    return backends
 
 
 def _base(request: Request) -> str:
@@ -22,36 +29,46 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
+def _key(request: Request, project: str) -> str:
+    # The documents carry absolute URLs, so the origin the client used is part of the key.
+    return f"pypi-json {_base(request)} {canonicalize_name(project)}"
+
+
 @router.api_route("/pypi/{project}/json", methods=READ_METHODS)
 async def project_json(request: Request, project: str) -> Response:
-    backends: Backends = request.app.state.backends
-    who = await identify(request, backends)
-    page = await project_page(request, who, project)
-    body = json_api.project_document(_base(request), page)
-    return page_response(
+    who = await identify(request, _backends(request))
+    base = _base(request)
+    return await cached_page(
         request,
-        body,
-        _JSON,
-        serial=page.project.last_serial,
-        private=page.project.visibility != "public",
-        vary="Authorization",
+        who,
+        project,
+        key=_key(request, project),
+        variant="project",
+        content_type=_JSON,
+        render=lambda page: json_api.project_document(base, page),
+        vary="Accept-Encoding, Authorization",
     )
 
 
 @router.api_route("/pypi/{project}/{version}/json", methods=READ_METHODS)
 async def release_json(request: Request, project: str, version: str) -> Response:
-    backends: Backends = request.app.state.backends
-    who = await identify(request, backends)
-    page = await project_page(request, who, project)
-    try:
-        body = json_api.release_document(_base(request), page, version)
-    except json_api.VersionNotFound as exc:
-        raise HTTPError(404, f"{page.project.name} has no release {version[:100]!r}") from exc
-    return page_response(
+    who = await identify(request, _backends(request))
+    base = _base(request)
+
+    def render(page: index_pb2.ProjectPage) -> bytes:
+        try:
+            return json_api.release_document(base, page, version)
+        except json_api.VersionNotFound as exc:
+            name = page.project.name
+            raise HTTPError(404, f"{name} has no release {version[:100]!r}") from exc
+
+    return await cached_page(
         request,
-        body,
-        _JSON,
-        serial=page.project.last_serial,
-        private=page.project.visibility != "public",
-        vary="Authorization",
+        who,
+        project,
+        key=_key(request, project),
+        variant=f"release {version}",
+        content_type=_JSON,
+        render=render,
+        vary="Accept-Encoding, Authorization",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -99,37 +100,64 @@ async def project_page(
     return page
 
 
+async def cached_page(
+    request: Request,
+    who: Identity,
+    name: str,
+    *,
+    key: str,
+    variant: str,
+    content_type: str,
+    render: Callable[[index_pb2.ProjectPage], bytes],
+    vary: str = "Accept, Accept-Encoding, Authorization",
+) -> Response:
+    """A document rendered from the project's page, reused while the project's serial holds.
+
+    Access is checked by the index on every request; only the rendering is reused. `key` names
+    the document family in the page cache, `variant` one document of it (a media type, a
+    release); the rendering is the same for every caller allowed to read the project.
+    """
+    cache: PageCache = request.app.state.page_cache
+    page = await project_page(request, who, name, cache.serial(key))
+    head = page.project
+    hit = cache.lookup(key, head.id, head.last_serial, variant)
+    if hit is None:
+        if page.unchanged:  # only another variant is held: fetch the whole page once
+            page = await project_page(request, who, name)
+            head = page.project
+        body = await asyncio.to_thread(render, page) if len(page.files) > 1000 else render(page)
+        hit = (body, body_etag(body, content_type))
+        cache.store(key, head.id, head.last_serial, variant, *hit)
+    body, etag, encoding = await encoded_body(
+        request, cache, key, head.id, head.last_serial, variant, *hit
+    )
+    return page_response(
+        request,
+        body,
+        content_type,
+        serial=head.last_serial,
+        private=head.visibility != "public",
+        vary=vary,
+        etag=etag,
+        encoding=encoding,
+    )
+
+
 @router.api_route("/simple/{project}/", methods=READ_METHODS)
 async def project(request: Request, project: str) -> Response:
     normalized = canonicalize_name(project)
     if normalized != project:
         return RedirectResponse(f"/simple/{normalized}/", status_code=301)
     media = _media(request)
-    cache: PageCache = request.app.state.page_cache
     who = await identify(request, _backends(request))
-    # Access is checked by the index on every request; only the rendering is reused.
-    page = await project_page(request, who, normalized, cache.serial(normalized))
-    head = page.project
-    hit = cache.lookup(normalized, head.id, head.last_serial, media)
-    if hit is None:
-        if page.unchanged:  # held in the other format only: fetch the whole page once
-            page = await project_page(request, who, normalized)
-            head = page.project
-        render = simple_render.project_json if media == JSON else simple_render.project_html
-        body = await asyncio.to_thread(render, page) if len(page.files) > 1000 else render(page)
-        hit = (body, body_etag(body, _content_type(media)))
-        cache.store(normalized, head.id, head.last_serial, media, *hit)
-    body, etag, encoding = await encoded_body(
-        request, cache, normalized, head.id, head.last_serial, media, *hit
-    )
-    return page_response(
+    return await cached_page(
         request,
-        body,
-        _content_type(media),
-        serial=head.last_serial,
-        private=head.visibility != "public",
-        etag=etag,
-        encoding=encoding,
+        who,
+        normalized,
+        key=normalized,
+        variant=media,
+        content_type=_content_type(media),
+        render=simple_render.project_json if media == JSON else simple_render.project_html,
     )
 
 

@@ -566,6 +566,46 @@ def test_json_api(vestry: RunningVestry, published: dict[str, str]) -> None:
     assert missing.status_code == 404
 
 
+def test_json_api_documents_follow_every_change_and_the_origin_asked(
+    vestry: RunningVestry, tmp_path: Path
+) -> None:
+    token = vestry.create_user("jsonfollow")
+    auth = ("__token__", token)
+    first, second = (make_wheel(tmp_path, "json-follow", v) for v in ("1.0", "2.0"))
+    assert twine_upload(vestry.upload_url, token, first).returncode == 0
+
+    def get(path: str, host: str = "", who: tuple[str, str] = auth) -> httpx.Response:
+        return httpx.get(vestry.base + path, auth=who, headers={"Host": host} if host else {})
+
+    assert get("/pypi/json-follow/json").json()["info"]["version"] == "1.0"  # now cached
+    assert twine_upload(vestry.upload_url, token, second).returncode == 0
+    doc = get("/pypi/json-follow/json").json()
+    assert doc["info"]["version"] == "2.0" and list(doc["releases"]) == ["1.0", "2.0"]
+    release = get("/pypi/json-follow/1.0/json").json()
+    assert [f["filename"] for f in release["urls"]] == [first.name]  # its own files only
+    assert release["urls"][0]["yanked"] is False
+
+    yanked = httpx.post(
+        f"{vestry.base}/api/v1/projects/json-follow/yank",
+        json={"version": "1.0", "reason": "broken"},
+        auth=auth,
+    )
+    assert yanked.status_code == 200, yanked.text
+    release = get("/pypi/json-follow/1.0/json").json()
+    assert release["urls"][0]["yanked"] is True
+    assert release["urls"][0]["yanked_reason"] == "broken"
+
+    # Absolute URLs name the origin the client used (a proxy's, say), cached or not.
+    via_name = get("/pypi/json-follow/json", "pypi.example.org:8443").json()
+    assert via_name["urls"][0]["url"].startswith("http://pypi.example.org:8443/files/")
+    assert get("/pypi/json-follow/json").json()["urls"][0]["url"].startswith(vestry.base)
+    # A cached document is no licence: access is checked on every request.
+    stranger = ("__token__", vestry.create_user("jsonstranger"))
+    assert get("/pypi/json-follow/json", who=stranger).status_code == 404
+    assert get("/pypi/json-follow/2.0/json", who=stranger).status_code == 404
+    assert get("/pypi/json-follow/9.9/json").status_code == 404
+
+
 # ---- poetry --------------------------------------------------------------------------
 
 
