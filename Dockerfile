@@ -45,6 +45,6 @@ ENV PATH=/opt/vestry/bin:$PATH \
 WORKDIR /var/lib/vestry
 # Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001
-EXPOSE 8080 50051 50052 50053
+EXPOSE 8080 50051 50052 50053 9100
 ENTRYPOINT ["vestry"]
 CMD ["serve", "gateway"]

@@ -11,6 +11,7 @@ from fastapi.responses import PlainTextResponse
 from gateway.backends import Backends
 from gateway.conditional import READ_METHODS
 from gateway.errors import install_error_handlers
+from gateway.metrics import HTTPMetrics
 from gateway.page_cache import PageCache
 from gateway.routes import files, json_api, projects, simple, tokens, upload
 from gateway.settings import GatewaySettings
@@ -34,9 +35,10 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.page_cache = PageCache(settings.page_cache_bytes)
+    app.state.page_cache = PageCache(settings.page_cache_bytes, "pages")
     # Root listings depend on the caller: one per (caller, format), far fewer bytes each.
-    app.state.listing_cache = PageCache(settings.page_cache_bytes // 4)
+    app.state.listing_cache = PageCache(settings.page_cache_bytes // 4, "listings")
+    app.add_middleware(HTTPMetrics)
     install_error_handlers(app)
     app.include_router(simple.router)
     app.include_router(files.router)

@@ -12,6 +12,8 @@ import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from gateway.metrics import PAGE_CACHE
+
 __all__ = ["CachedPage", "PageCache", "body_etag"]
 
 
@@ -34,8 +36,10 @@ class CachedPage:
 class PageCache:
     """An LRU of rendered pages bounded in bytes. Used from the event loop only (no locking)."""
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, name: str = "pages") -> None:
         self._max = max_bytes
+        self._hits = PAGE_CACHE.labels(name, "hit")
+        self._misses = PAGE_CACHE.labels(name, "miss")
         self._size = 0
         self._pages: OrderedDict[str, CachedPage] = OrderedDict()
 
@@ -48,10 +52,12 @@ class PageCache:
         self, name: str, project_id: str, serial: int, media: str, encoding: str = ""
     ) -> tuple[bytes, str] | None:
         page = self._pages.get(name)
-        if page is None or page.project_id != project_id or page.serial != serial:
-            return None
-        self._pages.move_to_end(name)
-        return page.bodies.get((media, encoding))
+        found = None
+        if page is not None and page.project_id == project_id and page.serial == serial:
+            self._pages.move_to_end(name)
+            found = page.bodies.get((media, encoding))
+        (self._misses if found is None else self._hits).inc()
+        return found
 
     def store(
         self,

@@ -34,6 +34,7 @@ from services.auth.caveats import (
     dump_caveat,
     parse_caveat,
 )
+from services.auth.metrics import TOKEN_CACHE, TOKEN_FAILURES
 from services.auth.models import Event, Token, User
 from vestry.common.errors import (
     AlreadyExists,
@@ -373,8 +374,10 @@ class AuthService:
         if cached is not None:
             verified = self._from_cache(cached, token)
             if verified is not None:
+                TOKEN_CACHE.labels("hit").inc()
                 return verified
             log.warning("ignoring a damaged token-cache entry")
+        TOKEN_CACHE.labels("miss").inc()
         verified = self._verify_uncached(token)
         ttl = self._ttl
         if verified.scope.expires is not None:
@@ -498,6 +501,7 @@ class AuthService:
 
     def _failed(self, reason: str) -> None:
         """Count failed verifications; record an audit event per burst (not per failure)."""
+        TOKEN_FAILURES.inc()
         now = self._clock()
         with self._failure_lock:  # verifications run in many worker threads at once
             if now - self._failure_window > 60:

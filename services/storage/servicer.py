@@ -7,6 +7,7 @@ import itertools
 from collections.abc import AsyncIterator, Iterator
 
 from google.protobuf.timestamp_pb2 import Timestamp
+from prometheus_client import Counter
 from vestry.storage.v1 import storage_pb2, storage_pb2_grpc
 
 from services.storage.blobstore import (
@@ -24,6 +25,8 @@ __all__ = ["LIST_BATCH", "StorageServicer"]
 
 LIST_BATCH = 1000
 MAX_PRESIGN_SECONDS = 3600
+BYTES_STORED = Counter("vestry_storage_stored_bytes_total", "Bytes of blobs stored by PutBlob.")
+BYTES_SENT = Counter("vestry_storage_sent_bytes_total", "Bytes of blobs sent by GetBlob.")
 
 
 def _info(info: BlobInfo) -> storage_pb2.BlobInfo:
@@ -77,7 +80,9 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
             if incoming is None:
                 raise InvalidArgument("PutBlob received nothing")
             info = await asyncio.to_thread(incoming.finish)
-            return _info(await asyncio.to_thread(self._store.commit, incoming, info))
+            stored = _info(await asyncio.to_thread(self._store.commit, incoming, info))
+            BYTES_STORED.inc(stored.size)
+            return stored
         finally:
             # Rejected, failed or abandoned (client gone, call cancelled): nothing is left.
             if incoming is not None:
@@ -98,6 +103,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
                 if chunk is None:
                     break
                 yield storage_pb2.GetBlobResponse(chunk=chunk, info=_info(info) if first else None)
+                BYTES_SENT.inc(len(chunk))
                 first = False
             if first:  # an empty range still tells the caller the blob's size
                 yield storage_pb2.GetBlobResponse(info=_info(info))

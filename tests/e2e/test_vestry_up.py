@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.vestry_up import start_vestry
+from tests.support.vestry_up import free_port, start_vestry
 
 pytestmark = pytest.mark.e2e
 
@@ -53,7 +53,11 @@ def _wait_gone(pids: list[int], timeout: float = 20) -> list[int]:
 
 
 def test_sigint_stops_every_child_and_exits_zero(tmp_path: Path) -> None:
-    running = start_vestry(tmp_path / "data")
+    # A metrics address in the environment (say, from a compose .env) is not handed to all
+    # four children, which could not share one port.
+    running = start_vestry(
+        tmp_path / "data", env={"VESTRY_METRICS_LISTEN": f"127.0.0.1:{free_port()}"}
+    )
     children = _children(running.proc.pid)
     assert sorted(c.split(" serve ")[-1].strip() for c in children.values()) == [
         "auth",

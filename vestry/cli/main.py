@@ -22,12 +22,15 @@ def _logging(level: str) -> None:
 
 def _serve(service: str) -> int:
     # Each process builds exactly one settings object, here, from VESTRY_* variables.
+    from vestry.common.metrics import serve_metrics
+
     if service == "gateway":
         from gateway.server import serve as serve_gateway
         from gateway.settings import GatewaySettings
 
         gw = GatewaySettings()  # type: ignore[call-arg]
         _logging(gw.log_level)
+        serve_metrics(gw.metrics_listen)
         serve_gateway(gw)
         return 0
     if service == "auth":
@@ -36,6 +39,7 @@ def _serve(service: str) -> int:
 
         auth = AuthSettings()  # type: ignore[call-arg]
         _logging(auth.log_level)
+        serve_metrics(auth.metrics_listen)
         asyncio.run(serve_auth(auth))
     elif service == "index":
         from services.index.server import serve as serve_index
@@ -43,6 +47,7 @@ def _serve(service: str) -> int:
 
         index = IndexSettings()  # type: ignore[call-arg]
         _logging(index.log_level)
+        serve_metrics(index.metrics_listen)
         asyncio.run(serve_index(index))
     else:
         from services.storage.server import serve as serve_storage
@@ -50,6 +55,7 @@ def _serve(service: str) -> int:
 
         storage = StorageSettings()  # type: ignore[call-arg]
         _logging(storage.log_level)
+        serve_metrics(storage.metrics_listen)
         asyncio.run(serve_storage(storage))
     return 0
 

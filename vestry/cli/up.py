@@ -87,6 +87,8 @@ def up(data_dir: Path, host: str, port: int) -> int:
         "VESTRY_GATEWAY_HOST": host,
         "VESTRY_GATEWAY_PORT": str(port),
     }
+    # One HOST:PORT cannot serve four processes' metrics: the embedded default exports none.
+    env.pop("VESTRY_METRICS_LISTEN", None)
     sup = Supervisor()
     stop_requested = False
 

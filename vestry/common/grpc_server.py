@@ -6,7 +6,9 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import grpc
@@ -14,6 +16,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from vestry.common.errors import DomainError
 from vestry.common.internal_auth import METADATA_KEY, verify_credential
+from vestry.common.metrics import GRPC_HANDLED, GRPC_HANDLING_SECONDS, grpc_labels
 
 __all__ = ["Context", "GuardInterceptor", "create_server", "run_until_signalled"]
 
@@ -61,27 +64,61 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
         return _wrap(handler, method, trusted)
 
 
-def _wrap(handler: Handler, method: str, trusted: bool) -> Handler:
-    async def refuse(context: Context) -> None:
-        log.warning("refused a call to %s without a valid internal credential", method)
-        await context.abort(
-            grpc.StatusCode.UNAUTHENTICATED, "this service only answers Vestry's own processes"
-        )
+class _Outcome:
+    """One call's status code and duration, recorded in the metrics when the call ends."""
 
+    def __init__(self, method: str) -> None:
+        self._labels = grpc_labels(method)
+        self._start = time.perf_counter()
+        self.code = grpc.StatusCode.OK
+
+    def failed(self, exc: BaseException, context: Context) -> None:
+        if isinstance(exc, asyncio.CancelledError):
+            self.code = grpc.StatusCode.CANCELLED
+        elif isinstance(exc, grpc.aio.AbortError):  # the servicer aborted: its code stands
+            code = context.code()
+            self.code = code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
+        elif isinstance(exc, DomainError):
+            self.code = exc.code
+        else:
+            self.code = grpc.StatusCode.INTERNAL
+
+    def record(self) -> None:
+        GRPC_HANDLED.labels(*self._labels, self.code.name).inc()
+        GRPC_HANDLING_SECONDS.labels(*self._labels).observe(time.perf_counter() - self._start)
+
+
+@asynccontextmanager
+async def _guarded(context: Context, method: str, trusted: bool) -> AsyncIterator[None]:
+    """Around one call: refuse it without the credential, turn domain errors into statuses,
+    and record its status code and duration."""
+    outcome = _Outcome(method)
+    try:
+        if not trusted:
+            log.warning("refused a call to %s without a valid internal credential", method)
+            outcome.code = grpc.StatusCode.UNAUTHENTICATED
+            await context.abort(
+                grpc.StatusCode.UNAUTHENTICATED, "this service only answers Vestry's own processes"
+            )
+        try:
+            yield
+        except (asyncio.CancelledError, grpc.aio.AbortError) as exc:
+            outcome.failed(exc, context)
+            raise
+        except Exception as exc:
+            outcome.failed(exc, context)
+            await _translate(exc, context, method)
+    finally:
+        outcome.record()
+
+
+def _wrap(handler: Handler, method: str, trusted: bool) -> Handler:
     if handler.unary_unary or handler.stream_unary:
         inner = handler.unary_unary or handler.stream_unary
 
         async def unary_response(request: Any, context: Context) -> Any:
-            if not trusted:
-                await refuse(context)
-            try:
+            async with _guarded(context, method, trusted):
                 return await inner(request, context)
-            except asyncio.CancelledError:
-                raise
-            except grpc.aio.AbortError:
-                raise
-            except Exception as exc:
-                await _translate(exc, context, method)
 
         factory = (
             grpc.unary_unary_rpc_method_handler
@@ -97,17 +134,9 @@ def _wrap(handler: Handler, method: str, trusted: bool) -> Handler:
     inner_stream = handler.unary_stream or handler.stream_stream
 
     async def stream_response(request: Any, context: Context) -> AsyncIterator[Any]:
-        if not trusted:
-            await refuse(context)
-        try:
+        async with _guarded(context, method, trusted):
             async for item in inner_stream(request, context):
                 yield item
-        except asyncio.CancelledError:
-            raise
-        except grpc.aio.AbortError:
-            raise
-        except Exception as exc:
-            await _translate(exc, context, method)
 
     factory = (
         grpc.unary_stream_rpc_method_handler

@@ -19,6 +19,11 @@ class ServiceSettings(BaseSettings):
         min_length=32,
     )
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("VESTRY_LOG_LEVEL"))
+    metrics_listen: str = Field(
+        default="",
+        validation_alias=AliasChoices("VESTRY_METRICS_LISTEN"),
+        description="HOST:PORT to serve Prometheus /metrics on; empty: none.",
+    )
 
     @property
     def secret_bytes(self) -> bytes:

@@ -61,10 +61,17 @@ class Proc:
     address: str  # host:port (services) or base URL (gateways)
     log_path: Path
     log: IO[bytes]
+    metrics: str  # host:port of its Prometheus endpoint
 
     def log_text(self) -> str:
         self.log.flush()
         return self.log_path.read_text(errors="replace")
+
+    def scrape(self) -> str:
+        """Its /metrics page, as Prometheus would read it."""
+        with urllib.request.urlopen(f"http://{self.metrics}/metrics", timeout=10) as reply:
+            text: str = reply.read().decode()
+        return text
 
     def kill(self) -> int:
         """SIGKILL: no graceful shutdown, in-flight calls die with the process."""
@@ -112,13 +119,15 @@ class Cluster:
     values: dict[str, str]  # local value of every VESTRY_* variable compose sets
     procs: list[Proc] = field(default_factory=list)
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str], address: str) -> Proc:
+    def _spawn(
+        self, name: str, args: list[str], env: dict[str, str], address: str, metrics: str
+    ) -> Proc:
         log_path = self.workdir / f"{name}.log"
         log = open(log_path, "wb")  # noqa: SIM115 - closed by Proc.stop
         popen = subprocess.Popen(
             [str(BIN / "vestry"), *args], env=env, stdout=log, stderr=subprocess.STDOUT
         )
-        proc = Proc(name, popen, address, log_path, log)
+        proc = Proc(name, popen, address, log_path, log, metrics)
         self.procs.append(proc)
         return proc
 
@@ -144,12 +153,18 @@ class Cluster:
     def start_service(self, service: str, replica: int, address: str = "") -> Proc:
         """Replica `replica` of `service`, on `address` (a free port when empty)."""
         address = address or f"127.0.0.1:{free_port()}"
-        values = {**self.values, f"VESTRY_{service.upper()}_LISTEN": address}
+        metrics = f"127.0.0.1:{free_port()}"
+        values = {
+            **self.values,
+            f"VESTRY_{service.upper()}_LISTEN": address,
+            "VESTRY_METRICS_LISTEN": metrics,
+        }
         proc = self._spawn(
             f"{service}-{replica}",
             ["serve", service],
             env_like_compose(service, values),
             address,
+            metrics,
         )
         _wait(proc, lambda: grpc_serving(address))
         return proc
@@ -157,17 +172,21 @@ class Cluster:
     def start_gateway(self, name: str, addresses: dict[str, Iterable[Proc]]) -> Proc:
         """A gateway whose VESTRY_<SVC>_ADDRESS lists the given replicas (comma-separated)."""
         port = free_port()
+        metrics = f"127.0.0.1:{free_port()}"
         values = {
             **self.values,
             "VESTRY_GATEWAY_HOST": "127.0.0.1",
             "VESTRY_GATEWAY_PORT": str(port),
+            "VESTRY_METRICS_LISTEN": metrics,
             **{
                 f"VESTRY_{svc.upper()}_ADDRESS": ",".join(p.address for p in procs)
                 for svc, procs in addresses.items()
             },
         }
         base = f"http://127.0.0.1:{port}"
-        proc = self._spawn(name, ["serve", "gateway"], env_like_compose("gateway", values), base)
+        proc = self._spawn(
+            name, ["serve", "gateway"], env_like_compose("gateway", values), base, metrics
+        )
         _wait(proc, lambda: http_ok(base + "/healthz"))
         return proc
 

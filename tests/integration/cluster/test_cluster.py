@@ -17,6 +17,7 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 from vestry.auth.v1 import auth_pb2
 
 from services.auth.tokens import attenuate
@@ -52,6 +53,16 @@ def healthcheck(target: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=30,
         check=False,
+    )
+
+
+def metric(page: str, name: str, **labels: str) -> float:
+    """The sum of the samples called `name` with these labels on a /metrics page."""
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(page)
+        for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
     )
 
 
@@ -122,6 +133,19 @@ def test_upload_via_one_gateway_installs_via_the_other_and_revocation_is_immedia
             refused = page(gw, "shared-lib", tok)
             assert refused.status_code == 401, (gw.name, refused.text)
     assert page(b, "shared-lib", token).status_code == 200  # alice's first token lives on
+
+    # Each process exports what it did, on the port compose and Kubernetes scrape.
+    gateway_a = a.scrape()
+    http = "vestry_http_requests_total"
+    assert metric(gateway_a, http, method="POST", route="/legacy/", status="200") == 2
+    # The revoked token and its narrowed copy:
+    assert metric(b.scrape(), http, route="/simple/{project}/", status="401") == 2
+    index_1 = replicas["index"][0].scrape()
+    handled = "grpc_server_handled_total"
+    assert metric(index_1, handled, grpc_method="CommitFile", grpc_code="OK") == 2
+    assert metric(replicas["auth"][1].scrape(), "vestry_token_verification_failures_total") == 2
+    assert metric(replicas["storage"][0].scrape(), "vestry_storage_stored_bytes_total") > 0
+    assert "shared-lib" not in gateway_a  # labels are templates and codes, never a project
 
 
 @dataclass
