@@ -11,10 +11,10 @@ from fastapi.responses import PlainTextResponse
 from gateway.backends import Backends
 from gateway.conditional import READ_METHODS
 from gateway.errors import install_error_handlers
-from gateway.metrics import HTTPMetrics
 from gateway.page_cache import PageCache
 from gateway.routes import files, json_api, projects, simple, tokens, upload
 from gateway.settings import GatewaySettings
+from gateway.telemetry import RequestTelemetry
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
@@ -38,7 +38,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.state.page_cache = PageCache(settings.page_cache_bytes, "pages")
     # Root listings depend on the caller: one per (caller, format), far fewer bytes each.
     app.state.listing_cache = PageCache(settings.page_cache_bytes // 4, "listings")
-    app.add_middleware(HTTPMetrics)
+    app.add_middleware(RequestTelemetry, access_log_enabled=settings.access_log)
     install_error_handlers(app)
     app.include_router(simple.router)
     app.include_router(files.router)

@@ -13,6 +13,7 @@ from vestry.index.v1 import index_pb2
 
 from gateway.backends import Backends
 from gateway.errors import unauthorized
+from gateway.telemetry import note_caller
 
 __all__ = ["Identity", "identify", "token_from_request"]
 
@@ -101,4 +102,5 @@ async def identify(request: Request, backends: Backends) -> Identity:
         if exc.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
             raise unauthorized(f"invalid API token: {exc.details()}") from exc
         raise
+    note_caller(request, reply.principal.username, reply.principal.token_id)
     return Identity(token, _caller(reply.principal, reply.scope), reply.principal)

@@ -32,6 +32,8 @@ class GatewaySettings(BaseSettings):
     presign_seconds: int = Field(default=300, ge=10, le=3600)
     rpc_timeout: float = Field(default=30.0, gt=0)
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("VESTRY_LOG_LEVEL"))
+    # One line per request on logger vestry.access (path, status, time, user, token ID).
+    access_log: bool = True
     # Prometheus /metrics on a port of its own, never on the public one; empty: none.
     metrics_listen: str = Field(default="", validation_alias=AliasChoices("VESTRY_METRICS_LISTEN"))
     # Rendered simple pages kept in memory, reused while their project's serial is unchanged.

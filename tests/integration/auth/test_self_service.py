@@ -122,6 +122,9 @@ def test_self_service_tokens_end_to_end(vestry: RunningVestry, tmp_path: Path) -
 
     # --- revoke: B cannot touch A's token; A can, by token or ID; it dies everywhere ----------
     reader_id = tokens.token_id(tokens.load(reader))
+    # A token pasted into the URL is refused, and the access log must not keep it either.
+    in_url = api(vestry, "DELETE", alice, path=f"/{reader}")
+    assert in_url.status_code == 400 and "token ID" in in_url.text
     r = cli("revoke", reader, "--url", vestry.base, "--token", bob)
     assert r.returncode == 1 and "404" in r.stderr
     assert httpx.get(vestry.base + "/simple/foo/", auth=("__token__", reader)).status_code == 200
@@ -156,6 +159,7 @@ def test_self_service_tokens_end_to_end(vestry: RunningVestry, tmp_path: Path) -
     assert kinds.count("token.revoke") == 1
     log = vestry.log()
     assert "DEBUG" in log  # the run really logged at its most verbose
+    assert "vestry.access" in log and "/api/v1/tokens/vestry-<redacted> 400" in log
     for token in used:
         body = token[len("vestry-") :] if token.startswith("vestry-") else token
         for needle in (token, body[:24], body[-24:]):

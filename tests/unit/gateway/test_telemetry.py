@@ -1,13 +1,16 @@
-"""The gateway's HTTP metrics: every answer counted by route template, errors included."""
+"""The gateway's telemetry: every answer counted by route template and logged, errors included."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import logging
+
+import pytest
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
 from gateway.errors import install_error_handlers
-from gateway.metrics import HTTPMetrics
+from gateway.telemetry import RequestTelemetry, note_caller
 
 
 def _count(method: str, route: str, status: str) -> float:
@@ -20,7 +23,7 @@ def _count(method: str, route: str, status: str) -> float:
 def test_answers_are_counted_by_route_template_and_status() -> None:
     app = FastAPI()
     install_error_handlers(app)
-    app.add_middleware(HTTPMetrics)
+    app.add_middleware(RequestTelemetry)
 
     @app.get("/things/{name}/")
     async def thing(name: str) -> dict[str, str]:
@@ -55,3 +58,33 @@ def test_answers_are_counted_by_route_template_and_status() -> None:
         str(sample.labels) for family in REGISTRY.collect() for sample in family.samples
     )
     assert "secret-project" not in exported  # a path never becomes a label
+
+
+def test_one_access_line_per_request_with_the_caller_and_never_a_token(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = FastAPI()
+    app.add_middleware(RequestTelemetry)
+
+    @app.get("/mine/{name}")
+    async def mine(request: Request, name: str) -> dict[str, str]:
+        note_caller(request, "alice", "token-id-1")
+        return {"name": name}
+
+    client = TestClient(app)
+    with caplog.at_level(logging.INFO, logger="vestry.access"):
+        client.get("/mine/lib?secret=1")
+        client.delete("/api/v1/tokens/vestry-AgEGdmVzdHJ5AiQy_-x")
+    first, second = (r.getMessage() for r in caplog.records if r.name == "vestry.access")
+    assert " GET /mine/lib 200 " in first and first.endswith("user=alice token=token-id-1")
+    assert "secret" not in first  # no query strings
+    assert " DELETE /api/v1/tokens/vestry-<redacted> 404 " in second
+    assert "AgEG" not in second and second.endswith("user=- token=-")
+
+
+def test_the_access_log_can_be_turned_off(caplog: pytest.LogCaptureFixture) -> None:
+    app = FastAPI()
+    app.add_middleware(RequestTelemetry, access_log_enabled=False)
+    with caplog.at_level(logging.INFO, logger="vestry.access"):
+        TestClient(app).get("/anything")
+    assert not [r for r in caplog.records if r.name == "vestry.access"]

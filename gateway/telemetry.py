@@ -1,0 +1,100 @@
+"""What the gateway records of every request: metrics by route template, and an access log line.
+
+Metrics use the route template (`/simple/{project}/`), never the path, which keeps the label set
+bounded and project names out of them; requests that match no route share one label. The access
+log (logger `vestry.access`) has the path, status, duration and who asked, by user name and
+token ID: enough to answer "who downloaded this?", and never a token or a query string.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+from prometheus_client import Counter, Histogram
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vestry.common.metrics import LATENCY_BUCKETS
+
+__all__ = ["HTTP_REQUESTS", "HTTP_SECONDS", "PAGE_CACHE", "RequestTelemetry", "note_caller"]
+
+access_log = logging.getLogger("vestry.access")
+
+HTTP_REQUESTS = Counter(
+    "vestry_http_requests_total",
+    "HTTP requests answered by the gateway, by method, route template and status.",
+    ["method", "route", "status"],
+)
+HTTP_SECONDS = Histogram(
+    "vestry_http_request_seconds",
+    "Time from request to the last byte of the answer, by method and route template.",
+    ["method", "route"],
+    buckets=LATENCY_BUCKETS,
+)
+PAGE_CACHE = Counter(
+    "vestry_page_cache_lookups_total",
+    "Lookups in the gateway's caches of rendered pages and listings, by cache and result.",
+    ["cache", "result"],
+)
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+# A token pasted into a URL (the revoke route refuses it, but the line is written first).
+_TOKEN = re.compile(r"vestry-[A-Za-z0-9_\-=%]+")
+_CALLER = "vestry_caller"  # request-state key: (user name, token ID) of an authenticated caller
+
+
+def note_caller(request: Request, username: str, token_id: str) -> None:
+    """Remember who made this request, for its access log line."""
+    setattr(request.state, _CALLER, (username, token_id))
+
+
+class RequestTelemetry:
+    """ASGI middleware, outside the routes, so that every answer is counted and logged, errors
+    too."""
+
+    def __init__(self, app: ASGIApp, access_log_enabled: bool = True) -> None:
+        self.app = app
+        self.access_log_enabled = access_log_enabled
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500  # what the server answers when the app fails before starting a response
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            seconds = time.perf_counter() - start
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope["method"] if scope["method"] in _METHODS else "other"
+            HTTP_REQUESTS.labels(method, template, str(status)).inc()
+            HTTP_SECONDS.labels(method, template).observe(seconds)
+            if self.access_log_enabled and access_log.isEnabledFor(logging.INFO):
+                self._log(scope, method, status, seconds)
+
+    @staticmethod
+    def _log(scope: Scope, method: str, status: int, seconds: float) -> None:
+        user, token_id = scope.get("state", {}).get(_CALLER, ("-", "-"))
+        client = scope.get("client") or ("-", 0)
+        path = _TOKEN.sub("vestry-<redacted>", scope.get("path", ""))
+        access_log.info(
+            "%s %s %s %d %.1fms user=%s token=%s",
+            client[0],
+            method,
+            path,
+            status,
+            seconds * 1000,
+            user,
+            token_id,
+        )
