@@ -336,6 +336,18 @@ async def unyank(request: Request, project: str, body: UnyankIn) -> SerialOut:
     return await _yank(request, project, body.version, body.filename, False, "")
 
 
+@router.delete("/projects/{project}", response_model=SerialOut, responses=_ERRORS)
+async def delete_project(request: Request, project: str) -> SerialOut:
+    """Delete the whole project (owners): its releases, files and roles. Its filenames can
+    never be uploaded again; its name is free again, to whoever may create it."""
+    backends, who = await _who(request)
+    reply = await backends.index.Delete(
+        index_pb2.DeleteRequest(caller=who.caller, project_name=project, whole_project=True),
+        timeout=backends.timeout,
+    )
+    return SerialOut(serial=reply.serial)
+
+
 @router.delete(
     "/projects/{project}/releases/{version}", response_model=SerialOut, responses=_ERRORS
 )

@@ -734,17 +734,43 @@ class IndexService:
             return serial
 
     def delete(
-        self, caller: Caller, project_name: str, *, version: str = "", filename: str = ""
+        self,
+        caller: Caller,
+        project_name: str,
+        *,
+        version: str = "",
+        filename: str = "",
+        whole_project: bool = False,
     ) -> int:
-        """Delete one file, or a release with all its files; returns the new serial.
+        """Delete one file, a release with all its files, or the whole project; returns the new
+        serial.
 
         The filenames stay registered: uploading a file of the same name later is refused.
-        A release whose last file is deleted goes with it.
+        A release whose last file is deleted goes with it. A deleted project takes its
+        releases, files and roles along (the database cascades), keeps its history of events,
+        and leaves its name free for whoever may create it; its blobs are collected by gc.
         """
-        if bool(version) == bool(filename):
-            raise InvalidArgument("name either a version (the whole release) or one filename")
+        if [bool(version), bool(filename), whole_project].count(True) != 1:
+            raise InvalidArgument(
+                "name one of: a version (the whole release), one filename, or the whole project"
+            )
         with write_session(self._sessions) as s:
             project = self._authorized(s, caller, project_name, Action.DELETE)
+            if whole_project:
+                filenames = sorted(
+                    s.scalars(select(m.File.filename).where(m.File.project_id == project.id))
+                )
+                serial = bump_serial(s, None)
+                record_event(
+                    s,
+                    caller,
+                    project.id,
+                    "project.delete",
+                    {"name": project.name, "filenames": filenames},
+                )
+                s.execute(delete(m.Project).where(m.Project.id == project.id))
+                s.expunge(project)
+                return serial
             if filename:
                 f = self._project_file(s, project, filename)
                 rel = s.get(m.Release, f.release_id)

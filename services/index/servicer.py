@@ -208,6 +208,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
                 request.project_name,
                 version=request.version,
                 filename=request.filename,
+                whole_project=request.whole_project,
             )
         )
         return index_pb2.MutationResponse(serial=serial)

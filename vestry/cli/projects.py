@@ -131,13 +131,24 @@ def _project_unyank(args: argparse.Namespace) -> int:
 
 
 def _project_delete(args: argparse.Namespace) -> int:
+    p = _q(args.project)
+    if not (args.version or args.file):
+        # The whole project: confirmed by naming it twice, not by a flag one adds from habit.
+        if args.confirm != args.project:
+            raise CliError(
+                f"this deletes the whole project {args.project!r}: every release, file and role; "
+                f"its filenames can never be uploaded again. To confirm, add --confirm "
+                f"{args.project} (or name a --version or --file to delete less)"
+            )
+        _call(args, "DELETE", f"/projects/{p}")
+        print(f"deleted the project {args.project}")
+        return 0
     target = _target(args)
     if not args.yes:
         raise CliError(
             "deleting is permanent and the filenames can never be uploaded again; "
             "add --yes to confirm (consider `vestry project yank` instead)"
         )
-    p = _q(args.project)
     if target["version"]:
         _call(args, "DELETE", f"/projects/{p}/releases/{_q(target['version'])}")
     else:
@@ -331,10 +342,18 @@ def add_commands(
     p = cmd(ps, "unyank", _project_unyank, "un-yank a release or a file")
     p.add_argument("project")
     target(p)
-    p = cmd(ps, "delete", _project_delete, "delete a release or a file (for good)")
+    p = cmd(
+        ps, "delete", _project_delete, "delete a release, a file, or the whole project (for good)"
+    )
     p.add_argument("project")
     target(p)
     p.add_argument("--yes", action="store_true", help="confirm: filenames are never reusable")
+    p.add_argument(
+        "--confirm",
+        default="",
+        metavar="PROJECT",
+        help="without --version/--file: the whole project, confirmed by naming it again",
+    )
 
     org = sub.add_parser("org", help="organisations, members and teams on a running Vestry")
     os_ = org.add_subparsers(dest="org_command", required=True)

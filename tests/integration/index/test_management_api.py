@@ -133,6 +133,24 @@ def test_project_lifecycle(vestry: RunningVestry, users: dict[str, str], tmp_pat
     last_owner = cli(vestry, alice, "project", "remove-member", "mgmt-lib", "alice")
     assert last_owner.returncode == 1 and "at least one owner" in last_owner.stderr
 
+    # The whole project: confirmed only by naming it again; then gone from every view, and the
+    # cached pages with it.
+    assert httpx.get(f"{vestry.base}/pypi/mgmt-lib/json").status_code == 200  # now cached
+    unconfirmed = cli(vestry, alice, "project", "delete", "mgmt-lib", "--yes")
+    assert unconfirmed.returncode == 1 and "--confirm mgmt-lib" in unconfirmed.stderr
+    wrong = cli(vestry, alice, "project", "delete", "mgmt-lib", "--confirm", "other")
+    assert wrong.returncode == 1
+    assert page(vestry, alice, "mgmt-lib").status_code == 200
+    ok(cli(vestry, alice, "project", "delete", "mgmt-lib", "--confirm", "mgmt-lib"))
+    for path in ("/simple/mgmt-lib/", "/pypi/mgmt-lib/json", f"/files/mgmt-lib/{w1.name}"):
+        assert httpx.get(vestry.base + path).status_code == 401, path  # as if it never existed
+        assert httpx.get(vestry.base + path, auth=("__token__", alice)).status_code == 404, path
+    listing = httpx.get(
+        f"{vestry.base}/simple/", auth=("__token__", alice), headers={"Accept": "text/html"}
+    )
+    assert "mgmt-lib" not in listing.text
+    assert "project.delete" in ok(cli(vestry, users["root"], "events", "--limit", "100"))
+
 
 def test_organisation_teams_and_reserved_names(
     vestry: RunningVestry, users: dict[str, str], tmp_path: Path

@@ -100,6 +100,38 @@ def test_deleted_filenames_are_never_reused(index: IndexService, upload: Upload)
     assert page.releases == [] and page.files == []
 
 
+def test_deleting_a_whole_project(index: IndexService, upload: Upload) -> None:
+    upload(ALICE, "lib", "1.0")
+    upload(ALICE, "lib", "2.0")
+    index.set_role(ALICE, "lib", BOB.user_id, "bob", "maintainer")
+    with pytest.raises(PermissionDenied):
+        index.delete(BOB, "lib", whole_project=True)  # maintainers may not
+    with pytest.raises(InvalidArgument, match="one of"):
+        index.delete(ALICE, "lib", version="1.0", whole_project=True)
+    old_id = index.project_page(ALICE, "lib").project.id
+    before = index.global_serial()
+
+    assert index.delete(ALICE, "lib", whole_project=True) > before
+    with pytest.raises(NotFound):
+        index.project_page(ALICE, "lib")
+    with pytest.raises(NotFound):
+        index.get_file(ALICE, "lib", "lib-1.0-py3-none-any.whl")
+    assert "lib" not in {p.normalized_name for p in index.list_projects(ALICE)[0]}
+    assert "lib" not in {p.normalized_name for p in index.list_projects(BOB)[0]}  # roles gone
+    # The history stays, for administrators; the name is free again, the filenames are not.
+    deleted = [e for e in index.list_events(ADMIN) if e.kind == "project.delete"]
+    assert deleted[0].detail == {
+        "name": "lib",
+        "filenames": ["lib-1.0-py3-none-any.whl", "lib-2.0-py3-none-any.whl"],
+    }
+    upload(CAROL, "lib", "3.0")
+    page = index.project_page(CAROL, "lib")
+    assert page.project.id != old_id and [r.version for r in page.releases] == ["3.0"]
+    f = file_for("lib", "1.0")
+    with pytest.raises(InvalidArgument, match="already been used"):
+        index.commit_file(CAROL, "lib", ReleaseData(version="1.0"), f)
+
+
 def test_visibility_and_anonymous_reads(index: IndexService, upload: Upload) -> None:
     from services.index.access import ANONYMOUS
 

@@ -881,10 +881,12 @@ class DeleteRequest(_message.Message):
     PROJECT_NAME_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     FILENAME_FIELD_NUMBER: _builtins.int
+    WHOLE_PROJECT_FIELD_NUMBER: _builtins.int
     project_name: _builtins.str
     version: _builtins.str
-    """exactly one of version and filename"""
+    """exactly one of version, filename and whole_project"""
     filename: _builtins.str
+    whole_project: _builtins.bool
     @_builtins.property
     def caller(self) -> Global___Caller: ...
     def __init__(
@@ -894,10 +896,11 @@ class DeleteRequest(_message.Message):
         project_name: _builtins.str = ...,
         version: _builtins.str = ...,
         filename: _builtins.str = ...,
+        whole_project: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "filename", b"filename", "project_name", b"project_name", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "filename", b"filename", "project_name", b"project_name", "version", b"version", "whole_project", b"whole_project"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

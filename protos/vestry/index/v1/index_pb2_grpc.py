@@ -230,7 +230,8 @@ class IndexServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Delete(self, request, context):
-        """Delete one file or a release; the filenames stay registered and are never reused.
+        """Delete one file, a release, or the whole project; the filenames stay registered and are
+        never reused. A deleted project's name is free again (subject to reserved names).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

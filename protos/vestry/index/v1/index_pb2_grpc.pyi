@@ -48,7 +48,9 @@ class IndexServiceStub:
     SetYanked: _grpc.UnaryUnaryMultiCallable[_index_pb2.SetYankedRequest, _index_pb2.MutationResponse]
     """Yank or un-yank one file, or a release with all its files (PEP 592)."""
     Delete: _grpc.UnaryUnaryMultiCallable[_index_pb2.DeleteRequest, _index_pb2.MutationResponse]
-    """Delete one file or a release; the filenames stay registered and are never reused."""
+    """Delete one file, a release, or the whole project; the filenames stay registered and are
+    never reused. A deleted project's name is free again (subject to reserved names).
+    """
     SetVisibility: _grpc.UnaryUnaryMultiCallable[_index_pb2.SetVisibilityRequest, _index_pb2.MutationResponse]
     SetStatus: _grpc.UnaryUnaryMultiCallable[_index_pb2.SetStatusRequest, _index_pb2.MutationResponse]
     """PEP 792 status: active | archived | deprecated | quarantined."""
@@ -90,7 +92,9 @@ class IndexServiceAsyncStub(IndexServiceStub):
     SetYanked: _aio.UnaryUnaryMultiCallable[_index_pb2.SetYankedRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
     """Yank or un-yank one file, or a release with all its files (PEP 592)."""
     Delete: _aio.UnaryUnaryMultiCallable[_index_pb2.DeleteRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
-    """Delete one file or a release; the filenames stay registered and are never reused."""
+    """Delete one file, a release, or the whole project; the filenames stay registered and are
+    never reused. A deleted project's name is free again (subject to reserved names).
+    """
     SetVisibility: _aio.UnaryUnaryMultiCallable[_index_pb2.SetVisibilityRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
     SetStatus: _aio.UnaryUnaryMultiCallable[_index_pb2.SetStatusRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
     """PEP 792 status: active | archived | deprecated | quarantined."""
@@ -183,7 +187,9 @@ class IndexServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _index_pb2.DeleteRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_index_pb2.MutationResponse, _abc.Awaitable[_index_pb2.MutationResponse]]:
-        """Delete one file or a release; the filenames stay registered and are never reused."""
+        """Delete one file, a release, or the whole project; the filenames stay registered and are
+        never reused. A deleted project's name is free again (subject to reserved names).
+        """
 
     @_abc_1.abstractmethod
     def SetVisibility(
