@@ -201,6 +201,9 @@ async def _upload(request: Request) -> Response:
 
 
 @router.post("/legacy/")
+# Also without the slash (a redirect would make twine refuse, and drop the body on other
+# clients) and at the root, where some tools post.
+@router.post("/legacy", include_in_schema=False)
 @router.post("/", include_in_schema=False)
 async def upload(request: Request) -> Response:
     try:

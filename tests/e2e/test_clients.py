@@ -151,6 +151,16 @@ def _raw_upload(
 # ---- uv ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("path", ["/legacy", "/"])
+def test_twine_uploads_to_the_other_upload_urls_people_configure(
+    vestry: RunningVestry, tmp_path: Path, path: str
+) -> None:
+    token = vestry.create_user(f"url{len(path)}")
+    wheel = make_wheel(tmp_path, f"url-{len(path)}", "1.0")
+    result = twine_upload(vestry.base + path, token, wheel)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_uv_publish_with_check_url_then_uv_install(vestry: RunningVestry, tmp_path: Path) -> None:
     token = vestry.create_user("uma")
     dist = tmp_path / "dist"
