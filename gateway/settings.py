@@ -32,6 +32,9 @@ class GatewaySettings(BaseSettings):
     presign_seconds: int = Field(default=300, ge=10, le=3600)
     rpc_timeout: float = Field(default=30.0, gt=0)
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("VESTRY_LOG_LEVEL"))
+    # Proxies whose X-Forwarded-Proto/-For are believed (comma-separated IPs, or "*" when only
+    # a proxy can reach the gateway): the scheme of absolute URLs and the logged client address.
+    forwarded_allow_ips: str = "127.0.0.1"
     # One line per request on logger vestry.access (path, status, time, user, token ID).
     access_log: bool = True
     # Prometheus /metrics on a port of its own, never on the public one; empty: none.

@@ -584,8 +584,13 @@ def test_json_api_documents_follow_every_change_and_the_origin_asked(
     first, second = (make_wheel(tmp_path, "json-follow", v) for v in ("1.0", "2.0"))
     assert twine_upload(vestry.upload_url, token, first).returncode == 0
 
-    def get(path: str, host: str = "", who: tuple[str, str] = auth) -> httpx.Response:
-        return httpx.get(vestry.base + path, auth=who, headers={"Host": host} if host else {})
+    def get(
+        path: str, host: str = "", who: tuple[str, str] = auth, proto: str = ""
+    ) -> httpx.Response:
+        headers = {"Host": host} if host else {}
+        if proto:
+            headers["X-Forwarded-Proto"] = proto
+        return httpx.get(vestry.base + path, auth=who, headers=headers)
 
     assert get("/pypi/json-follow/json").json()["info"]["version"] == "1.0"  # now cached
     assert twine_upload(vestry.upload_url, token, second).returncode == 0
@@ -609,6 +614,9 @@ def test_json_api_documents_follow_every_change_and_the_origin_asked(
     via_name = get("/pypi/json-follow/json", "pypi.example.org:8443").json()
     assert via_name["urls"][0]["url"].startswith("http://pypi.example.org:8443/files/")
     assert get("/pypi/json-follow/json").json()["urls"][0]["url"].startswith(vestry.base)
+    # Behind a TLS-terminating proxy the gateway believes (loopback, by default):
+    proxied = get("/pypi/json-follow/json", "pypi.example.org", proto="https")
+    assert proxied.json()["urls"][0]["url"].startswith("https://pypi.example.org/files/")
     # A cached document is no licence: access is checked on every request.
     stranger = ("__token__", vestry.create_user("jsonstranger"))
     assert get("/pypi/json-follow/json", who=stranger).status_code == 404
