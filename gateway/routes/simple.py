@@ -68,11 +68,14 @@ async def root(request: Request) -> Response:
             )
             serial = reply.global_serial
         projects = list(reply.projects)
-        body = (
-            simple_render.root_json(projects, serial)
-            if media == JSON
-            else simple_render.root_html(projects)
-        )
+
+        def render() -> bytes:
+            if media == JSON:
+                return simple_render.root_json(projects, serial)
+            return simple_render.root_html(projects)
+
+        # 100,000 projects take a while to render: not on the event loop.
+        body = await asyncio.to_thread(render) if len(projects) > 5000 else render()
         hit = (body, body_etag(body, _content_type(media)))
         cache.store(key, "", serial, media, *hit)
     body, etag, encoding = await encoded_body(request, cache, key, "", serial, media, *hit)
