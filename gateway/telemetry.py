@@ -42,7 +42,12 @@ PAGE_CACHE = Counter(
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 # A token pasted into a URL (the revoke route refuses it, but the line is written first).
 _TOKEN = re.compile(r"vestry-[A-Za-z0-9_\-=%]+")
+_UNPRINTABLE = re.compile(r"[^\x21-\x7e]")
 _CALLER = "vestry_caller"  # request-state key: (user name, token ID) of an authenticated caller
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group()):02x}"
 
 
 def note_caller(request: Request, username: str, token_id: str) -> None:
@@ -87,7 +92,9 @@ class RequestTelemetry:
     def _log(scope: Scope, method: str, status: int, seconds: float) -> None:
         user, token_id = scope.get("state", {}).get(_CALLER, ("-", "-"))
         client = scope.get("client") or ("-", 0)
-        path = _TOKEN.sub("vestry-<redacted>", scope.get("path", ""))
+        # As the client sent it (still percent-encoded): a decoded %0A would forge a log line.
+        raw = scope.get("raw_path") or scope.get("path", "").encode()
+        path = _UNPRINTABLE.sub(_escape, _TOKEN.sub("vestry-<redacted>", raw.decode("latin-1")))
         access_log.info(
             "%s %s %s %d %.1fms user=%s token=%s",
             client[0],

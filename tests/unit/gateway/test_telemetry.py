@@ -75,11 +75,15 @@ def test_one_access_line_per_request_with_the_caller_and_never_a_token(
     with caplog.at_level(logging.INFO, logger="vestry.access"):
         client.get("/mine/lib?secret=1")
         client.delete("/api/v1/tokens/vestry-AgEGdmVzdHJ5AiQy_-x")
-    first, second = (r.getMessage() for r in caplog.records if r.name == "vestry.access")
+        client.get("/mine/x%0A1.2.3.4 GET /forged 200")
+    first, second, third = (r.getMessage() for r in caplog.records if r.name == "vestry.access")
     assert " GET /mine/lib 200 " in first and first.endswith("user=alice token=token-id-1")
     assert "secret" not in first  # no query strings
     assert " DELETE /api/v1/tokens/vestry-<redacted> 404 " in second
     assert "AgEG" not in second and second.endswith("user=- token=-")
+    # Logged as sent, percent-encoded: a decoded newline would have forged a second line.
+    assert "\n" not in third
+    assert " GET /mine/x%0A1.2.3.4%20GET%20/forged%20200 404 " in third
 
 
 def test_the_access_log_can_be_turned_off(caplog: pytest.LogCaptureFixture) -> None:
