@@ -17,7 +17,7 @@ from gateway.errors import HTTPError
 from gateway.identity import identify
 
 router = APIRouter()
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)\Z")
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int] | None:

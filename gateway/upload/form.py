@@ -79,8 +79,8 @@ _MULTI_META = {
     "dynamic": "dynamic",
     "license_file": "license_files",
 }
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
+_HEX32 = re.compile(r"^[0-9a-f]{32}\Z")
 
 
 @dataclass

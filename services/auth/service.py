@@ -48,7 +48,7 @@ from vestry.common.errors import (
 __all__ = ["AuthService", "TokenRecord", "UserRecord", "Verified", "user_name_key"]
 
 log = logging.getLogger(__name__)
-_USERNAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?$")
+_USERNAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?\Z")
 # Failed verifications within one minute at which an audit event is recorded, then every 1000.
 _BURSTS = (10, 100, 1000)
 

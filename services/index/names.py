@@ -12,7 +12,7 @@ __all__ = ["MAX_NAME_LENGTH", "normalize", "ultranormalize", "validate_project_n
 
 MAX_NAME_LENGTH = 200
 # The core metadata spec's rule for valid names (ASCII letters, digits, . _ -, alphanumeric ends).
-_VALID = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+_VALID = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])\Z", re.IGNORECASE)
 _CONFUSABLE = str.maketrans({"l": "1", "i": "1", "o": "0"})
 
 

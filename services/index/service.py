@@ -149,6 +149,9 @@ def parse_version(version: str) -> Version:
     """The PEP 440 version of an upload; raises InvalidArgument for anything an index refuses."""
     if not version or len(version) > MAX_VERSION_LENGTH:
         raise InvalidArgument(f"version must be 1-{MAX_VERSION_LENGTH} characters")
+    if version != version.strip():
+        # packaging tolerates it, but the string is stored and shown as sent.
+        raise InvalidArgument(f"version {version!r} has leading or trailing whitespace")
     try:
         parsed = Version(version)
     except InvalidVersion as exc:

@@ -375,7 +375,7 @@ def test_user_names_that_differ_only_in_case_or_separators_collide(
     assert service.get_user(name=second).name == first
 
 
-@pytest.mark.parametrize("name", ["", "-a", "a-", "a b", "a/b", "x" * 101, "ä", "a\x00"])
+@pytest.mark.parametrize("name", ["", "-a", "a-", "a b", "a/b", "x" * 101, "ä", "a\x00", "alice\n"])
 def test_bad_user_names(service: AuthService, name: str) -> None:
     with pytest.raises(InvalidArgument):
         service.create_user(name)

@@ -29,7 +29,21 @@ def test_valid_names(name: str, normalized: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["", "a/b", "a\\b", "../etc", "a\x00b", "a\nb", "a\tb", "-a", "a-", ".a", "x" * 201, "päckage"],
+    [
+        "",
+        "a/b",
+        "a\\b",
+        "../etc",
+        "a\x00b",
+        "a\nb",
+        "a\tb",
+        "-a",
+        "a-",
+        ".a",
+        "x" * 201,
+        "päckage",
+        "foo\n",  # a trailing newline slips past a `$` anchor
+    ],
 )
 def test_invalid_names(name: str) -> None:
     with pytest.raises(InvalidArgument, match="not a valid project name"):
