@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from tests.support.processes import stop_gracefully
 
 ACCESS_KEY = "vestry-test-access"
 SECRET_KEY = "vestry-test-secret-key-0123456789"
@@ -55,13 +56,7 @@ class SeaweedS3:
     log: IO[bytes]
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_gracefully(self.proc, timeout=20)
         self.log.close()
 
 

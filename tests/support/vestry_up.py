@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import socket
 import subprocess
 import sys
@@ -12,6 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from tests.support.processes import stop_gracefully
 
 BIN = Path(sys.executable).parent
 
@@ -65,15 +66,9 @@ class RunningVestry:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        code = stop_gracefully(self.proc)
         self.log_file.close()
-        return self.proc.returncode
+        return code
 
 
 def start_vestry(

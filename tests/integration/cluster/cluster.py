@@ -22,6 +22,7 @@ from twine.package import PackageFile
 from twine.repository import Repository
 from vestry.auth.v1 import auth_pb2, auth_pb2_grpc
 
+from tests.support.processes import stop_gracefully
 from tests.support.vestry_up import free_port
 from vestry.cli.healthcheck import check
 from vestry.common.channels import internal_channel
@@ -79,15 +80,9 @@ class Proc:
         return self.popen.wait(30)
 
     def stop(self) -> int | None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(30)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
+        code = stop_gracefully(self.popen)
         self.log.close()
-        return self.popen.returncode
+        return code
 
 
 def _wait(proc: Proc, ready: Callable[[], bool], timeout: float = 60) -> None:
