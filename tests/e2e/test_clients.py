@@ -20,7 +20,7 @@ import pytest
 from pypi_simple import ACCEPT_HTML_ONLY, ACCEPT_JSON_ONLY, PyPISimple
 
 from tests.factories import make_sdist, make_wheel
-from tests.support.clients import BIN, clean_env, pip_install, run, twine_upload
+from tests.support.clients import BIN, clean_env, pip_install, raw_upload, run, twine_upload
 from tests.support.vestry_up import RunningVestry
 
 pytestmark = pytest.mark.e2e
@@ -100,52 +100,14 @@ def test_twine_duplicate_handling(vestry: RunningVestry, tmp_path: Path) -> None
     other_dir.mkdir()
     different = make_wheel(other_dir, "twine-dup", "1.0", extra_files={"twine_dup/x.py": b"#"})
     assert different.name == first.name
-    clash = run(
-        [
-            str(BIN / "twine"),
-            "upload",
-            "--verbose",
-            "--non-interactive",
-            "--disable-progress-bar",
-            "--repository-url",
-            vestry.upload_url,
-            "-u",
-            "__token__",
-            "-p",
-            token,
-            str(different),
-        ]
-    )
+    clash = twine_upload(vestry.upload_url, token, different, verbose=True)
     assert clash.returncode != 0
     assert "File already exists" in clash.stdout + clash.stderr
 
     blake2 = hashlib.blake2b(first.read_bytes(), digest_size=32).hexdigest()
-    r = _raw_upload(vestry, token, different, "twine-dup", "1.0")
+    r = raw_upload(vestry.upload_url, token, different, "twine-dup", "1.0")
     assert r.status_code == 400
     assert r.text == f"File already exists ('{first.name}', with blake2_256 hash '{blake2}').\n"
-
-
-def _raw_upload(
-    vestry: RunningVestry, token: str, path: Path, name: str, version: str
-) -> httpx.Response:
-    data = path.read_bytes()
-    fields = {
-        ":action": "file_upload",
-        "protocol_version": "1",
-        "name": name,
-        "version": version,
-        "filetype": "bdist_wheel" if path.suffix == ".whl" else "sdist",
-        "pyversion": "py3" if path.suffix == ".whl" else "source",
-        "metadata_version": "2.1",
-        "sha256_digest": hashlib.sha256(data).hexdigest(),
-    }
-    return httpx.post(
-        vestry.upload_url,
-        data=fields,
-        files={"content": (path.name, data, "application/octet-stream")},
-        auth=("__token__", token),
-        timeout=60,
-    )
 
 
 # ---- uv ------------------------------------------------------------------------------

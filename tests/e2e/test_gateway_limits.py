@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.factories import make_wheel
-from tests.support.clients import BIN, run
+from tests.support.clients import twine_upload
 from tests.support.vestry_up import RunningVestry, start_vestry
 
 pytestmark = pytest.mark.e2e
@@ -40,22 +40,7 @@ def test_twine_is_told_file_too_large(small: RunningVestry, token: str, tmp_path
     wheel = make_wheel(
         tmp_path, "too-big", "1.0", extra_files={"too_big/x.bin": os.urandom(2 * LIMIT)}
     )
-    result = run(
-        [
-            str(BIN / "twine"),
-            "upload",
-            "--verbose",
-            "--non-interactive",
-            "--disable-progress-bar",
-            "--repository-url",
-            small.upload_url,
-            "-u",
-            "__token__",
-            "-p",
-            token,
-            str(wheel),
-        ]
-    )
+    result = twine_upload(small.upload_url, token, wheel, verbose=True)
     assert result.returncode != 0
     assert "File too large. Limit is 1 MiB" in result.stdout + result.stderr
     # Nothing was recorded.

@@ -6,10 +6,13 @@ Vestry must not see them, or it could install from elsewhere and prove nothing.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import httpx
 
 BIN = Path(sys.executable).parent
 
@@ -44,11 +47,15 @@ def run(
     )
 
 
-def twine_upload(upload_url: str, token: str, *files: Path) -> subprocess.CompletedProcess[str]:
+def twine_upload(
+    upload_url: str, token: str, *files: Path, verbose: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`twine upload`; `verbose` makes it print the index's answer to a refused upload."""
     return run(
         [
             str(BIN / "twine"),
             "upload",
+            *(["--verbose"] if verbose else []),
             "--non-interactive",
             "--disable-progress-bar",
             "--repository-url",
@@ -59,6 +66,30 @@ def twine_upload(upload_url: str, token: str, *files: Path) -> subprocess.Comple
             token,
             *map(str, files),
         ]
+    )
+
+
+def raw_upload(upload_url: str, token: str, path: Path, name: str, version: str) -> httpx.Response:
+    """A legacy upload without twine, with the fields twine sends (minus the metadata), to read
+    the body of an answer twine only shows with --verbose."""
+    data = path.read_bytes()
+    wheel = path.suffix == ".whl"
+    fields = {
+        ":action": "file_upload",
+        "protocol_version": "1",
+        "name": name,
+        "version": version,
+        "filetype": "bdist_wheel" if wheel else "sdist",
+        "pyversion": "py3" if wheel else "source",
+        "metadata_version": "2.1",
+        "sha256_digest": hashlib.sha256(data).hexdigest(),
+    }
+    return httpx.post(
+        upload_url,
+        data=fields,
+        files={"content": (path.name, data, "application/octet-stream")},
+        auth=("__token__", token),
+        timeout=60,
     )
 
 

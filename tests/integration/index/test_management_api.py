@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -11,7 +10,7 @@ import httpx
 import pytest
 
 from tests.factories import make_wheel
-from tests.support.clients import BIN, clean_env, twine_upload
+from tests.support.clients import BIN, clean_env, raw_upload, twine_upload
 from tests.support.vestry_up import RunningVestry
 
 pytestmark = pytest.mark.e2e
@@ -28,30 +27,6 @@ def cli(vestry: RunningVestry, token: str, *args: str) -> subprocess.CompletedPr
 def ok(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
-
-
-def raw_upload(
-    vestry: RunningVestry, token: str, wheel: Path, name: str, version: str
-) -> httpx.Response:
-    """A legacy upload without twine, to read the body twine only shows with --verbose."""
-    data = wheel.read_bytes()
-    fields = {
-        ":action": "file_upload",
-        "protocol_version": "1",
-        "metadata_version": "2.1",
-        "name": name,
-        "version": version,
-        "filetype": "bdist_wheel",
-        "pyversion": "py3",
-        "sha256_digest": hashlib.sha256(data).hexdigest(),
-    }
-    return httpx.post(
-        vestry.upload_url,
-        data=fields,
-        files={"content": (wheel.name, data, "application/octet-stream")},
-        auth=("__token__", token),
-        timeout=60,
-    )
 
 
 def page(vestry: RunningVestry, token: str, project: str) -> httpx.Response:
@@ -106,7 +81,7 @@ def test_project_lifecycle(vestry: RunningVestry, users: dict[str, str], tmp_pat
     (tmp_path / "again").mkdir()
     again = make_wheel(tmp_path / "again", "mgmt-lib", "2.0", extra_files={"x.txt": b"new"})
     assert twine_upload(vestry.upload_url, alice, again).returncode != 0
-    result = raw_upload(vestry, alice, again, "mgmt-lib", "2.0")
+    result = raw_upload(vestry.upload_url, alice, again, "mgmt-lib", "2.0")
     assert result.status_code == 400 and "already been used" in result.text
 
     # Public: anonymous reads work.
@@ -203,7 +178,7 @@ def test_organisation_teams_and_reserved_names(
     assert reserve.returncode == 0, reserve.stderr
     internal = make_wheel(tmp_path, "acme-internal", "1.0")
     assert twine_upload(vestry.upload_url, carol, internal).returncode != 0
-    squat = raw_upload(vestry, carol, internal, "acme-internal", "1.0")
+    squat = raw_upload(vestry.upload_url, carol, internal, "acme-internal", "1.0")
     assert squat.status_code == 403 and "reserved" in squat.text
     assert (
         twine_upload(
