@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import grpc
+from starlette.requests import Request
 from vestry.auth.v1 import auth_pb2_grpc
 from vestry.index.v1 import index_pb2_grpc
 from vestry.storage.v1 import storage_pb2_grpc
@@ -62,3 +63,9 @@ class Backends:
     async def close(self) -> None:
         for channel in self.channels:
             await channel.close()
+
+
+def backends_of(request: Request) -> Backends:
+    """This gateway's connections to the services, opened in the app's lifespan."""
+    backends: Backends = request.app.state.backends
+    return backends

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from vestry.index.v1 import index_pb2
 from vestry.storage.v1 import storage_pb2
 
-from gateway.backends import Backends
+from gateway.backends import backends_of
 from gateway.blobs import read_blob
 from gateway.conditional import READ_METHODS, etag_matches
 from gateway.errors import HTTPError
@@ -43,7 +43,7 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
 
 @router.api_route("/files/{project}/{filename}", methods=READ_METHODS)
 async def download(request: Request, project: str, filename: str) -> Response:
-    backends: Backends = request.app.state.backends
+    backends = backends_of(request)
     who = await identify(request, backends)
     is_metadata = filename.endswith(".metadata")
     dist = filename[: -len(".metadata")] if is_metadata else filename

@@ -9,7 +9,7 @@ from packaging.utils import canonicalize_name
 from vestry.index.v1 import index_pb2
 
 from gateway import json_api
-from gateway.backends import Backends
+from gateway.backends import backends_of
 from gateway.conditional import READ_METHODS
 from gateway.errors import HTTPError
 from gateway.identity import identify
@@ -17,11 +17,6 @@ from gateway.routes.simple import cached_page
 
 router = APIRouter()
 _JSON = "application/json"
-
-
-def _backends(request: Request) -> Backends:
-    backends: Backends = request.app.state.backends
-    return backends
 
 
 def _base(request: Request) -> str:
@@ -36,7 +31,7 @@ def _key(request: Request, project: str) -> str:
 
 @router.api_route("/pypi/{project}/json", methods=READ_METHODS)
 async def project_json(request: Request, project: str) -> Response:
-    who = await identify(request, _backends(request))
+    who = await identify(request, backends_of(request))
     base = _base(request)
     return await cached_page(
         request,
@@ -52,7 +47,7 @@ async def project_json(request: Request, project: str) -> Response:
 
 @router.api_route("/pypi/{project}/{version}/json", methods=READ_METHODS)
 async def release_json(request: Request, project: str, version: str) -> Response:
-    who = await identify(request, _backends(request))
+    who = await identify(request, backends_of(request))
     base = _base(request)
 
     def render(page: index_pb2.ProjectPage) -> bytes:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from vestry.auth.v1 import auth_pb2
 from vestry.index.v1 import index_pb2
 
-from gateway.backends import Backends
+from gateway.backends import Backends, backends_of
 from gateway.errors import HTTPError, unauthorized
 from gateway.identity import Identity, identify
 
@@ -153,17 +153,12 @@ class ReservedOut(BaseModel):
 # ---- helpers ---------------------------------------------------------------------------------
 
 
-def _backends(request: Request) -> Backends:
-    backends: Backends = request.app.state.backends
-    return backends
-
-
 def _dt(ts: Timestamp) -> datetime | None:
     return ts.ToDatetime() if ts.seconds or ts.nanos else None
 
 
 async def _who(request: Request) -> tuple[Backends, Identity]:
-    backends = _backends(request)
+    backends = backends_of(request)
     return backends, await identify(request, backends)
 
 

@@ -11,7 +11,7 @@ from packaging.utils import canonicalize_name
 from vestry.index.v1 import index_pb2
 
 from gateway import simple_render
-from gateway.backends import Backends
+from gateway.backends import backends_of
 from gateway.compression import encoded_body
 from gateway.conditional import READ_METHODS, page_response
 from gateway.errors import HTTPError
@@ -20,11 +20,6 @@ from gateway.negotiation import HTML, JSON, choose
 from gateway.page_cache import PageCache, body_etag
 
 router = APIRouter()
-
-
-def _backends(request: Request) -> Backends:
-    backends: Backends = request.app.state.backends
-    return backends
 
 
 def _content_type(media: str) -> str:
@@ -51,7 +46,7 @@ def _listing_key(caller: index_pb2.Caller) -> str:
 @router.api_route("/simple/", methods=READ_METHODS)
 async def root(request: Request) -> Response:
     media = _media(request)
-    backends = _backends(request)
+    backends = backends_of(request)
     cache: PageCache = request.app.state.listing_cache
     who = await identify(request, backends)
     key = _listing_key(who.caller)
@@ -95,7 +90,7 @@ async def project_page(
 ) -> index_pb2.ProjectPage:
     """The project's page, access-checked by the index; only its header when `known_serial` is
     still current (then `unchanged` is set)."""
-    backends = _backends(request)
+    backends = backends_of(request)
     page: index_pb2.ProjectPage = await backends.index.GetProjectPage(
         index_pb2.GetProjectPageRequest(caller=who.caller, name=name, known_serial=known_serial),
         timeout=backends.timeout,
@@ -152,7 +147,7 @@ async def project(request: Request, project: str) -> Response:
     if normalized != project:
         return RedirectResponse(f"/simple/{normalized}/", status_code=301)
     media = _media(request)
-    who = await identify(request, _backends(request))
+    who = await identify(request, backends_of(request))
     return await cached_page(
         request,
         who,

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from vestry.auth.v1 import auth_pb2
 from vestry.index.v1 import index_pb2
 
-from gateway.backends import Backends
+from gateway.backends import Backends, backends_of
 from gateway.errors import HTTPError, unauthorized
 from gateway.identity import identify, token_from_request
 
@@ -36,11 +36,6 @@ class CreateToken(BaseModel):
     projects: list[str] = Field(default_factory=list, max_length=100)
     permissions: list[str] = Field(default_factory=list, max_length=10)
     expires_in: int | None = Field(default=None, gt=0, description="seconds from now")
-
-
-def _backends(request: Request) -> Backends:
-    backends: Backends = request.app.state.backends
-    return backends
 
 
 def _caller_token(request: Request) -> str:
@@ -106,7 +101,7 @@ async def _project_ids(
 @router.post("", status_code=201)
 async def create_token(request: Request, body: CreateToken) -> JSONResponse:
     token = _caller_token(request)
-    backends = _backends(request)
+    backends = backends_of(request)
     caveats = auth_pb2.Scope()
     names = sorted({canonicalize_name(p) for p in body.projects})
     if any(not n for n in names):
@@ -134,7 +129,7 @@ async def create_token(request: Request, body: CreateToken) -> JSONResponse:
 
 @router.get("")
 async def list_tokens(request: Request) -> JSONResponse:
-    backends = _backends(request)
+    backends = backends_of(request)
     reply = await backends.auth.ListTokens(
         auth_pb2.ListTokensRequest(caller_token=_caller_token(request)), timeout=backends.timeout
     )
@@ -153,7 +148,7 @@ async def revoke_token(request: Request, token_id: str) -> JSONResponse:
             "revoke by token ID, not by the token itself (it does not belong in a URL); "
             "`vestry token revoke TOKEN` derives the ID locally",
         )
-    backends = _backends(request)
+    backends = backends_of(request)
     reply = await backends.auth.RevokeToken(
         auth_pb2.RevokeTokenRequest(caller_token=caller, token_or_id=token_id),
         timeout=backends.timeout,

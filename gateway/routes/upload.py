@@ -22,7 +22,7 @@ from starlette.types import Message
 from vestry.index.v1 import index_pb2
 from vestry.storage.v1 import storage_pb2
 
-from gateway.backends import Backends
+from gateway.backends import backends_of
 from gateway.blobs import put_bytes, put_file
 from gateway.errors import HTTPError
 from gateway.identity import identify
@@ -102,7 +102,7 @@ async def _store_blobs(
 
 
 async def _upload(request: Request) -> Response:
-    backends: Backends = request.app.state.backends
+    backends = backends_of(request)
     limit: int = request.app.state.settings.max_upload_size
     try:
         who = await identify(request, backends)
