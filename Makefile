@@ -34,6 +34,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 protos: $(STAMP)
 	PYTHON=$(BIN)/python scripts/gen_protos.sh

@@ -29,13 +29,13 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services.auth import tokens
-from services.auth.cache import MemoryCache, RedisCache, VerificationCache
-from services.auth.caveats import Scope
-from services.auth.server import migrate_database
-from services.auth.service import AuthService
 from tests.support.vestry_up import start_vestry
 from vestry.common.db import make_engine
+from vestry.services.auth import tokens
+from vestry.services.auth.cache import MemoryCache, RedisCache, VerificationCache
+from vestry.services.auth.caveats import Scope
+from vestry.services.auth.server import migrate_database
+from vestry.services.auth.service import AuthService
 
 
 def _report(label: str, latencies: list[float], wall: float) -> None:

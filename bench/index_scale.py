@@ -37,16 +37,16 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from services.auth.cache import MemoryCache  # noqa: E402
-from services.auth.caveats import Scope  # noqa: E402
-from services.auth.server import migrate_database as migrate_auth  # noqa: E402
-from services.auth.service import AuthService  # noqa: E402
-from services.index import models as m  # noqa: E402
-from services.index.access import Caller  # noqa: E402
-from services.index.names import ultranormalize  # noqa: E402
-from services.index.server import migrate_database as migrate_index  # noqa: E402
-from services.index.service import IndexService  # noqa: E402
 from vestry.common.db import make_engine  # noqa: E402
+from vestry.services.auth.cache import MemoryCache  # noqa: E402
+from vestry.services.auth.caveats import Scope  # noqa: E402
+from vestry.services.auth.server import migrate_database as migrate_auth  # noqa: E402
+from vestry.services.auth.service import AuthService  # noqa: E402
+from vestry.services.index import models as m  # noqa: E402
+from vestry.services.index.access import Caller  # noqa: E402
+from vestry.services.index.names import ultranormalize  # noqa: E402
+from vestry.services.index.server import migrate_database as migrate_index  # noqa: E402
+from vestry.services.index.service import IndexService  # noqa: E402
 
 BIG = "big-project"
 OWNER = Caller(authenticated=True, user_id="owner-id", username="owner")

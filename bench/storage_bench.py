@@ -31,11 +31,11 @@ import grpc
 from minio import Minio
 from vestry.storage.v1 import storage_pb2, storage_pb2_grpc
 
-from services.storage.backends.s3 import PART_SIZE
-from services.storage.server import create_storage_server
-from services.storage.settings import StorageSettings
 from tests.support.seaweedfs import SeaweedS3, start_seaweedfs
 from vestry.common.channels import internal_channel
+from vestry.services.storage.backends.s3 import PART_SIZE
+from vestry.services.storage.server import create_storage_server
+from vestry.services.storage.settings import StorageSettings
 
 MB = 1_000_000
 

@@ -8,13 +8,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
-from gateway.backends import Backends
-from gateway.conditional import READ_METHODS
-from gateway.errors import install_error_handlers
-from gateway.page_cache import PageCache
-from gateway.routes import files, json_api, projects, simple, tokens, upload
-from gateway.settings import GatewaySettings
-from gateway.telemetry import RequestTelemetry
+from vestry.gateway.backends import Backends
+from vestry.gateway.conditional import READ_METHODS
+from vestry.gateway.errors import install_error_handlers
+from vestry.gateway.page_cache import PageCache
+from vestry.gateway.routes import files, json_api, projects, simple, tokens, upload
+from vestry.gateway.settings import GatewaySettings
+from vestry.gateway.telemetry import RequestTelemetry
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:

@@ -10,8 +10,8 @@ from vestry.auth.v1 import auth_pb2_grpc
 from vestry.index.v1 import index_pb2_grpc
 from vestry.storage.v1 import storage_pb2_grpc
 
-from gateway.settings import GatewaySettings
 from vestry.common.channels import internal_channel
+from vestry.gateway.settings import GatewaySettings
 
 # Calls safe to repeat on another replica when the one serving them dies mid-call: reads,
 # content-addressed blob writes, and CommitFile (a repeat finds its own file: already_present).

@@ -7,7 +7,7 @@ from typing import BinaryIO
 
 from vestry.storage.v1 import storage_pb2
 
-from gateway.backends import Backends
+from vestry.gateway.backends import Backends
 
 __all__ = ["CHUNK_SIZE", "put_bytes", "put_file", "read_blob"]
 

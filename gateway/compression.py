@@ -11,8 +11,8 @@ import gzip
 
 from fastapi import Request
 
-from gateway.negotiation import accepts_gzip
-from gateway.page_cache import PageCache
+from vestry.gateway.negotiation import accepts_gzip
+from vestry.gateway.page_cache import PageCache
 
 __all__ = ["MIN_BYTES", "encoded_body"]
 

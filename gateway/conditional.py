@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import Response
 
-from gateway.page_cache import body_etag
+from vestry.gateway.page_cache import body_etag
 
 __all__ = ["READ_METHODS", "cache_control", "etag_matches", "page_response"]
 

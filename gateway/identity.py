@@ -11,9 +11,9 @@ from fastapi import Request
 from vestry.auth.v1 import auth_pb2
 from vestry.index.v1 import index_pb2
 
-from gateway.backends import Backends
-from gateway.errors import unauthorized
-from gateway.telemetry import note_caller
+from vestry.gateway.backends import Backends
+from vestry.gateway.errors import unauthorized
+from vestry.gateway.telemetry import note_caller
 
 __all__ = ["Identity", "identify", "token_from_request"]
 

@@ -13,7 +13,13 @@ from urllib.parse import quote
 from packaging.version import InvalidVersion, Version
 from vestry.index.v1 import index_pb2
 
-from gateway.simple_render import file_url, iso_utc, listed_files, sorted_versions, yank_state
+from vestry.gateway.simple_render import (
+    file_url,
+    iso_utc,
+    listed_files,
+    sorted_versions,
+    yank_state,
+)
 
 __all__ = ["VersionNotFound", "latest_release", "project_document", "release_document"]
 

@@ -12,7 +12,7 @@ import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from gateway.telemetry import PAGE_CACHE
+from vestry.gateway.telemetry import PAGE_CACHE
 
 __all__ = ["CachedPage", "PageCache", "body_etag"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uvicorn
 
-from gateway.app import create_app
-from gateway.settings import GatewaySettings
+from vestry.gateway.app import create_app
+from vestry.gateway.settings import GatewaySettings
 
 
 def uvicorn_config(settings: GatewaySettings) -> uvicorn.Config:

@@ -10,11 +10,11 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from vestry.index.v1 import index_pb2
 from vestry.storage.v1 import storage_pb2
 
-from gateway.backends import backends_of
-from gateway.blobs import read_blob
-from gateway.conditional import READ_METHODS, etag_matches
-from gateway.errors import HTTPError
-from gateway.identity import identify
+from vestry.gateway.backends import backends_of
+from vestry.gateway.blobs import read_blob
+from vestry.gateway.conditional import READ_METHODS, etag_matches
+from vestry.gateway.errors import HTTPError
+from vestry.gateway.identity import identify
 
 router = APIRouter()
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)\Z")

@@ -8,12 +8,12 @@ from fastapi.responses import Response
 from packaging.utils import canonicalize_name
 from vestry.index.v1 import index_pb2
 
-from gateway import json_api
-from gateway.backends import backends_of
-from gateway.conditional import READ_METHODS
-from gateway.errors import HTTPError
-from gateway.identity import identify
-from gateway.routes.simple import cached_page
+from vestry.gateway import json_api
+from vestry.gateway.backends import backends_of
+from vestry.gateway.conditional import READ_METHODS
+from vestry.gateway.errors import HTTPError
+from vestry.gateway.identity import identify
+from vestry.gateway.routes.simple import cached_page
 
 router = APIRouter()
 _JSON = "application/json"

@@ -19,9 +19,9 @@ from pydantic import BaseModel, Field
 from vestry.auth.v1 import auth_pb2
 from vestry.index.v1 import index_pb2
 
-from gateway.backends import Backends, backends_of
-from gateway.errors import HTTPError, unauthorized
-from gateway.identity import Identity, identify
+from vestry.gateway.backends import Backends, backends_of
+from vestry.gateway.errors import HTTPError, unauthorized
+from vestry.gateway.identity import Identity, identify
 
 __all__ = ["router"]
 

@@ -10,14 +10,14 @@ from fastapi.responses import RedirectResponse, Response
 from packaging.utils import canonicalize_name
 from vestry.index.v1 import index_pb2
 
-from gateway import simple_render
-from gateway.backends import backends_of
-from gateway.compression import encoded_body
-from gateway.conditional import READ_METHODS, page_response
-from gateway.errors import HTTPError
-from gateway.identity import Identity, identify
-from gateway.negotiation import HTML, JSON, choose
-from gateway.page_cache import PageCache, body_etag
+from vestry.gateway import simple_render
+from vestry.gateway.backends import backends_of
+from vestry.gateway.compression import encoded_body
+from vestry.gateway.conditional import READ_METHODS, page_response
+from vestry.gateway.errors import HTTPError
+from vestry.gateway.identity import Identity, identify
+from vestry.gateway.negotiation import HTML, JSON, choose
+from vestry.gateway.page_cache import PageCache, body_etag
 
 router = APIRouter()
 

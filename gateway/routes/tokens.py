@@ -21,9 +21,9 @@ from pydantic import BaseModel, Field
 from vestry.auth.v1 import auth_pb2
 from vestry.index.v1 import index_pb2
 
-from gateway.backends import Backends, backends_of
-from gateway.errors import HTTPError, unauthorized
-from gateway.identity import identify, token_from_request
+from vestry.gateway.backends import Backends, backends_of
+from vestry.gateway.errors import HTTPError, unauthorized
+from vestry.gateway.identity import identify, token_from_request
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
 _NO_STORE = {"Cache-Control": "no-store"}

@@ -22,12 +22,12 @@ from starlette.types import Message
 from vestry.index.v1 import index_pb2
 from vestry.storage.v1 import storage_pb2
 
-from gateway.backends import backends_of
-from gateway.blobs import put_bytes, put_file
-from gateway.errors import HTTPError
-from gateway.identity import identify
-from gateway.upload.checks import after_index, before_index, too_large
-from gateway.upload.form import UploadError, UploadForm
+from vestry.gateway.backends import backends_of
+from vestry.gateway.blobs import put_bytes, put_file
+from vestry.gateway.errors import HTTPError
+from vestry.gateway.identity import identify
+from vestry.gateway.upload.checks import after_index, before_index, too_large
+from vestry.gateway.upload.form import UploadError, UploadForm
 
 router = APIRouter()
 log = logging.getLogger(__name__)

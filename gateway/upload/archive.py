@@ -22,7 +22,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from gateway.upload.form import UploadError
+from vestry.gateway.upload.form import UploadError
 
 __all__ = ["ArchiveFacts", "check_filename", "check_pep625", "inspect_archive"]
 

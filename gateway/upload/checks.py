@@ -12,9 +12,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from gateway.upload.archive import ArchiveFacts, check_filename, check_pep625, inspect_archive
-from gateway.upload.digests import Digests, digest_file
-from gateway.upload.form import UploadError, UploadForm, parse_form
+from vestry.gateway.upload.archive import (
+    ArchiveFacts,
+    check_filename,
+    check_pep625,
+    inspect_archive,
+)
+from vestry.gateway.upload.digests import Digests, digest_file
+from vestry.gateway.upload.form import UploadError, UploadForm, parse_form
 
 __all__ = ["Checked", "after_index", "before_index", "too_large"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from vestry.auth.v1 import auth_pb2
 
-from services.auth.caveats import Scope
-from services.auth.service import TokenRecord, UserRecord
 from vestry.common.protoconv import optional_set, timestamp
+from vestry.services.auth.caveats import Scope
+from vestry.services.auth.service import TokenRecord, UserRecord
 
 
 def scope_to_proto(scope: Scope) -> auth_pb2.Scope:

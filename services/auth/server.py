@@ -11,12 +11,12 @@ import grpc
 import redis
 from vestry.auth.v1 import auth_pb2, auth_pb2_grpc
 
-from services.auth.cache import MemoryCache, RedisCache, VerificationCache
-from services.auth.service import AuthService
-from services.auth.servicer import AuthServicer
-from services.auth.settings import AuthSettings
 from vestry.common.db import check_migrated, make_engine, migrate
 from vestry.common.grpc_server import create_server, run_until_signalled
+from vestry.services.auth.cache import MemoryCache, RedisCache, VerificationCache
+from vestry.services.auth.service import AuthService
+from vestry.services.auth.servicer import AuthServicer
+from vestry.services.auth.settings import AuthSettings
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -23,19 +23,6 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.auth import tokens
-from services.auth.cache import ENTRY_VERSION, VerificationCache
-from services.auth.caveats import (
-    PERMISSIONS,
-    AccessContext,
-    Caveat,
-    CaveatError,
-    Scope,
-    dump_caveat,
-    parse_caveat,
-)
-from services.auth.metrics import TOKEN_CACHE, TOKEN_FAILURES
-from services.auth.models import Event, Token, User
 from vestry.common.errors import (
     AlreadyExists,
     InvalidArgument,
@@ -44,6 +31,19 @@ from vestry.common.errors import (
     Unauthenticated,
     Unavailable,
 )
+from vestry.services.auth import tokens
+from vestry.services.auth.cache import ENTRY_VERSION, VerificationCache
+from vestry.services.auth.caveats import (
+    PERMISSIONS,
+    AccessContext,
+    Caveat,
+    CaveatError,
+    Scope,
+    dump_caveat,
+    parse_caveat,
+)
+from vestry.services.auth.metrics import TOKEN_CACHE, TOKEN_FAILURES
+from vestry.services.auth.models import Event, Token, User
 
 __all__ = ["AuthService", "TokenRecord", "UserRecord", "Verified", "user_name_key"]
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from packaging.utils import canonicalize_name
 from pymacaroons import MACAROON_V2, Macaroon
 
-from services.auth.caveats import (
+from vestry.services.auth.caveats import (
     MAX_TIMESTAMP,
     Caveat,
     CaveatError,

@@ -9,7 +9,7 @@ from typing import Literal
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.index import models as m
+from vestry.services.index import models as m
 
 __all__ = ["BlobReference", "blob_references"]
 

@@ -6,8 +6,9 @@ import json
 
 from vestry.index.v1 import index_pb2
 
-from services.index.access import Caller
-from services.index.records import (
+from vestry.common.protoconv import optional_set, timestamp
+from vestry.services.index.access import Caller
+from vestry.services.index.records import (
     EventData,
     FileData,
     OrganizationData,
@@ -17,7 +18,6 @@ from services.index.records import (
     ReservedData,
     RoleData,
 )
-from vestry.common.protoconv import optional_set, timestamp
 
 _EXTRA_FIELDS = (
     "author",

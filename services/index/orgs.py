@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.index import models as m
-from services.index.access import (
+from vestry.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from vestry.services.index import models as m
+from vestry.services.index.access import (
     ORG_ROLE_ACTIONS,
     ROLES,
     Caller,
@@ -22,10 +23,9 @@ from services.index.access import (
     may_create_org,
     require_admin,
 )
-from services.index.names import MAX_NAME_LENGTH, normalize, validate_project_name
-from services.index.records import OrganizationData, ReservedData, RoleData, TeamData
-from services.index.txn import record_event, write_session
-from vestry.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from vestry.services.index.names import MAX_NAME_LENGTH, normalize, validate_project_name
+from vestry.services.index.records import OrganizationData, ReservedData, RoleData, TeamData
+from vestry.services.index.txn import record_event, write_session
 
 __all__ = ["Organizations", "normalize_pattern"]
 

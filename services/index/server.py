@@ -7,11 +7,11 @@ from pathlib import Path
 import grpc
 from vestry.index.v1 import index_pb2, index_pb2_grpc
 
-from services.index.service import IndexService
-from services.index.servicer import IndexServicer
-from services.index.settings import IndexSettings
 from vestry.common.db import check_migrated, make_engine, migrate
 from vestry.common.grpc_server import create_server, run_until_signalled
+from vestry.services.index.service import IndexService
+from vestry.services.index.servicer import IndexServicer
+from vestry.services.index.settings import IndexSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "alembic_version_index"

@@ -15,8 +15,15 @@ from sqlalchemy import Engine, and_, delete, false, or_, select, true, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.index import models as m
-from services.index.access import (
+from vestry.common.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
+from vestry.services.index import models as m
+from vestry.services.index.access import (
     ROLES,
     Action,
     Caller,
@@ -26,9 +33,9 @@ from services.index.access import (
     may_create,
     require_admin,
 )
-from services.index.names import normalize, ultranormalize, validate_project_name
-from services.index.orgs import Organizations
-from services.index.records import (
+from vestry.services.index.names import normalize, ultranormalize, validate_project_name
+from vestry.services.index.orgs import Organizations
+from vestry.services.index.records import (
     CommitResult,
     EventData,
     FileData,
@@ -41,14 +48,7 @@ from services.index.records import (
     TeamRoleData,
     UploadCheck,
 )
-from services.index.txn import bump_serial, record_event, write_session
-from vestry.common.errors import (
-    AlreadyExists,
-    FailedPrecondition,
-    InvalidArgument,
-    NotFound,
-    PermissionDenied,
-)
+from vestry.services.index.txn import bump_serial, record_event, write_session
 
 __all__ = ["IndexService", "file_exists_message", "parse_version"]
 

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 
 from vestry.index.v1 import index_pb2, index_pb2_grpc
 
-from services.index.convert import (
+from vestry.common.grpc_server import Context
+from vestry.services.index.convert import (
     caller_from_proto,
     detail_to_proto,
     event_to_proto,
@@ -21,9 +22,8 @@ from services.index.convert import (
     reserved_to_proto,
     role_to_proto,
 )
-from services.index.records import ProjectPage
-from services.index.service import IndexService
-from vestry.common.grpc_server import Context
+from vestry.services.index.records import ProjectPage
+from vestry.services.index.service import IndexService
 
 _MAX_CACHED_FILES = 300_000
 
@@ -150,7 +150,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.ListBlobReferencesRequest, context: Context
     ) -> AsyncIterator[index_pb2.ListBlobReferencesResponse]:
         # Imported here so that this storage-maintenance RPC stays one appended block.
-        from services.index.blobrefs import blob_references
+        from vestry.services.index.blobrefs import blob_references
 
         kinds = {
             "file": index_pb2.BlobReference.FILE,

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.index import models as m
-from services.index.access import Caller
+from vestry.services.index import models as m
+from vestry.services.index.access import Caller
 
 __all__ = ["bump_serial", "record_event", "write_session"]
 

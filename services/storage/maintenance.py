@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from services.storage.blobstore import (
+from vestry.common.errors import FailedPrecondition
+from vestry.services.storage.blobstore import (
     BlobInfo,
     BlobNotFound,
     BlobStore,
@@ -21,7 +22,6 @@ from services.storage.blobstore import (
     sweep_incoming,
     verify_blob,
 )
-from vestry.common.errors import FailedPrecondition
 
 __all__ = [
     "DEFAULT_GRACE_SECONDS",

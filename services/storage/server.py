@@ -9,12 +9,12 @@ import time
 import grpc
 from vestry.storage.v1 import storage_pb2, storage_pb2_grpc
 
-from services.storage.backends.local import LocalBlobStore
-from services.storage.backends.s3 import S3BlobStore
-from services.storage.blobstore import BlobStore, sweep_incoming
-from services.storage.servicer import StorageServicer
-from services.storage.settings import StorageSettings
 from vestry.common.grpc_server import create_server, run_until_signalled
+from vestry.services.storage.backends.local import LocalBlobStore
+from vestry.services.storage.backends.s3 import S3BlobStore
+from vestry.services.storage.blobstore import BlobStore, sweep_incoming
+from vestry.services.storage.servicer import StorageServicer
+from vestry.services.storage.settings import StorageSettings
 
 SERVICE_NAME = storage_pb2.DESCRIPTOR.services_by_name["StorageService"].full_name
 # A spooled upload untouched this long belongs to a process that died: the gateway gives a

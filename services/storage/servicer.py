@@ -10,7 +10,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import Counter
 from vestry.storage.v1 import storage_pb2, storage_pb2_grpc
 
-from services.storage.blobstore import (
+from vestry.common.errors import InvalidArgument
+from vestry.common.grpc_server import Context
+from vestry.services.storage.blobstore import (
     BlobInfo,
     BlobStore,
     IncomingBlob,
@@ -18,8 +20,6 @@ from services.storage.blobstore import (
     validate_key,
     verify_blob,
 )
-from vestry.common.errors import InvalidArgument
-from vestry.common.grpc_server import Context
 
 __all__ = ["LIST_BATCH", "StorageServicer"]
 

@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from services.auth.cache import MemoryCache
-from services.auth.server import migrate_database
-from services.auth.service import AuthService
 from vestry.common.db import make_engine
+from vestry.services.auth.cache import MemoryCache
+from vestry.services.auth.server import migrate_database
+from vestry.services.auth.service import AuthService
 
 BIN = Path(sys.executable).parent
 

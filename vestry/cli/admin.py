@@ -10,16 +10,16 @@ from pydantic import ValidationError
 from sqlalchemy import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from services.auth.cache import MemoryCache
-from services.auth.caveats import Scope
-from services.auth.server import MIGRATIONS as AUTH_MIGRATIONS
-from services.auth.server import VERSION_TABLE as AUTH_VERSION_TABLE
-from services.auth.server import migrate_database as migrate_auth
-from services.auth.service import AuthService
-from services.index.server import migrate_database as migrate_index
 from vestry.common.datadir import DataDir, default_data_dir
 from vestry.common.db import check_migrated, make_engine
 from vestry.common.errors import DomainError
+from vestry.services.auth.cache import MemoryCache
+from vestry.services.auth.caveats import Scope
+from vestry.services.auth.server import MIGRATIONS as AUTH_MIGRATIONS
+from vestry.services.auth.server import VERSION_TABLE as AUTH_VERSION_TABLE
+from vestry.services.auth.server import migrate_database as migrate_auth
+from vestry.services.auth.service import AuthService
+from vestry.services.index.server import migrate_database as migrate_index
 
 
 def migrate(data_dir: Path | None) -> int:

@@ -25,8 +25,8 @@ def _serve(service: str) -> int:
     from vestry.common.metrics import serve_metrics
 
     if service == "gateway":
-        from gateway.server import serve as serve_gateway
-        from gateway.settings import GatewaySettings
+        from vestry.gateway.server import serve as serve_gateway
+        from vestry.gateway.settings import GatewaySettings
 
         gw = GatewaySettings()  # type: ignore[call-arg]
         _logging(gw.log_level)
@@ -34,24 +34,24 @@ def _serve(service: str) -> int:
         serve_gateway(gw)
         return 0
     if service == "auth":
-        from services.auth.server import serve as serve_auth
-        from services.auth.settings import AuthSettings
+        from vestry.services.auth.server import serve as serve_auth
+        from vestry.services.auth.settings import AuthSettings
 
         auth = AuthSettings()  # type: ignore[call-arg]
         _logging(auth.log_level)
         serve_metrics(auth.metrics_listen)
         asyncio.run(serve_auth(auth))
     elif service == "index":
-        from services.index.server import serve as serve_index
-        from services.index.settings import IndexSettings
+        from vestry.services.index.server import serve as serve_index
+        from vestry.services.index.settings import IndexSettings
 
         index = IndexSettings()  # type: ignore[call-arg]
         _logging(index.log_level)
         serve_metrics(index.metrics_listen)
         asyncio.run(serve_index(index))
     else:
-        from services.storage.server import serve as serve_storage
-        from services.storage.settings import StorageSettings
+        from vestry.services.storage.server import serve as serve_storage
+        from vestry.services.storage.settings import StorageSettings
 
         storage = StorageSettings()  # type: ignore[call-arg]
         _logging(storage.log_level)

@@ -257,11 +257,11 @@ def _events(args: argparse.Namespace) -> int:
 
 
 def _admin_reserve(args: argparse.Namespace) -> int:
-    from services.index.access import Caller
-    from services.index.server import migrate_database
-    from services.index.service import IndexService
     from vestry.common.datadir import DataDir, default_data_dir
     from vestry.common.db import make_engine
+    from vestry.services.index.access import Caller
+    from vestry.services.index.server import migrate_database
+    from vestry.services.index.service import IndexService
 
     dd = DataDir(args.data_dir or default_data_dir())
     dd.prepare()

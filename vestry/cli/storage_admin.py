@@ -19,11 +19,17 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from vestry.index.v1 import index_pb2, index_pb2_grpc
 from vestry.storage.v1 import storage_pb2, storage_pb2_grpc
 
-from services.index.blobrefs import blob_references
-from services.index.server import MIGRATIONS, VERSION_TABLE
-from services.storage.backends.local import LocalBlobStore
-from services.storage.blobstore import BlobInfo, BlobNotFound, StoredBlob
-from services.storage.maintenance import (
+from vestry.common.datadir import DataDir, default_data_dir
+from vestry.common.db import check_migrated, make_engine
+from vestry.common.durations import parse_duration
+from vestry.common.errors import DomainError, FailedPrecondition, Unavailable
+from vestry.common.grpc_server import CLIENT_OPTIONS
+from vestry.common.internal_auth import METADATA_KEY, mint_credential
+from vestry.services.index.blobrefs import blob_references
+from vestry.services.index.server import MIGRATIONS, VERSION_TABLE
+from vestry.services.storage.backends.local import LocalBlobStore
+from vestry.services.storage.blobstore import BlobInfo, BlobNotFound, StoredBlob
+from vestry.services.storage.maintenance import (
     DEFAULT_GRACE_SECONDS,
     BlobSource,
     Reference,
@@ -31,12 +37,6 @@ from services.storage.maintenance import (
     fsck,
     gc,
 )
-from vestry.common.datadir import DataDir, default_data_dir
-from vestry.common.db import check_migrated, make_engine
-from vestry.common.durations import parse_duration
-from vestry.common.errors import DomainError, FailedPrecondition, Unavailable
-from vestry.common.grpc_server import CLIENT_OPTIONS
-from vestry.common.internal_auth import METADATA_KEY, mint_credential
 
 __all__ = ["run"]
 

@@ -15,10 +15,10 @@ from urllib.parse import quote
 
 import httpx
 
-from services.auth.caveats import PERMISSIONS, CaveatError
-from services.auth.tokens import MalformedToken, load, token_id
-from services.auth.tokens import attenuate as attenuate_token
 from vestry.common.durations import parse_duration
+from vestry.services.auth.caveats import PERMISSIONS, CaveatError
+from vestry.services.auth.tokens import MalformedToken, load, token_id
+from vestry.services.auth.tokens import attenuate as attenuate_token
 
 __all__ = [
     "add_server_commands",

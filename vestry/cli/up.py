@@ -15,10 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-from services.auth.server import migrate_database as migrate_auth
-from services.index.server import migrate_database as migrate_index
 from vestry.cli.healthcheck import check
 from vestry.common.datadir import DataDir
+from vestry.services.auth.server import migrate_database as migrate_auth
+from vestry.services.index.server import migrate_database as migrate_index
 
 SERVICES = ("auth", "index", "storage")
 _PR_SET_PDEATHSIG = 1

@@ -1,13 +1,12 @@
 """The domain error hierarchy shared by every service.
 
 Domain code raises these; one gRPC server interceptor (`vestry.common.grpc_server`) turns them
-into a status, and the gateway turns statuses into HTTP answers in one table. Each error carries
-the gRPC code it maps to, so a new error needs no new mapping code.
+into a status, and the gateway turns statuses into HTTP answers in one table. Each error names
+the gRPC status it maps to, so a new error needs no new mapping code; it names it as a string,
+so that domain code, which imports these, never imports grpc.
 """
 
 from __future__ import annotations
-
-import grpc
 
 __all__ = [
     "AlreadyExists",
@@ -25,7 +24,7 @@ __all__ = [
 class DomainError(Exception):
     """An expected failure whose message is safe to show to the client."""
 
-    code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
+    code: str = "UNKNOWN"  # the name of a grpc.StatusCode
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -33,32 +32,32 @@ class DomainError(Exception):
 
 
 class InvalidArgument(DomainError):
-    code = grpc.StatusCode.INVALID_ARGUMENT
+    code = "INVALID_ARGUMENT"
 
 
 class NotFound(DomainError):
-    code = grpc.StatusCode.NOT_FOUND
+    code = "NOT_FOUND"
 
 
 class AlreadyExists(DomainError):
-    code = grpc.StatusCode.ALREADY_EXISTS
+    code = "ALREADY_EXISTS"
 
 
 class PermissionDenied(DomainError):
-    code = grpc.StatusCode.PERMISSION_DENIED
+    code = "PERMISSION_DENIED"
 
 
 class Unauthenticated(DomainError):
-    code = grpc.StatusCode.UNAUTHENTICATED
+    code = "UNAUTHENTICATED"
 
 
 class FailedPrecondition(DomainError):
-    code = grpc.StatusCode.FAILED_PRECONDITION
+    code = "FAILED_PRECONDITION"
 
 
 class ResourceExhausted(DomainError):
-    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    code = "RESOURCE_EXHAUSTED"
 
 
 class Unavailable(DomainError):
-    code = grpc.StatusCode.UNAVAILABLE
+    code = "UNAVAILABLE"

@@ -39,7 +39,7 @@ def _metadata_value(details: grpc.HandlerCallDetails, key: str) -> str | None:
 
 async def _translate(exc: BaseException, context: Context, method: str) -> None:
     if isinstance(exc, DomainError):
-        await context.abort(exc.code, exc.message)
+        await context.abort(grpc.StatusCode[exc.code], exc.message)
     log.exception("unexpected error in %s", method)
     await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the service log")
 
@@ -79,7 +79,7 @@ class _Outcome:
             code = context.code()
             self.code = code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
         elif isinstance(exc, DomainError):
-            self.code = exc.code
+            self.code = grpc.StatusCode[exc.code]
         else:
             self.code = grpc.StatusCode.INTERNAL
 

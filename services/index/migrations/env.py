@@ -1,6 +1,6 @@
 from alembic import context
 
-from services.index.models import Base
 from vestry.common.db import run_migrations
+from vestry.services.index.models import Base
 
 run_migrations(context, Base.metadata)

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from services.storage.blobstore import (
+from vestry.services.storage.blobstore import (
     BlobInfo,
     BlobNotFound,
     IncomingBlob,

@@ -15,7 +15,8 @@ import urllib3
 from minio import Minio
 from minio.error import MinioException, S3Error
 
-from services.storage.blobstore import (
+from vestry.common.errors import DomainError, Unavailable
+from vestry.services.storage.blobstore import (
     BlobInfo,
     BlobNotFound,
     IncomingBlob,
@@ -24,7 +25,6 @@ from services.storage.blobstore import (
     check_range,
     is_key,
 )
-from vestry.common.errors import DomainError, Unavailable
 
 __all__ = ["S3BlobStore"]
 

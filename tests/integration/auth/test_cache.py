@@ -14,13 +14,13 @@ import pytest
 import redis
 from sqlalchemy import Engine
 
-from services.auth import tokens
-from services.auth.cache import ENTRY_VERSION, MemoryCache, RedisCache, VerificationCache
-from services.auth.caveats import AccessContext, Scope
-from services.auth.service import AuthService
 from tests.integration.auth.conftest import ThrowawayRedis
 from tests.unit.auth.conftest import NOW, Clock
 from vestry.common.errors import PermissionDenied, Unauthenticated, Unavailable
+from vestry.services.auth import tokens
+from vestry.services.auth.cache import ENTRY_VERSION, MemoryCache, RedisCache, VerificationCache
+from vestry.services.auth.caveats import AccessContext, Scope
+from vestry.services.auth.service import AuthService
 
 TTL = 300
 

@@ -10,11 +10,11 @@ import grpc
 import pytest
 from vestry.auth.v1 import auth_pb2, auth_pb2_grpc
 
-from services.auth import tokens
-from services.auth.server import create_auth_server, migrate_database
-from services.auth.settings import AuthSettings
 from vestry.common.channels import internal_channel
 from vestry.common.grpc_server import start_serving
+from vestry.services.auth import tokens
+from vestry.services.auth.server import create_auth_server, migrate_database
+from vestry.services.auth.settings import AuthSettings
 
 BAD = {
     "garbled": lambda t: t[:20] + "$$$" + t[23:],

@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.auth import tokens
 from tests.factories import make_wheel
 from tests.support.clients import clean_env, pip_install, twine_upload
 from tests.support.vestry_up import RunningVestry, start_vestry
+from vestry.services.auth import tokens
 
 pytestmark = pytest.mark.e2e
 VESTRY = str(Path(sys.executable).parent / "vestry")

@@ -20,7 +20,6 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 from vestry.auth.v1 import auth_pb2
 
-from services.auth.tokens import attenuate
 from tests.factories import make_sdist, make_wheel
 from tests.integration.cluster.cluster import (
     BIN,
@@ -33,6 +32,7 @@ from tests.integration.cluster.cluster import (
     upload,
 )
 from tests.support.clients import pip_install, twine_upload
+from vestry.services.auth.tokens import attenuate
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.s3]
 

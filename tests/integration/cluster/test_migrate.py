@@ -14,10 +14,10 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from services.auth import server as auth_server
-from services.index import server as index_server
 from vestry.common.db import check_migrated, make_engine, migrate
 from vestry.common.errors import FailedPrecondition
+from vestry.services.auth import server as auth_server
+from vestry.services.index import server as index_server
 
 BIN = Path(sys.executable).parent
 SERVERS = {"auth": auth_server, "index": index_server}

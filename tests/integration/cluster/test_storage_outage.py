@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.errors import RETRY_AFTER_SECONDS
 from tests.factories import make_wheel
 from tests.integration.cluster.cluster import SERVICES, Cluster, create_user_token, sha256, upload
+from vestry.gateway.errors import RETRY_AFTER_SECONDS
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.s3]
 

@@ -10,8 +10,6 @@ import urllib3
 from minio import Minio
 from minio.error import MinioException
 
-from services.storage.server import make_store
-from services.storage.settings import StorageSettings
 from tests.integration.storage.harness import (
     DomainClient,
     GrpcClient,
@@ -19,6 +17,8 @@ from tests.integration.storage.harness import (
     ServerThread,
 )
 from tests.support.seaweedfs import SeaweedS3, start_seaweedfs, weed_binary
+from vestry.services.storage.server import make_store
+from vestry.services.storage.settings import StorageSettings
 
 MAX_BLOB = 18 * 1024 * 1024  # above S3_PART_SIZE, so a multipart upload fits under the limit
 

@@ -15,8 +15,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from minio import Minio
 from vestry.storage.v1 import storage_pb2, storage_pb2_grpc
 
-from services.storage.backends.s3 import S3BlobStore
-from services.storage.blobstore import (
+from vestry.common.channels import internal_channel
+from vestry.common.errors import DomainError
+from vestry.services.storage.backends.s3 import S3BlobStore
+from vestry.services.storage.blobstore import (
     BlobInfo,
     BlobStore,
     IncomingBlob,
@@ -24,10 +26,8 @@ from services.storage.blobstore import (
     validate_key,
     verify_blob,
 )
-from services.storage.server import create_storage_server
-from services.storage.settings import StorageSettings
-from vestry.common.channels import internal_channel
-from vestry.common.errors import DomainError
+from vestry.services.storage.server import create_storage_server
+from vestry.services.storage.settings import StorageSettings
 
 T = TypeVar("T")
 CHUNK = 64 * 1024  # small, so that test blobs cross many chunk boundaries
@@ -80,7 +80,7 @@ class DomainClient:
         try:
             return fn(*args)
         except DomainError as exc:
-            raise Failed(exc.code, exc.message) from exc
+            raise Failed(grpc.StatusCode[exc.code], exc.message) from exc
 
     def put(
         self, data: bytes, expected_sha256: str = "", expected_size: int = 0, max_size: int = 0

@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from services.index.server import create_index_server
-from services.index.settings import IndexSettings
-from services.storage.backends.local import LocalBlobStore
-from services.storage.blobstore import BlobStore, IncomingBlob, blob_path
 from tests.integration.storage.conftest import backend_settings
 from tests.integration.storage.harness import ServerThread
 from tests.support.vestry_up import free_port
 from tests.unit.storage.index_rows import add_file, index_engine
 from vestry.common.datadir import DataDir
+from vestry.services.index.server import create_index_server
+from vestry.services.index.settings import IndexSettings
+from vestry.services.storage.backends.local import LocalBlobStore
+from vestry.services.storage.blobstore import BlobStore, IncomingBlob, blob_path
 
 BIN = Path(sys.executable).parent
 DAY = 86400

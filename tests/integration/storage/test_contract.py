@@ -13,9 +13,9 @@ import grpc
 import httpx
 import pytest
 
-from services.storage.blobstore import blob_path
 from tests.integration.storage.conftest import MAX_BLOB
 from tests.integration.storage.harness import CHUNK, Failed, Harness
+from vestry.services.storage.blobstore import blob_path
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 

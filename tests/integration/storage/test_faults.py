@@ -17,10 +17,6 @@ import grpc
 import pytest
 from vestry.storage.v1 import storage_pb2
 
-from gateway.errors import rpc_error_response
-from services.storage.backends.s3 import S3BlobStore
-from services.storage.blobstore import blob_path
-from services.storage.server import make_store
 from tests.integration.storage.conftest import BACKENDS, backend_settings, storage_settings
 from tests.integration.storage.harness import (
     CHUNK,
@@ -34,6 +30,10 @@ from tests.support.seaweedfs import start_seaweedfs
 from tests.support.vestry_up import free_port
 from vestry.cli.healthcheck import check
 from vestry.common.errors import Unavailable
+from vestry.gateway.errors import rpc_error_response
+from vestry.services.storage.backends.s3 import S3BlobStore
+from vestry.services.storage.blobstore import blob_path
+from vestry.services.storage.server import make_store
 
 BIN = Path(sys.executable).parent
 UNAVAILABLE = grpc.StatusCode.UNAVAILABLE

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import Engine
 
-from services.auth.cache import MemoryCache, VerificationCache
-from services.auth.server import migrate_database
-from services.auth.service import AuthService
 from vestry.common.db import make_engine
+from vestry.services.auth.cache import MemoryCache, VerificationCache
+from vestry.services.auth.server import migrate_database
+from vestry.services.auth.service import AuthService
 
 NOW = 1_800_000_000.0
 

@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
-from services.auth import tokens
-from services.auth.caveats import (
+from tests.unit.auth.conftest import NOW
+from vestry.services.auth import tokens
+from vestry.services.auth.caveats import (
     PERMISSIONS,
     Caveat,
     Expiry,
@@ -20,8 +21,7 @@ from services.auth.caveats import (
     Scope,
     UserBound,
 )
-from services.auth.service import AuthService
-from tests.unit.auth.conftest import NOW
+from vestry.services.auth.service import AuthService
 
 PROJECTS = ["foo", "bar", "baz", "Foo_Bar", "qux.quux"]
 perm_lists = st.lists(st.sampled_from(sorted(PERMISSIONS)), max_size=3)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from services.auth.caveats import (
+from vestry.services.auth.caveats import (
     MAX_TIMESTAMP,
     AccessContext,
     Caveat,

@@ -8,8 +8,8 @@ import secrets
 import pytest
 from pymacaroons import MACAROON_V1, Macaroon, Verifier
 
-from services.auth import tokens
-from services.auth.caveats import (
+from vestry.services.auth import tokens
+from vestry.services.auth.caveats import (
     MAX_TIMESTAMP,
     CaveatError,
     Expiry,

@@ -18,11 +18,11 @@ import yaml
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
-from gateway.settings import GatewaySettings
-from services.auth.settings import AuthSettings
-from services.index.settings import IndexSettings
-from services.storage.settings import StorageSettings
 from tests.unit.deploy.kustomize_lite import load_docs, render
+from vestry.gateway.settings import GatewaySettings
+from vestry.services.auth.settings import AuthSettings
+from vestry.services.index.settings import IndexSettings
+from vestry.services.storage.settings import StorageSettings
 
 REPO = Path(__file__).resolve().parents[3]
 K8S = REPO / "deploy" / "k8s"

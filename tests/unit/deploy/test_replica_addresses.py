@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from gateway.backends import RETRYABLE
 from vestry.common.channels import grpc_target, service_config
+from vestry.gateway.backends import RETRYABLE
 
 
 @pytest.mark.parametrize(
@@ -43,7 +43,7 @@ def test_unusable_address_lists_are_refused_with_advice(address: str, message: s
 def test_gateway_settings_refuse_an_unusable_list(monkeypatch: pytest.MonkeyPatch) -> None:
     from pydantic import ValidationError
 
-    from gateway.settings import GatewaySettings
+    from vestry.gateway.settings import GatewaySettings
 
     monkeypatch.setenv("VESTRY_INTERNAL_SECRET", "x" * 32)
     monkeypatch.setenv("VESTRY_INDEX_ADDRESS", "index-1:50052,index-2:50052")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.conditional import etag_matches
+from vestry.gateway.conditional import etag_matches
 
 TAG = '"abc123"'
 

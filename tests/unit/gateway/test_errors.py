@@ -8,8 +8,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from grpc.aio import AioRpcError, Metadata
 
-from gateway.errors import RETRY_AFTER_SECONDS, HTTPError, install_error_handlers
 from vestry.common.grpc_server import MAX_RECONNECT_BACKOFF_MS
+from vestry.gateway.errors import RETRY_AFTER_SECONDS, HTTPError, install_error_handlers
 
 
 def _rpc_error(code: grpc.StatusCode, details: str) -> AioRpcError:

@@ -7,8 +7,13 @@ import json
 import pytest
 from vestry.index.v1 import index_pb2
 
-from gateway.json_api import VersionNotFound, latest_release, project_document, release_document
 from tests.unit.gateway.pages import SHA, demo_page, release
+from vestry.gateway.json_api import (
+    VersionNotFound,
+    latest_release,
+    project_document,
+    release_document,
+)
 
 BASE = "https://vestry.example"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.upload.form import UploadError, parse_form
+from vestry.gateway.upload.form import UploadError, parse_form
 
 BASE = [
     (":action", "file_upload"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.negotiation import HTML, HTML_V1, JSON, accepts_gzip, choose
+from vestry.gateway.negotiation import HTML, HTML_V1, JSON, accepts_gzip, choose
 
 # Copied from the clients' sources (pip `_internal/index/collector.py`, uv `uv-client`).
 PIP_ACCEPT = (

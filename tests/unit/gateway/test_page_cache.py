@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from gateway.page_cache import PageCache
+from vestry.gateway.page_cache import PageCache
 
 
 def test_hit_only_for_the_same_project_and_serial() -> None:

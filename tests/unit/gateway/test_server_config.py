@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import secrets
 
-from gateway.server import uvicorn_config
-from gateway.settings import GatewaySettings
+from vestry.gateway.server import uvicorn_config
+from vestry.gateway.settings import GatewaySettings
 
 
 def _settings(**values: str) -> GatewaySettings:

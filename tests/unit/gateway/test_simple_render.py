@@ -10,8 +10,14 @@ from pypi_simple import ProjectPage as ParsedPage
 from pypi_simple import ProjectStatus
 from vestry.index.v1 import index_pb2
 
-from gateway.simple_render import API_VERSION, project_html, project_json, root_html, root_json
 from tests.unit.gateway.pages import SHA, demo_page
+from vestry.gateway.simple_render import (
+    API_VERSION,
+    project_html,
+    project_json,
+    root_html,
+    root_json,
+)
 
 
 class _Anchors(HTMLParser):

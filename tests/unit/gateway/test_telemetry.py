@@ -9,8 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
-from gateway.errors import install_error_handlers
-from gateway.telemetry import RequestTelemetry, note_caller
+from vestry.gateway.errors import install_error_handlers
+from vestry.gateway.telemetry import RequestTelemetry, note_caller
 
 
 def _count(method: str, route: str, status: str) -> float:

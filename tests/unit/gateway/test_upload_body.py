@@ -9,8 +9,8 @@ import pytest
 from starlette.requests import Request
 from starlette.types import Message
 
-from gateway.routes.upload import capped_request
-from gateway.upload.form import UploadError
+from vestry.gateway.routes.upload import capped_request
+from vestry.gateway.upload.form import UploadError
 
 CHUNK = 64 * 1024
 BOUNDARY = "b0undary"

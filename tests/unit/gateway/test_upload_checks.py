@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.upload.checks import after_index, before_index
-from gateway.upload.form import UploadError
 from tests.factories import make_sdist, make_wheel, metadata_text
+from vestry.gateway.upload.checks import after_index, before_index
+from vestry.gateway.upload.form import UploadError
 
 LIMIT = 1024 * 1024
 WHEEL = "demo_pkg-1.0-py3-none-any.whl"

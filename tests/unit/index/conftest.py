@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy import Engine
 
-from services.index.access import Caller
-from services.index.records import CommitResult, FileData, ReleaseData
-from services.index.server import MIGRATIONS, VERSION_TABLE
-from services.index.service import IndexService
 from vestry.common.db import make_engine, migrate
+from vestry.services.index.access import Caller
+from vestry.services.index.records import CommitResult, FileData, ReleaseData
+from vestry.services.index.server import MIGRATIONS, VERSION_TABLE
+from vestry.services.index.service import IndexService
 
 _counter = itertools.count()
 

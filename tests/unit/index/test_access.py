@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.index.access import (
+from vestry.common.errors import DomainError, NotFound, PermissionDenied, Unauthenticated
+from vestry.services.index.access import (
     ANONYMOUS,
     Action,
     Caller,
@@ -14,7 +15,6 @@ from services.index.access import (
     authorize_org,
     can,
 )
-from vestry.common.errors import DomainError, NotFound, PermissionDenied, Unauthenticated
 
 R, U, Y, D, V, M, S = (
     Action.READ,

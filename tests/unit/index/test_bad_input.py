@@ -6,11 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from services.index.access import ANONYMOUS
-from services.index.records import ReleaseData
-from services.index.service import IndexService
 from tests.unit.index.conftest import Upload, file_for, user
 from vestry.common.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
+from vestry.services.index.access import ANONYMOUS
+from vestry.services.index.records import ReleaseData
+from vestry.services.index.service import IndexService
 
 ALICE, BOB, CAROL = user("alice"), user("bob"), user("carol")
 

@@ -8,10 +8,10 @@ from dataclasses import replace
 
 import pytest
 
-from services.index.records import CommitResult, FileData, ReleaseData
-from services.index.service import IndexService
 from tests.unit.index.conftest import file_for, user
 from vestry.common.errors import AlreadyExists
+from vestry.services.index.records import CommitResult, FileData, ReleaseData
+from vestry.services.index.service import IndexService
 
 ALICE = user("alice")
 N = 50

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from services.index.records import ReleaseData
-from services.index.service import IndexService
 from tests.unit.index.conftest import ADMIN, Upload, file_for, user
 from vestry.common.errors import (
     FailedPrecondition,
@@ -13,6 +11,8 @@ from vestry.common.errors import (
     NotFound,
     PermissionDenied,
 )
+from vestry.services.index.records import ReleaseData
+from vestry.services.index.service import IndexService
 
 ALICE, BOB, CAROL = user("alice"), user("bob"), user("carol")
 
@@ -133,7 +133,7 @@ def test_deleting_a_whole_project(index: IndexService, upload: Upload) -> None:
 
 
 def test_visibility_and_anonymous_reads(index: IndexService, upload: Upload) -> None:
-    from services.index.access import ANONYMOUS
+    from vestry.services.index.access import ANONYMOUS
 
     upload(ALICE, "lib")
     index.set_visibility(ALICE, "lib", "public")

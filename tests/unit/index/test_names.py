@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from services.index.names import ultranormalize, validate_project_name
-from services.index.orgs import normalize_pattern
-from services.index.service import IndexService
 from tests.unit.index.conftest import ADMIN, Upload, user
 from vestry.common.errors import InvalidArgument, NotFound, PermissionDenied
+from vestry.services.index.names import ultranormalize, validate_project_name
+from vestry.services.index.orgs import normalize_pattern
+from vestry.services.index.service import IndexService
 
 ALICE, BOB, CAROL = user("alice"), user("bob"), user("carol")
 

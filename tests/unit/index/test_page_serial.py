@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from vestry.index.v1 import index_pb2
 
-from services.index.access import Caller
-from services.index.service import IndexService
-from services.index.servicer import IndexServicer
 from tests.unit.index.conftest import Upload, user
 from vestry.common.errors import NotFound, Unauthenticated
+from vestry.services.index.access import Caller
+from vestry.services.index.service import IndexService
+from vestry.services.index.servicer import IndexServicer
 
 OWNER = user("serial-owner")
 

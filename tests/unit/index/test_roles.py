@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from services.index.access import Action, Caller
-from services.index.service import IndexService
 from tests.unit.index.conftest import ADMIN, Upload, user
 from vestry.common.errors import FailedPrecondition, NotFound, PermissionDenied, Unauthenticated
+from vestry.services.index.access import Action, Caller
+from vestry.services.index.service import IndexService
 
 ALICE, BOB, CAROL, DAVE = user("alice"), user("bob"), user("carol"), user("dave")
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from services.index import models as m
-from services.index.server import MIGRATIONS, VERSION_TABLE
 from vestry.common.db import make_engine, migrate
+from vestry.services.index import models as m
+from vestry.services.index.server import MIGRATIONS, VERSION_TABLE
 
 
 def index_engine(url: str) -> Engine:

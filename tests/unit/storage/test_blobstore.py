@@ -15,10 +15,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.storage.backends import local as local_backend
-from services.storage.backends.local import LocalBlobStore
-from services.storage.backends.s3 import content_disposition
-from services.storage.blobstore import (
+from vestry.common.errors import InvalidArgument, Unavailable
+from vestry.services.storage.backends import local as local_backend
+from vestry.services.storage.backends.local import LocalBlobStore
+from vestry.services.storage.backends.s3 import content_disposition
+from vestry.services.storage.blobstore import (
     BlobTooLarge,
     DigestMismatch,
     DiskFull,
@@ -28,7 +29,6 @@ from services.storage.blobstore import (
     sweep_incoming,
     validate_key,
 )
-from vestry.common.errors import InvalidArgument, Unavailable
 
 STRICT_PATH = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}\Z")
 

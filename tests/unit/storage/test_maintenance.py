@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from services.index.blobrefs import blob_references
-from services.storage.backends.local import LocalBlobStore
-from services.storage.blobstore import IncomingBlob, blob_path
-from services.storage.maintenance import Reference, StoreBlobs, fsck, gc
 from tests.unit.storage.index_rows import add_file, index_engine
 from vestry.common.errors import FailedPrecondition
+from vestry.services.index.blobrefs import blob_references
+from vestry.services.storage.backends.local import LocalBlobStore
+from vestry.services.storage.blobstore import IncomingBlob, blob_path
+from vestry.services.storage.maintenance import Reference, StoreBlobs, fsck, gc
 
 DAY = 86400
 
