@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from vestry.cli.errors import CliError
 from vestry.common.datadir import default_data_dir
 
 
@@ -104,9 +105,12 @@ def _parser() -> argparse.ArgumentParser:
         help="an embedded data dir (default ./vestry-data or $VESTRY_DATA_DIR); without it and "
         "with $VESTRY_AUTH_DATABASE_URL set, that (migrated) deployment database",
     )
-    from vestry.cli.projects import add_commands as add_project_commands
+    from vestry.cli import events, orgs, projects, reserved
 
-    add_project_commands(sub, admin_sub)
+    projects.add_commands(sub)
+    orgs.add_commands(sub)
+    events.add_commands(sub)
+    reserved.add_commands(admin_sub)
 
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
@@ -136,8 +140,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if getattr(args, "projects_handler", None) is not None:
-        return int(args.projects_handler(args))
+    try:
+        return _run(args)
+    except CliError as exc:
+        # The one place a command's failure reaches the terminal: one line, no traceback.
+        print(f"{exc.prefix}: {exc.message}", file=sys.stderr)
+        return exc.status
+
+
+def _run(args: argparse.Namespace) -> int:
+    if getattr(args, "handler", None) is not None:
+        return int(args.handler(args))
     if args.command == "serve":
         from vestry.common.errors import FailedPrecondition
 
@@ -146,8 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except FailedPrecondition as exc:
             # A schema this code was not written for (unmigrated, older or newer): one clear
             # line and a non-zero exit, so the orchestrator restarts it once `migrate` has run.
-            print(f"vestry serve {args.service}: {exc.message}", file=sys.stderr)
-            return 1
+            raise CliError(exc.message, command=f"serve {args.service}") from exc
     if args.command == "healthcheck":
         from vestry.cli.healthcheck import healthcheck
 
