@@ -13,21 +13,12 @@ import grpc
 import httpx
 import pytest
 
-from tests.integration.storage.conftest import MAX_BLOB
+from tests.factories import blob
 from tests.integration.storage.harness import CHUNK, Failed, Harness
+from tests.support.storage import MAX_BLOB
 from vestry.services.storage.blobstore import blob_path
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
-
-
-def blob(size: int, seed: int = 0) -> bytes:
-    """Deterministic, incompressible-looking bytes."""
-    out = bytearray()
-    counter = 0
-    while len(out) < size:
-        out += hashlib.sha256(f"{seed}:{counter}".encode()).digest()
-        counter += 1
-    return bytes(out[:size])
 
 
 def assert_clean(h: Harness) -> None:

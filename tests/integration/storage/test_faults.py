@@ -17,7 +17,7 @@ import grpc
 import pytest
 from vestry.storage.v1 import storage_pb2
 
-from tests.integration.storage.conftest import BACKENDS, backend_settings, storage_settings
+from tests.factories import blob
 from tests.integration.storage.harness import (
     CHUNK,
     DomainClient,
@@ -25,8 +25,8 @@ from tests.integration.storage.harness import (
     GrpcClient,
     ServerThread,
 )
-from tests.integration.storage.test_contract import blob
 from tests.support.seaweedfs import start_seaweedfs
+from tests.support.storage import BACKENDS, backend_settings, storage_settings
 from tests.support.vestry_up import free_port
 from vestry.cli.healthcheck import check
 from vestry.common.errors import Unavailable

@@ -10,7 +10,7 @@ import pytest
 from pymacaroons import MACAROON_V2, Macaroon
 from sqlalchemy import Engine, func, select, text
 
-from tests.unit.auth.conftest import NOW, Clock, make_service
+from tests.support.auth import NOW, Clock, make_service
 from vestry.common.errors import (
     AlreadyExists,
     DomainError,
