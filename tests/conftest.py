@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.clients import clean_env
-
-STRICT = os.environ.get("VESTRY_TEST_STRICT") == "1"
+from tests.support.tools import STRICT
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -1,6 +1,6 @@
 """`POST /legacy/` (also `/`): twine, uv publish and poetry publish.
 
-Order of checks (STANDARDS.md): authenticate -> form -> metadata -> content present -> filename ->
+Order of checks (Warehouse's): authenticate -> form -> metadata -> content present -> filename ->
 size -> digests -> project and permission, duplicates, filename registry (one index call) ->
 archive -> PEP 625 for new projects -> store -> commit. One documented difference from Warehouse:
 the filename, size and digest checks, which the gateway decides alone, come before the index is

@@ -14,8 +14,8 @@ import pytest
 import redis
 from sqlalchemy import Engine
 
-from tests.integration.auth.conftest import ThrowawayRedis
-from tests.unit.auth.conftest import NOW, Clock
+from tests.support.auth import NOW, Clock
+from tests.support.redis import ThrowawayRedis
 from vestry.common.errors import PermissionDenied, Unauthenticated, Unavailable
 from vestry.services.auth import tokens
 from vestry.services.auth.cache import ENTRY_VERSION, MemoryCache, RedisCache, VerificationCache

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from tests.integration.storage.conftest import backend_settings
+from tests.factories.index import add_file, index_engine
 from tests.integration.storage.harness import ServerThread
+from tests.support.storage import backend_settings
 from tests.support.vestry_up import free_port
-from tests.unit.storage.index_rows import add_file, index_engine
 from vestry.common.datadir import DataDir
 from vestry.services.index.server import create_index_server
 from vestry.services.index.settings import IndexSettings

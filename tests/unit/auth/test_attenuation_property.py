@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
-from tests.unit.auth.conftest import NOW
+from tests.support.auth import NOW
 from vestry.services.auth import tokens
 from vestry.services.auth.caveats import (
     PERMISSIONS,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import io
 import random
-import tarfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import make_sdist, make_wheel, metadata_text
+from tests.factories import make_sdist, make_wheel, metadata_text, tar_bytes, zip_bytes
 from vestry.gateway.upload.checks import after_index, before_index
 from vestry.gateway.upload.form import UploadError
 
@@ -66,29 +65,6 @@ def run_checks(upload: Upload, *, project_exists: bool = False, limit: int = LIM
 
 def wheel(tmp: Path, **kw: object) -> bytes:
     return make_wheel(tmp, "demo-pkg", str(kw.pop("version", "1.0")), **kw).read_bytes()  # type: ignore[arg-type]
-
-
-def zip_bytes(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
-def tar_bytes(members: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-        for name, target in (links or {}).items():
-            info = tarfile.TarInfo(name)
-            info.type = tarfile.SYMTYPE
-            info.linkname = target
-            tf.addfile(info)
-    return buf.getvalue()
 
 
 def sdist_members(top: str = "demo_pkg-1.0") -> dict[str, bytes]:

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from tests.unit.index.conftest import Upload, file_for, user
+from tests.factories.index import Upload, file_for, user
 from vestry.common.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from vestry.services.index.access import ANONYMOUS
 from vestry.services.index.records import ReleaseData

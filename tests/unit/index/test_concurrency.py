@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from tests.unit.index.conftest import file_for, user
+from tests.factories.index import file_for, user
 from vestry.common.errors import AlreadyExists
 from vestry.services.index.records import CommitResult, FileData, ReleaseData
 from vestry.services.index.service import IndexService

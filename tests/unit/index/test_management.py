@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.index.conftest import ADMIN, Upload, file_for, user
+from tests.factories.index import ADMIN, Upload, file_for, user
 from vestry.common.errors import (
     FailedPrecondition,
     InvalidArgument,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.index.conftest import ADMIN, Upload, user
+from tests.factories.index import ADMIN, Upload, user
 from vestry.common.errors import InvalidArgument, NotFound, PermissionDenied
 from vestry.services.index.names import ultranormalize, validate_project_name
 from vestry.services.index.orgs import normalize_pattern

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from vestry.index.v1 import index_pb2
 
-from tests.unit.index.conftest import Upload, user
+from tests.factories.index import Upload, user
 from vestry.common.errors import NotFound, Unauthenticated
 from vestry.services.index.access import Caller
 from vestry.services.index.service import IndexService

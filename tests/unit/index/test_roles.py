@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.index.conftest import ADMIN, Upload, user
+from tests.factories.index import ADMIN, Upload, user
 from vestry.common.errors import FailedPrecondition, NotFound, PermissionDenied, Unauthenticated
 from vestry.services.index.access import Action, Caller
 from vestry.services.index.service import IndexService
