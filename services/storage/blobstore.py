@@ -16,19 +16,14 @@ from vestry.common.digests import TripleDigest
 from vestry.common.errors import (
     DomainError,
     InvalidArgument,
-    NotFound,
-    ResourceExhausted,
     Unavailable,
 )
+from vestry.services.storage.errors import BlobTooLarge, DigestMismatch, DiskFull
 
 __all__ = [
     "INCOMING_PREFIX",
     "BlobInfo",
-    "BlobNotFound",
     "BlobStore",
-    "BlobTooLarge",
-    "DigestMismatch",
-    "DiskFull",
     "IncomingBlob",
     "StoredBlob",
     "blob_path",
@@ -42,22 +37,6 @@ __all__ = [
 
 _KEY = re.compile(r"^[0-9a-f]{64}\Z")
 INCOMING_PREFIX = "incoming-"
-
-
-class BlobNotFound(NotFound):
-    pass
-
-
-class BlobTooLarge(ResourceExhausted):
-    pass
-
-
-class DiskFull(ResourceExhausted):
-    pass
-
-
-class DigestMismatch(InvalidArgument):
-    pass
 
 
 @dataclass(frozen=True)
