@@ -8,12 +8,11 @@ import logging
 from pathlib import Path
 
 import grpc
-import redis
 from vestry.auth.v1 import auth_pb2, auth_pb2_grpc
 
 from vestry.common.db import check_migrated, make_engine, migrate
 from vestry.common.grpc_server import create_server, run_until_signalled
-from vestry.services.auth.cache import MemoryCache, RedisCache, VerificationCache
+from vestry.services.auth.backends import make_cache
 from vestry.services.auth.service import AuthService
 from vestry.services.auth.servicer import AuthServicer
 from vestry.services.auth.settings import AuthSettings
@@ -22,15 +21,6 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "alembic_version_auth"
 SERVICE_NAME = auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name
-
-
-def make_cache(settings: AuthSettings) -> VerificationCache:
-    if settings.redis_url:
-        client = redis.Redis.from_url(
-            settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
-        )
-        return RedisCache(client, settings.redis_prefix, settings.cache_ttl)
-    return MemoryCache()
 
 
 def build_service(settings: AuthSettings) -> AuthService:
