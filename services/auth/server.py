@@ -11,7 +11,8 @@ import grpc
 from vestry.auth.v1 import auth_pb2, auth_pb2_grpc
 
 from vestry.common.db import check_migrated, make_engine, migrate
-from vestry.common.grpc_server import create_server, run_until_signalled
+from vestry.common.grpc_server import create_server as create_grpc_server
+from vestry.common.grpc_server import run_until_signalled
 from vestry.services.auth.backends import make_cache
 from vestry.services.auth.service import AuthService
 from vestry.services.auth.servicer import AuthServicer
@@ -37,18 +38,21 @@ def migrate_database(database_url: str) -> None:
         engine.dispose()
 
 
-def create_auth_server(
-    settings: AuthSettings, address: str | None = None
-) -> tuple[grpc.aio.Server, int, AuthService]:
-    service = build_service(settings)
+def create_server(
+    settings: AuthSettings, address: str | None = None, *, service: AuthService | None = None
+) -> tuple[grpc.aio.Server, int]:
+    """The auth gRPC server on `address` (default `settings.listen`) and its bound port,
+    serving `service`, or one `build_service(settings)` makes."""
+    if service is None:
+        service = build_service(settings)
+    servicer = AuthServicer(service)
 
     def register(server: grpc.aio.Server) -> None:
-        auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(service), server)
+        auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server)
 
-    server, port = create_server(
+    return create_grpc_server(
         settings.secret_bytes, address or settings.listen, register, [SERVICE_NAME]
     )
-    return server, port, service
 
 
 async def _flush_last_used(service: AuthService, every: float) -> None:
@@ -61,7 +65,8 @@ async def _flush_last_used(service: AuthService, every: float) -> None:
 
 
 async def serve(settings: AuthSettings) -> None:
-    server, _, service = create_auth_server(settings)
+    service = build_service(settings)
+    server, _ = create_server(settings, service=service)
     flusher = asyncio.create_task(_flush_last_used(service, settings.last_used_flush_seconds))
     try:
         await run_until_signalled(server)

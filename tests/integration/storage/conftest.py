@@ -17,7 +17,7 @@ from tests.integration.storage.harness import (
     ServerThread,
 )
 from tests.support.seaweedfs import SeaweedS3, start_seaweedfs, weed_binary
-from vestry.services.storage.server import make_store
+from vestry.services.storage.backends import make_store
 from vestry.services.storage.settings import StorageSettings
 
 MAX_BLOB = 18 * 1024 * 1024  # above S3_PART_SIZE, so a multipart upload fits under the limit
