@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from vestry.common.db import make_engine  # noqa: E402
-from vestry.services.auth.cache import MemoryCache  # noqa: E402
+from vestry.services.auth.backends.memory import MemoryCache  # noqa: E402
 from vestry.services.auth.caveats import Scope  # noqa: E402
 from vestry.services.auth.server import migrate_database as migrate_auth  # noqa: E402
 from vestry.services.auth.service import AuthService  # noqa: E402

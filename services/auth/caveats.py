@@ -17,12 +17,13 @@ from typing import Any, ClassVar
 
 from packaging.utils import canonicalize_name
 
+from vestry.services.auth.errors import CaveatError
+
 __all__ = [
     "MAX_TIMESTAMP",
     "PERMISSIONS",
     "AccessContext",
     "Caveat",
-    "CaveatError",
     "Expiry",
     "Permissions",
     "ProjectIds",
@@ -39,10 +40,6 @@ PERMISSIONS = frozenset({"read", "upload", "yank", "manage-tokens", "admin"})
 MAX_TIMESTAMP = 253_402_300_799
 _MAX_ITEMS = 1000
 _MAX_ITEM_LEN = 200
-
-
-class CaveatError(ValueError):
-    """A caveat that does not parse. Its message says why, without echoing the caveat."""
 
 
 def _strings(value: Any, what: str) -> tuple[str, ...]:

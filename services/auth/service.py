@@ -37,11 +37,11 @@ from vestry.services.auth.caveats import (
     PERMISSIONS,
     AccessContext,
     Caveat,
-    CaveatError,
     Scope,
     dump_caveat,
     parse_caveat,
 )
+from vestry.services.auth.errors import CaveatError, MalformedToken
 from vestry.services.auth.metrics import TOKEN_CACHE, TOKEN_FAILURES
 from vestry.services.auth.models import Event, Token, User
 
@@ -390,14 +390,14 @@ class AuthService:
     def _from_cache(entry: dict[str, Any], token: str) -> Verified | None:
         try:
             token_id = tokens.token_id(tokens.load(token))
-        except tokens.MalformedToken:
+        except MalformedToken:
             return None  # only a corrupted cache maps garbage to an entry
         return _from_entry(entry, token_id)
 
     def _verify_uncached(self, token: str) -> Verified:
         try:
             macaroon = tokens.load(token)
-        except tokens.MalformedToken as exc:
+        except MalformedToken as exc:
             self._failed(str(exc))
             raise Unauthenticated(str(exc)) from exc
         token_id = tokens.token_id(macaroon)
@@ -456,7 +456,7 @@ class AuthService:
         if token_or_id.startswith(tokens.PREFIX):
             try:
                 target_id = tokens.token_id(tokens.load(token_or_id))
-            except tokens.MalformedToken as exc:
+            except MalformedToken as exc:
                 raise InvalidArgument(str(exc)) from exc
         with self._sessions() as s:
             row = s.get(Token, target_id) if tokens.TOKEN_ID.fullmatch(target_id) else None

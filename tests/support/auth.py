@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from vestry.common.db import make_engine
-from vestry.services.auth.cache import MemoryCache, VerificationCache
+from vestry.services.auth.backends.memory import MemoryCache
+from vestry.services.auth.cache import VerificationCache
 from vestry.services.auth.server import migrate_database
 from vestry.services.auth.service import AuthService
 

@@ -13,7 +13,7 @@ from vestry.cli.errors import CliError
 from vestry.common.datadir import DataDir, default_data_dir
 from vestry.common.db import check_migrated, make_engine
 from vestry.common.errors import DomainError
-from vestry.services.auth.cache import MemoryCache
+from vestry.services.auth.backends.memory import MemoryCache
 from vestry.services.auth.caveats import Scope
 from vestry.services.auth.server import MIGRATIONS as AUTH_MIGRATIONS
 from vestry.services.auth.server import VERSION_TABLE as AUTH_VERSION_TABLE

@@ -30,7 +30,8 @@ from vestry.common.internal_auth import METADATA_KEY, mint_credential
 from vestry.services.index.blobrefs import blob_references
 from vestry.services.index.server import MIGRATIONS, VERSION_TABLE
 from vestry.services.storage.backends.local import LocalBlobStore
-from vestry.services.storage.blobstore import BlobInfo, BlobNotFound, StoredBlob
+from vestry.services.storage.blobstore import BlobInfo, StoredBlob
+from vestry.services.storage.errors import BlobNotFound
 from vestry.services.storage.maintenance import (
     DEFAULT_GRACE_SECONDS,
     BlobSource,

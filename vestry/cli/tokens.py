@@ -14,9 +14,10 @@ from vestry.cli._command import segment
 from vestry.cli.api import Api
 from vestry.cli.errors import CliError
 from vestry.common.durations import parse_duration
-from vestry.services.auth.caveats import PERMISSIONS, CaveatError
-from vestry.services.auth.tokens import MalformedToken, load, token_id
+from vestry.services.auth.caveats import PERMISSIONS
+from vestry.services.auth.errors import CaveatError, MalformedToken
 from vestry.services.auth.tokens import attenuate as attenuate_token
+from vestry.services.auth.tokens import load, token_id
 
 __all__ = [
     "add_server_commands",

@@ -18,13 +18,13 @@ from minio.error import MinioException, S3Error
 from vestry.common.errors import DomainError, Unavailable
 from vestry.services.storage.blobstore import (
     BlobInfo,
-    BlobNotFound,
     IncomingBlob,
     StoredBlob,
     blob_path,
     check_range,
     is_key,
 )
+from vestry.services.storage.errors import BlobNotFound
 
 __all__ = ["S3BlobStore"]
 

@@ -13,7 +13,7 @@ from tests.integration.storage.harness import (
 )
 from tests.support.seaweedfs import SeaweedS3, start_seaweedfs, weed_binary
 from tests.support.storage import BACKENDS, MAX_BLOB, backend_settings, raw_minio
-from vestry.services.storage.server import make_store
+from vestry.services.storage.backends import make_store
 
 
 @pytest.fixture(scope="session")

@@ -170,7 +170,7 @@ def deployment(
         factory=lambda: create_index_server(
             IndexSettings(VESTRY_INTERNAL_SECRET=internal_secret, database_url=url),  # type: ignore[call-arg]
             "127.0.0.1:0",
-        )
+        )[:2]
     )
     storage = ServerThread(backend_settings(request, backend, tmp_path / "store", internal_secret))
     blob_root = tmp_path / "store" / "blobs" if backend == "local" else None

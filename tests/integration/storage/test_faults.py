@@ -31,9 +31,9 @@ from tests.support.vestry_up import free_port
 from vestry.cli.healthcheck import check
 from vestry.common.errors import Unavailable
 from vestry.gateway.errors import rpc_error_response
+from vestry.services.storage.backends import make_store
 from vestry.services.storage.backends.s3 import S3BlobStore
 from vestry.services.storage.blobstore import blob_path
-from vestry.services.storage.server import make_store
 
 BIN = Path(sys.executable).parent
 UNAVAILABLE = grpc.StatusCode.UNAVAILABLE

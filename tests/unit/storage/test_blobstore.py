@@ -20,15 +20,13 @@ from vestry.services.storage.backends import local as local_backend
 from vestry.services.storage.backends.local import LocalBlobStore
 from vestry.services.storage.backends.s3 import content_disposition
 from vestry.services.storage.blobstore import (
-    BlobTooLarge,
-    DigestMismatch,
-    DiskFull,
     IncomingBlob,
     blob_path,
     check_range,
     sweep_incoming,
     validate_key,
 )
+from vestry.services.storage.errors import BlobTooLarge, DigestMismatch, DiskFull
 
 STRICT_PATH = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}\Z")
 
