@@ -14,11 +14,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response
-from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import BaseModel, Field
 from vestry.auth.v1 import auth_pb2
 from vestry.index.v1 import index_pb2
 
+from vestry.common.protoconv import utc_datetime
 from vestry.gateway.backends import Backends, backends_of
 from vestry.gateway.errors import HTTPError, unauthorized
 from vestry.gateway.identity import Identity, identify
@@ -153,10 +153,6 @@ class ReservedOut(BaseModel):
 # ---- helpers ---------------------------------------------------------------------------------
 
 
-def _dt(ts: Timestamp) -> datetime | None:
-    return ts.ToDatetime() if ts.seconds or ts.nanos else None
-
-
 async def _who(request: Request) -> tuple[Backends, Identity]:
     backends = backends_of(request)
     return backends, await identify(request, backends)
@@ -181,7 +177,7 @@ def _role(r: index_pb2.RoleEntry) -> RoleOut:
 def _org(o: index_pb2.Organization) -> OrgOut:
     return OrgOut(
         name=o.name,
-        created=_dt(o.created),
+        created=utc_datetime(o.created),
         members=[_role(r) for r in o.members],
         teams=[
             TeamOut(
@@ -215,7 +211,7 @@ async def show_project(request: Request, project: str) -> ProjectOut:
                 filename=f.filename,
                 size=f.size,
                 sha256=f.sha256,
-                upload_time=_dt(f.upload_time),
+                upload_time=utc_datetime(f.upload_time),
                 uploader=f.uploader,
                 yanked=f.yanked,
                 yanked_reason=f.yanked_reason,
@@ -230,7 +226,7 @@ async def show_project(request: Request, project: str) -> ProjectOut:
         status_reason=p.status_reason,
         organization=detail.organization,
         last_serial=p.last_serial,
-        created=_dt(p.created),
+        created=utc_datetime(p.created),
         roles=[_role(r) for r in detail.roles],
         team_roles=[TeamRoleOut(team=t.team, role=t.role) for t in detail.team_roles],
         your_permissions=list(detail.allowed_actions),
@@ -391,7 +387,7 @@ async def events(
     return [
         EventOut(
             id=e.id,
-            at=_dt(e.at),
+            at=utc_datetime(e.at),
             project_id=e.project_id,
             kind=e.kind,
             user=e.user,

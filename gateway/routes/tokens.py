@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from vestry.auth.v1 import auth_pb2
 from vestry.index.v1 import index_pb2
 
+from vestry.common.protoconv import iso_utc
 from vestry.gateway.backends import Backends, backends_of
 from vestry.gateway.errors import HTTPError, unauthorized
 from vestry.gateway.identity import identify, token_from_request
@@ -46,7 +47,7 @@ def _caller_token(request: Request) -> str:
 
 
 def _time(ts: Timestamp, present: bool) -> str | None:
-    return ts.ToDatetime().strftime("%Y-%m-%dT%H:%M:%SZ") if present else None
+    return iso_utc(ts, fraction=False) if present else None
 
 
 def scope_json(scope: auth_pb2.Scope) -> dict[str, Any]:
