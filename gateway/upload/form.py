@@ -14,16 +14,17 @@ from typing import Any
 from packaging.metadata import ExceptionGroup, InvalidMetadata, Metadata, RawMetadata
 from packaging.version import InvalidVersion, Version
 
+from vestry.gateway.errors import HTTPError
+
 __all__ = ["UploadError", "UploadForm", "parse_form"]
 
 
-class UploadError(Exception):
-    """A 400 answer to an upload; the message is shown by twine/uv."""
+class UploadError(HTTPError):
+    """An answer to an upload (400 unless said), given by the gateway's one error handler; the
+    message is shown by twine/uv."""
 
     def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+        super().__init__(status, message)
 
 
 SUPPORTED_METADATA_VERSIONS = ("1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5")
