@@ -16,6 +16,7 @@ from packaging.metadata import ExceptionGroup, InvalidMetadata, Metadata, RawMet
 
 from vestry.common.errors import InvalidArgument
 from vestry.common.versions import MAX_VERSION_LENGTH, parse_version
+from vestry.gateway.errors import HTTPError
 
 __all__ = ["MAX_VERSION_LENGTH", "UploadError", "UploadForm", "parse_form"]
 
@@ -35,13 +36,12 @@ _FIELD_LIMITS = {"description": DESCRIPTION_MAX, "license": LICENSE_MAX, "summar
 _URL_FIELDS = ("home_page", "download_url")
 
 
-class UploadError(Exception):
-    """A 400 answer to an upload; the message is shown by twine/uv."""
+class UploadError(HTTPError):
+    """An answer to an upload (400 unless said), given by the gateway's one error handler; the
+    message is shown by twine/uv."""
 
     def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+        super().__init__(status, message)
 
 
 SUPPORTED_METADATA_VERSIONS = ("1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5")

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from packaging.utils import canonicalize_name
 
+from vestry.common.tokens import MAX_TIMESTAMP
 from vestry.services.auth.errors import CaveatError
 
 __all__ = [
@@ -35,9 +36,6 @@ __all__ = [
 ]
 
 PERMISSIONS = frozenset({"read", "upload", "yank", "manage-tokens", "admin"})
-# 9999-12-31T23:59:59Z: the largest instant a protobuf Timestamp, a SQL timestamp and a Python
-# datetime can all hold. "No expiry" with a not-before is written as this.
-MAX_TIMESTAMP = 253_402_300_799
 _MAX_ITEMS = 1000
 _MAX_ITEM_LEN = 200
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from packaging.utils import canonicalize_name
 from pymacaroons import MACAROON_V2, Macaroon
 
+from vestry.common.tokens import TOKEN_PREFIX
 from vestry.services.auth.caveats import (
     MAX_TIMESTAMP,
     Caveat,
@@ -36,7 +37,7 @@ __all__ = [
     "token_id",
 ]
 
-PREFIX = "vestry-"
+PREFIX = TOKEN_PREFIX
 LOCATION = "vestry"
 # Real tokens are a few hundred bytes; anything this large is garbage or an attack.
 _MAX_TOKEN_LEN = 64 * 1024

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote
 
 import urllib3
 from minio import Minio
 from minio.error import MinioException, S3Error
 
 from vestry.common.errors import DomainError, Unavailable
+from vestry.common.http import content_disposition
 from vestry.services.storage.blobstore import (
     BlobInfo,
     IncomingBlob,
@@ -36,16 +35,7 @@ PART_SIZE = 16 * 1024 * 1024
 
 _MISSING = ("NoSuchKey", "NoSuchObject", "NotFound", "ResourceNotFound")
 _CREDENTIALS = ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken")
-# What a presigned URL's Content-Disposition may carry verbatim; anything else is %-encoded.
-_PLAIN_FILENAME = re.compile(r"^[A-Za-z0-9._+\-]{1,255}\Z")
 _VENDOR_ERRORS = (MinioException, urllib3.exceptions.HTTPError, OSError)
-
-
-def content_disposition(filename: str) -> str:
-    """`attachment` with the filename, quoted so it can never break out of the header."""
-    if _PLAIN_FILENAME.match(filename):
-        return f'attachment; filename="{filename}"'
-    return f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 class _ObjectChunks:
