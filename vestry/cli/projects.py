@@ -268,7 +268,7 @@ def _admin_reserve(args: argparse.Namespace) -> int:
     migrate_database(dd.index_db_url)
     index = IndexService(make_engine(dd.index_db_url))
     operator = Caller(authenticated=True, user_id="", username="admin-cli", admin=True)
-    reserved = index.orgs.reserve(operator, args.pattern, args.org)
+    reserved = index.reserved.reserve(operator, args.pattern, args.org)
     print(f"reserved {reserved.pattern} for organisation {reserved.organization}")
     return 0
 
