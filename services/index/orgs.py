@@ -1,6 +1,6 @@
-"""Organisations, their members and teams, team roles on projects, and reserved names.
+"""Organisations, their members and teams, and team roles on projects.
 
-Membership is read fresh on every access decision (see `IndexService._roles`), so removing
+Membership is read fresh on every access decision (see `Roles.effective`), so removing
 someone from an organisation or a team takes their access away with the same commit.
 """
 
@@ -21,19 +21,15 @@ from vestry.services.index.access import (
     OrgAction,
     authorize_org,
     may_create_org,
-    require_admin,
 )
-from vestry.services.index.names import MAX_NAME_LENGTH, normalize, validate_project_name
-from vestry.services.index.records import OrganizationData, ReservedData, RoleData, TeamData
+from vestry.services.index.names import normalize, validate_project_name
+from vestry.services.index.records import OrganizationData, RoleData, TeamData
+from vestry.services.index.rows import utc
 from vestry.services.index.txn import record_event, write_session
 
-__all__ = ["Organizations", "normalize_pattern"]
+__all__ = ["Organizations"]
 
 ORG_ROLES = tuple(ORG_ROLE_ACTIONS)
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _name(kind: str, name: str) -> str:
@@ -41,18 +37,6 @@ def _name(kind: str, name: str) -> str:
         return validate_project_name(name)
     except InvalidArgument as exc:
         raise InvalidArgument(exc.message.replace("project name", f"{kind} name")) from exc
-
-
-def normalize_pattern(pattern: str) -> str:
-    """A reserved name (`acme-tools`) or prefix (`acme-*`), PEP 503 normalised."""
-    prefix = pattern.endswith("*")
-    stem = pattern[:-1] if prefix else pattern
-    # A prefix may end in a separator ("acme-*"), which a project name may not.
-    probe = stem.rstrip("._-") if prefix else stem
-    if not probe or len(stem) > MAX_NAME_LENGTH:
-        raise InvalidArgument("a reserved pattern is a project name, or a name prefix ending in *")
-    validate_project_name(probe)
-    return normalize(stem) + ("*" if prefix else "")
 
 
 def _user(user_id: str, username: str) -> None:
@@ -168,7 +152,7 @@ class Organizations:
             ).all()
             return OrganizationData(
                 name=org.name,
-                created=_utc(org.created),
+                created=utc(org.created),
                 members=[RoleData(*r) for r in members],
                 teams=[TeamData(t.name, team_members[t.id], team_projects[t.id]) for t in teams],
                 projects=list(projects),
@@ -360,44 +344,3 @@ class Organizations:
                 "team.role.set" if role else "team.role.remove",
                 {"organization": org.name, "team": row.name, "role": role},
             )
-
-    # ---- reserved names (administrators) ---------------------------------------------------
-
-    def reserve(self, caller: Caller, pattern: str, org_name: str) -> ReservedData:
-        """Reserve a name or a prefix (`acme-*`) for an organisation: nobody else may create
-        a project matching it. Existing projects are not affected."""
-        require_admin(caller, "reserve names")
-        normalized = normalize_pattern(pattern)
-        with write_session(self._sessions) as s:
-            org = s.scalar(select(m.Organization).where(m.Organization.name == normalize(org_name)))
-            if org is None:
-                raise NotFound(f"organisation {org_name!r} not found")
-            row = s.get(m.ReservedName, normalized)
-            if row is None:
-                s.add(m.ReservedName(pattern=normalized, organization_id=org.id))
-            else:
-                row.organization_id = org.id
-            record_event(
-                s, caller, None, "name.reserve", {"pattern": normalized, "organization": org.name}
-            )
-        return ReservedData(normalized, org.name)
-
-    def unreserve(self, caller: Caller, pattern: str) -> None:
-        require_admin(caller, "release reserved names")
-        normalized = normalize_pattern(pattern)
-        with write_session(self._sessions) as s:
-            row = s.get(m.ReservedName, normalized)
-            if row is None:
-                raise NotFound(f"{normalized!r} is not reserved")
-            s.delete(row)
-            record_event(s, caller, None, "name.unreserve", {"pattern": normalized})
-
-    def list_reserved(self, caller: Caller) -> list[ReservedData]:
-        require_admin(caller, "list reserved names")
-        with self._sessions() as s:
-            rows = s.execute(
-                select(m.ReservedName.pattern, m.Organization.name)
-                .outerjoin(m.Organization, m.Organization.id == m.ReservedName.organization_id)
-                .order_by(m.ReservedName.pattern)
-            ).all()
-        return [ReservedData(p, o or "") for p, o in rows]

@@ -28,7 +28,7 @@ def _reserve(args: argparse.Namespace) -> int:
         migrate_database(dd.index_db_url)
         index = IndexService(make_engine(dd.index_db_url))
         operator = Caller(authenticated=True, user_id="", username="admin-cli", admin=True)
-        reserved = index.orgs.reserve(operator, args.pattern, args.org)
+        reserved = index.reserved.reserve(operator, args.pattern, args.org)
     except DomainError as exc:
         raise CliError(exc.message) from exc
     print(f"reserved {reserved.pattern} for organisation {reserved.organization}")

@@ -29,6 +29,6 @@ def upload(index: IndexService) -> Upload:
         caller: Caller, project: str, version: str = "1.0", tag: str = "py3-none-any"
     ) -> CommitResult:
         f = file_for(project, version, tag)
-        return index.commit_file(caller, project, ReleaseData(version=version), f)
+        return index.uploads.commit_file(caller, project, ReleaseData(version=version), f)
 
     return _upload
