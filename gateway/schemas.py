@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from vestry.common.vocabulary import OrgRole, ProjectRole, ProjectStatus, Visibility, values
 
 __all__ = [
     "EventOut",
@@ -61,7 +62,7 @@ class ProjectOut(BaseModel):
     name: str
     normalized_name: str
     visibility: str
-    status: str = Field(description="PEP 792: active, archived, deprecated or quarantined")
+    status: str = Field(description=f"PEP 792: one of {', '.join(values(ProjectStatus))}")
     status_reason: str
     organization: str
     last_serial: int
@@ -77,16 +78,19 @@ class SerialOut(BaseModel):
 
 
 class VisibilityIn(BaseModel):
-    visibility: Literal["private", "public"]
+    visibility: Visibility
 
 
 class StatusIn(BaseModel):
-    status: Literal["active", "archived", "deprecated", "quarantined"]
+    status: ProjectStatus
     reason: str = ""
 
 
 class RoleIn(BaseModel):
-    role: str = Field(description="owner, maintainer or reader (projects); owner or member (orgs)")
+    role: str = Field(
+        description=f"{', '.join(values(ProjectRole))} (projects); "
+        f"{', '.join(values(OrgRole))} (organisations)"
+    )
 
 
 class YankIn(BaseModel):

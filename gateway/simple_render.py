@@ -15,6 +15,7 @@ from packaging.version import InvalidVersion, Version
 from vestry.index.v1 import index_pb2
 
 from vestry.common.protoconv import iso_utc
+from vestry.common.vocabulary import ProjectStatus
 
 __all__ = [
     "API_VERSION",
@@ -65,7 +66,7 @@ def sorted_versions(page: index_pb2.ProjectPage) -> list[str]:
 def listed_files(page: index_pb2.ProjectPage) -> list[index_pb2.FileRecord]:
     """The files a page offers: none for a quarantined project (PEP 792: the index MUST NOT offer
     its distributions)."""
-    if page.project.status == "quarantined":
+    if page.project.status == ProjectStatus.QUARANTINED:
         return []
     return list(page.files)
 

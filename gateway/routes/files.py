@@ -11,6 +11,7 @@ from vestry.index.v1 import index_pb2
 from vestry.storage.v1 import storage_pb2
 
 from vestry.common.http import content_disposition
+from vestry.common.vocabulary import Visibility
 from vestry.gateway.backends import backends_of
 from vestry.gateway.blobs import read_blob
 from vestry.gateway.conditional import READ_METHODS, etag_matches
@@ -60,7 +61,7 @@ async def download(request: Request, project: str, filename: str) -> Response:
     else:
         key, digest, size = record.blob_key, record.sha256, record.size
         media = "application/octet-stream"
-    private = record.project_visibility != "public"
+    private = record.project_visibility != Visibility.PUBLIC
     etag = f'"{digest}"'
     headers = {
         "ETag": etag,

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from packaging.utils import canonicalize_name
 
 from vestry.common.tokens import MAX_TIMESTAMP
+from vestry.common.vocabulary import Permission, values
 from vestry.services.auth.errors import CaveatError
 
 __all__ = [
@@ -35,7 +36,7 @@ __all__ = [
     "parse_caveat",
 ]
 
-PERMISSIONS = frozenset({"read", "upload", "yank", "manage-tokens", "admin"})
+PERMISSIONS = frozenset(values(Permission))
 _MAX_ITEMS = 1000
 _MAX_ITEM_LEN = 200
 

@@ -31,6 +31,7 @@ from vestry.common.errors import (
     Unauthenticated,
     Unavailable,
 )
+from vestry.common.vocabulary import Permission
 from vestry.services.auth import tokens
 from vestry.services.auth.cache import ENTRY_VERSION, VerificationCache
 from vestry.services.auth.caveats import (
@@ -293,7 +294,7 @@ class AuthService:
         """
         requested = _normalised(requested)
         if parent_token:
-            parent = self.verify(parent_token, AccessContext(permission="manage-tokens"))
+            parent = self.verify(parent_token, AccessContext(permission=Permission.MANAGE_TOKENS))
             scope = requested
             # Carry every restriction of the parent over: the child can only be narrower.
             for caveat in parent.scope.caveats():
@@ -451,7 +452,7 @@ class AuthService:
 
     def revoke(self, caller_token: str, token_or_id: str) -> str:
         """Revoke a root token (and so every token attenuated from it). Owner or admin only."""
-        caller = self.verify(caller_token, AccessContext(permission="manage-tokens"))
+        caller = self.verify(caller_token, AccessContext(permission=Permission.MANAGE_TOKENS))
         target_id = token_or_id
         if token_or_id.startswith(tokens.PREFIX):
             try:
@@ -471,7 +472,7 @@ class AuthService:
         return target_id
 
     def list_tokens(self, caller_token: str) -> list[TokenRecord]:
-        caller = self.verify(caller_token, AccessContext(permission="manage-tokens"))
+        caller = self.verify(caller_token, AccessContext(permission=Permission.MANAGE_TOKENS))
         with self._sessions() as s:
             rows = s.scalars(
                 select(Token).where(Token.user_id == caller.user_id).order_by(Token.created)

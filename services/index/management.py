@@ -7,11 +7,12 @@ import json
 import re
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vestry.common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from vestry.common.versions import parse_version
+from vestry.common.vocabulary import ProjectRole, ProjectStatus, Visibility, values
 from vestry.services.index import models as m
 from vestry.services.index.access import ROLES, Action, Caller, can, require_admin
 from vestry.services.index.orgs import Organizations
@@ -19,14 +20,13 @@ from vestry.services.index.records import EventData, ProjectDetail, RoleData, Te
 from vestry.services.index.roles import Roles
 from vestry.services.index.rows import project_data, utc
 from vestry.services.index.txn import bump_serial, record_event, write_session
-from vestry.services.index.uploads import MAX_VERSION_LENGTH
 
 __all__ = ["STATUSES", "VISIBILITIES", "Management"]
 
 MAX_REASON_LENGTH = 1000
-VISIBILITIES = ("private", "public")
+VISIBILITIES = values(Visibility)
 # PEP 792. Quarantine is the operators' tool against malware: only administrators set or lift it.
-STATUSES = ("active", "archived", "deprecated", "quarantined")
+STATUSES = values(ProjectStatus)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -108,12 +108,8 @@ class Management:
 
     @staticmethod
     def _release(s: Session, project: m.Project, version: str) -> m.Release:
-        try:
-            canonical = str(Version(version))
-        except InvalidVersion as exc:
-            raise InvalidArgument(
-                f"{version[:MAX_VERSION_LENGTH]!r} is not a valid version"
-            ) from exc
+        # Any version a release can have: local ones included, as they may be stored.
+        canonical = str(parse_version(version, allow_local=True))
         rel = s.scalar(
             select(m.Release).where(
                 m.Release.project_id == project.id, m.Release.canonical_version == canonical
@@ -262,7 +258,7 @@ class Management:
         reason = _check_reason(reason)
         with write_session(self._sessions) as s:
             project = self._roles.authorized(s, caller, project_name, Action.SET_STATUS)
-            if "quarantined" in (status, project.status) and not caller.admin:
+            if ProjectStatus.QUARANTINED in (status, project.status) and not caller.admin:
                 raise PermissionDenied(
                     "only index administrators may quarantine a project or lift a quarantine"
                 )
@@ -296,7 +292,7 @@ class Management:
             if row is None:
                 s.add(m.Role(project_id=project.id, user_id=user_id, username=username, role=role))
             else:
-                if row.role == "owner" and role != "owner":
+                if row.role == ProjectRole.OWNER and role != ProjectRole.OWNER:
                     self._keep_an_owner(s, project, user_id)
                 row.role, row.username = role, username
             record_event(s, caller, project.id, "role.set", {"user": username, "role": role})
@@ -312,7 +308,7 @@ class Management:
             )
             if row is None:
                 raise NotFound(f"{username!r} has no role on {project.normalized_name!r}")
-            if row.role == "owner":
+            if row.role == ProjectRole.OWNER:
                 self._keep_an_owner(s, project, row.user_id)
             s.delete(row)
             record_event(s, caller, project.id, "role.remove", {"user": username})
@@ -324,7 +320,7 @@ class Management:
         others = s.scalar(
             select(m.Role.id).where(
                 m.Role.project_id == project.id,
-                m.Role.role == "owner",
+                m.Role.role == ProjectRole.OWNER,
                 m.Role.user_id != leaving_user_id,
             )
         )

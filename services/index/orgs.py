@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vestry.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from vestry.common.vocabulary import OrgRole
 from vestry.services.index import models as m
 from vestry.services.index.access import (
     ORG_ROLE_ACTIONS,
@@ -107,7 +108,7 @@ class Organizations:
                     organization_id=org.id,
                     user_id=caller.user_id,
                     username=caller.username,
-                    role="owner",
+                    role=OrgRole.OWNER,
                 )
             )
             record_event(s, caller, None, "org.create", {"organization": normalized})
@@ -179,7 +180,7 @@ class Organizations:
                     )
                 )
             else:
-                if row.role == "owner" and role != "owner":
+                if row.role == OrgRole.OWNER and role != OrgRole.OWNER:
                     self._keep_an_owner(s, org, user_id)
                 row.role, row.username = role, username
             record_event(
@@ -203,7 +204,7 @@ class Organizations:
             )
             if row is None:
                 raise NotFound(f"{username!r} is not a member of {org.name!r}")
-            if row.role == "owner":
+            if row.role == OrgRole.OWNER:
                 self._keep_an_owner(s, org, row.user_id)
             team_ids = select(m.Team.id).where(m.Team.organization_id == org.id)
             s.execute(
@@ -221,7 +222,7 @@ class Organizations:
         others = s.scalar(
             select(m.OrganizationMember.id).where(
                 m.OrganizationMember.organization_id == org.id,
-                m.OrganizationMember.role == "owner",
+                m.OrganizationMember.role == OrgRole.OWNER,
                 m.OrganizationMember.user_id != leaving_user_id,
             )
         )

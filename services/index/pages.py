@@ -11,6 +11,7 @@ from sqlalchemy import Engine, and_, false, or_, select, true
 from sqlalchemy.orm import Session, sessionmaker
 
 from vestry.common.errors import NotFound
+from vestry.common.vocabulary import OrgRole, ProjectStatus, Visibility
 from vestry.services.index import models as m
 from vestry.services.index.access import Action, Caller
 from vestry.services.index.records import FileData, ProjectPage, ProjectSummary, ReleaseData
@@ -74,7 +75,7 @@ class Pages:
         """Projects `caller` may see (roles AND token restrictions), in one query, and the
         global serial. Raises nothing: an anonymous caller sees the public projects."""
         stmt = select(m.Project.name, m.Project.normalized_name, m.Project.last_serial)
-        public = m.Project.visibility == "public"
+        public = m.Project.visibility == Visibility.PUBLIC
         if caller.authenticated:
             private_ok: list[Any] = []
             if caller.token_permissions is not None and "read" not in caller.token_permissions:
@@ -96,7 +97,7 @@ class Pages:
                         m.Project.organization_id.in_(
                             select(m.OrganizationMember.organization_id).where(
                                 m.OrganizationMember.user_id == uid,
-                                m.OrganizationMember.role == "owner",
+                                m.OrganizationMember.role == OrgRole.OWNER,
                             )
                         ),
                     )
@@ -140,7 +141,7 @@ class Pages:
             serial = s.scalar(_GLOBAL_SERIAL) or 0
             if known_serial and known_serial == project.last_serial:
                 return ProjectPage(project_data(project), [], [], serial, unchanged=True)
-            if project.status == "quarantined":
+            if project.status == ProjectStatus.QUARANTINED:
                 return ProjectPage(project_data(project), [], [], serial)
             if held(project.id, project.last_serial):
                 return ProjectPage(project_data(project), [], [], serial, unchanged=True)
@@ -212,7 +213,7 @@ class Pages:
         """
         with self._sessions() as s:
             project = self._roles.authorized(s, caller, project_name, Action.READ)
-            if project.status == "quarantined":
+            if project.status == ProjectStatus.QUARANTINED:
                 raise NotFound("the project is quarantined; its files are not available")
             row = s.execute(
                 select(m.File, m.Release.version)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select, union
 from sqlalchemy.orm import Session, sessionmaker
 
+from vestry.common.vocabulary import OrgRole
 from vestry.services.index import models as m
 from vestry.services.index.access import Action, Caller, ProjectFacts, authorize, can
 from vestry.services.index.names import normalize
@@ -49,7 +50,7 @@ class Roles:
                 select(m.OrganizationMember.role).where(
                     m.OrganizationMember.organization_id == project.organization_id,
                     m.OrganizationMember.user_id == caller.user_id,
-                    m.OrganizationMember.role == "owner",
+                    m.OrganizationMember.role == OrgRole.OWNER,
                 )
             )
         return frozenset(s.scalars(union(*stmts)).all())

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
+from vestry.common.vocabulary import Visibility
 from vestry.services.index.blobrefs import PAGE, BlobReference, blob_references
 from vestry.services.index.management import VISIBILITIES, Management
 from vestry.services.index.orgs import Organizations
@@ -25,7 +26,7 @@ __all__ = ["IndexService"]
 
 
 class IndexService:
-    def __init__(self, engine: Engine, default_visibility: str = "private") -> None:
+    def __init__(self, engine: Engine, default_visibility: str = Visibility.PRIVATE) -> None:
         """The parts of the index over `engine`; new projects get `default_visibility`
         ('private' or 'public', else ValueError)."""
         if default_visibility not in VISIBILITIES:

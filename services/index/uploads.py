@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import uuid
 from datetime import UTC, datetime
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +18,9 @@ from vestry.common.errors import (
     InvalidArgument,
     PermissionDenied,
 )
+from vestry.common.filenames import check_filename_characters
+from vestry.common.versions import parse_version
+from vestry.common.vocabulary import ProjectRole, ProjectStatus
 from vestry.services.index import models as m
 from vestry.services.index.access import Action, Caller, authorize, may_create
 from vestry.services.index.names import ultranormalize, validate_project_name
@@ -29,45 +31,16 @@ from vestry.services.index.roles import Roles
 from vestry.services.index.rows import file_data
 from vestry.services.index.txn import bump_serial, record_event, write_session
 
-__all__ = ["MAX_VERSION_LENGTH", "Uploads", "file_exists_message", "parse_version"]
+__all__ = ["Uploads", "file_exists_message"]
 
 log = logging.getLogger(__name__)
-MAX_VERSION_LENGTH = 100
-MAX_FILENAME_LENGTH = 255
-_NO_UPLOADS = ("archived", "quarantined")
-_BAD_FILENAME = re.compile(r"[/\\\x00-\x1f\x7f]")
+_NO_UPLOADS = (ProjectStatus.ARCHIVED, ProjectStatus.QUARANTINED)
 
 
 def file_exists_message(filename: str, blake2b_256: str) -> str:
     """The AlreadyExists message for a file that clashes with `filename`."""
     # twine and uv recognise a duplicate by "already exist" in this text: keep PyPI's wording.
     return f"File already exists ({filename!r}, with blake2_256 hash {blake2b_256!r})."
-
-
-def parse_version(version: str) -> Version:
-    """The PEP 440 version of an upload; raises InvalidArgument for anything an index refuses."""
-    if not version or len(version) > MAX_VERSION_LENGTH:
-        raise InvalidArgument(f"version must be 1-{MAX_VERSION_LENGTH} characters")
-    if version != version.strip():
-        # packaging tolerates it, but the string is stored and shown as sent.
-        raise InvalidArgument(f"version {version!r} has leading or trailing whitespace")
-    try:
-        parsed = Version(version)
-    except InvalidVersion as exc:
-        raise InvalidArgument(
-            f"{version[:MAX_VERSION_LENGTH]!r} is not a valid version (PEP 440)"
-        ) from exc
-    if parsed.local is not None:
-        raise InvalidArgument("local versions (with '+') cannot be uploaded to an index")
-    return parsed
-
-
-def _check_filename(filename: str) -> None:
-    if not filename or len(filename) > MAX_FILENAME_LENGTH or _BAD_FILENAME.search(filename):
-        raise InvalidArgument(
-            f"invalid filename: at most {MAX_FILENAME_LENGTH} characters, without path "
-            "separators or control characters"
-        )
 
 
 class Uploads:
@@ -103,7 +76,7 @@ class Uploads:
         """
         normalized = validate_project_name(project_name)
         parse_version(version)
-        _check_filename(filename)
+        check_filename_characters(filename)
         with self._sessions() as s:
             project = self._roles.find(s, normalized)
             if project is None:
@@ -133,7 +106,8 @@ class Uploads:
             select(m.Project).where(m.Project.ultranormalized_name == ultranormalize(normalized))
         ).all():
             # Look-alikes of one's own project are allowed; of anyone else's, never.
-            if not caller.admin and "owner" not in self._roles.effective(s, caller, similar):
+            owns = ProjectRole.OWNER in self._roles.effective(s, caller, similar)
+            if not caller.admin and not owns:
                 raise InvalidArgument(
                     f"the name {normalized!r} is too similar to an existing project "
                     f"({similar.normalized_name!r}); choose a different name"
@@ -172,7 +146,7 @@ class Uploads:
         """
         normalized = validate_project_name(project_name)
         parsed = parse_version(release.version)
-        _check_filename(file.filename)
+        check_filename_characters(file.filename)
         try:
             return self._commit(caller, project_name, normalized, parsed, release, file)
         except IntegrityError:
@@ -216,7 +190,7 @@ class Uploads:
                         project_id=project.id,
                         user_id=caller.user_id,
                         username=caller.username,
-                        role="owner",
+                        role=ProjectRole.OWNER,
                     )
                 )
                 record_event(s, caller, project.id, "project.create", {"name": project_name})

@@ -9,6 +9,7 @@ from vestry.cli._command import SubParsers, add_command, print_json
 from vestry.cli._command import segment as q
 from vestry.cli.api import Api
 from vestry.cli.errors import CliError
+from vestry.common.vocabulary import OrgRole, ProjectRole, values
 
 __all__ = ["add_commands"]
 
@@ -105,7 +106,7 @@ def add_commands(sub: SubParsers) -> None:
     p = add_command(os_, "add-member", _add_member, "add a member or change their role")
     p.add_argument("org")
     p.add_argument("user")
-    p.add_argument("--role", default="member", choices=["owner", "member"])
+    p.add_argument("--role", default="member", choices=values(OrgRole))
     p = add_command(os_, "remove-member", _remove_member, "remove a member (and from all teams)")
     p.add_argument("org")
     p.add_argument("user")
@@ -127,7 +128,7 @@ def add_commands(sub: SubParsers) -> None:
     p.add_argument("org")
     p.add_argument("team")
     p.add_argument("project")
-    p.add_argument("--role", default="", choices=["", "owner", "maintainer", "reader"])
+    p.add_argument("--role", default="", choices=["", *values(ProjectRole)])
     p.add_argument("--remove", action="store_true")
     p = add_command(os_, "transfer", _transfer, "move a project you own into the organisation")
     p.add_argument("org")

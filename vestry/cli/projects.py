@@ -13,6 +13,7 @@ from vestry.cli._command import SubParsers, add_command, print_json
 from vestry.cli._command import segment as q
 from vestry.cli.api import Api
 from vestry.cli.errors import CliError
+from vestry.common.vocabulary import ProjectRole, ProjectStatus, Visibility, values
 
 __all__ = ["add_commands"]
 
@@ -127,15 +128,15 @@ def add_commands(sub: SubParsers) -> None:
     p.add_argument("--json", action="store_true")
     p = add_command(ps, "set-visibility", _set_visibility, "make a project private or public")
     p.add_argument("project")
-    p.add_argument("visibility", choices=["private", "public"])
+    p.add_argument("visibility", choices=values(Visibility))
     p = add_command(ps, "set-status", _set_status, "PEP 792 status")
     p.add_argument("project")
-    p.add_argument("status", choices=["active", "archived", "deprecated", "quarantined"])
+    p.add_argument("status", choices=values(ProjectStatus))
     p.add_argument("--reason", default="")
     p = add_command(ps, "add-member", _add_member, "give a user a role (or change it)")
     p.add_argument("project")
     p.add_argument("user")
-    p.add_argument("--role", default="maintainer", choices=["owner", "maintainer", "reader"])
+    p.add_argument("--role", default="maintainer", choices=values(ProjectRole))
     p = add_command(ps, "remove-member", _remove_member, "remove a user's role")
     p.add_argument("project")
     p.add_argument("user")

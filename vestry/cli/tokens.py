@@ -14,6 +14,8 @@ from vestry.cli._command import segment
 from vestry.cli.api import Api
 from vestry.cli.errors import CliError
 from vestry.common.durations import parse_duration
+from vestry.common.tokens import TOKEN_PREFIX
+from vestry.common.vocabulary import Permission
 from vestry.services.auth.caveats import PERMISSIONS
 from vestry.services.auth.errors import CaveatError, MalformedToken
 from vestry.services.auth.tokens import attenuate as attenuate_token
@@ -29,7 +31,7 @@ __all__ = [
 ]
 
 # What the --token of `create`, `list` and `revoke` must hold.
-_NEEDS = "manage-tokens"
+_NEEDS = Permission.MANAGE_TOKENS
 
 
 def attenuate(token: str, projects: list[str], perms: list[str], expires: str | None) -> int:
@@ -95,7 +97,7 @@ def list_tokens(url: str | None, token: str | None) -> int:
 def revoke(url: str | None, token: str | None, token_or_id: str) -> int:
     api = Api.connect(url, token, token_needs=_NEEDS)
     target = token_or_id.strip()
-    if target.startswith("vestry-"):
+    if target.startswith(TOKEN_PREFIX):
         # The secret never travels in a URL: its ID is read from it here, offline.
         try:
             target = token_id(load(target))
