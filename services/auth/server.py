@@ -10,7 +10,7 @@ from pathlib import Path
 import grpc
 from vestry.auth.v1 import auth_pb2, auth_pb2_grpc
 
-from vestry.common.db import check_migrated, make_engine, migrate
+from vestry.common.db import migrate_url, migrated_engine
 from vestry.common.grpc_server import create_server as create_grpc_server
 from vestry.common.grpc_server import run_until_signalled
 from vestry.services.auth.backends import make_cache
@@ -25,17 +25,12 @@ SERVICE_NAME = auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name
 
 
 def build_service(settings: AuthSettings) -> AuthService:
-    engine = make_engine(settings.database_url)
-    check_migrated(engine, MIGRATIONS, VERSION_TABLE)
+    engine = migrated_engine(settings.database_url, MIGRATIONS, VERSION_TABLE)
     return AuthService(engine, make_cache(settings), cache_ttl=settings.cache_ttl)
 
 
 def migrate_database(database_url: str) -> None:
-    engine = make_engine(database_url)
-    try:
-        migrate(engine, MIGRATIONS, VERSION_TABLE)
-    finally:
-        engine.dispose()
+    migrate_url(database_url, MIGRATIONS, VERSION_TABLE)
 
 
 def create_server(

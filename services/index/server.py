@@ -7,7 +7,7 @@ from pathlib import Path
 import grpc
 from vestry.index.v1 import index_pb2, index_pb2_grpc
 
-from vestry.common.db import check_migrated, make_engine, migrate
+from vestry.common.db import migrate_url, migrated_engine
 from vestry.common.grpc_server import create_server as create_grpc_server
 from vestry.common.grpc_server import run_until_signalled
 from vestry.services.index.service import IndexService
@@ -20,13 +20,12 @@ SERVICE_NAME = index_pb2.DESCRIPTOR.services_by_name["IndexService"].full_name
 
 
 def build_service(settings: IndexSettings) -> IndexService:
-    engine = make_engine(settings.database_url)
-    check_migrated(engine, MIGRATIONS, VERSION_TABLE)
+    engine = migrated_engine(settings.database_url, MIGRATIONS, VERSION_TABLE)
     return IndexService(engine, default_visibility=settings.default_visibility)
 
 
 def migrate_database(database_url: str) -> None:
-    migrate(make_engine(database_url), MIGRATIONS, VERSION_TABLE)
+    migrate_url(database_url, MIGRATIONS, VERSION_TABLE)
 
 
 def create_server(

@@ -1,4 +1,5 @@
-"""The auth service for tests: a hand-moved clock, a migrated database and the service itself."""
+"""The auth service for tests: a hand-moved clock, a migrated database and the service itself,
+and the `clock` and `engine` fixtures the auth tests' conftests share."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+import pytest
+from sqlalchemy import Engine, text
 
 from vestry.common.db import make_engine
 from vestry.services.auth.backends.memory import MemoryCache
@@ -36,6 +38,26 @@ def auth_engine(database_url: str) -> Iterator[Engine]:
         yield eng
     finally:
         eng.dispose()
+
+
+@pytest.fixture(name="clock")
+def clock_fixture() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(name="engine")
+def engine_fixture(database_url: str) -> Iterator[Engine]:
+    with auth_engine(database_url) as eng:
+        yield eng
+
+
+def snapshot(engine: Engine) -> list[tuple[object, ...]]:
+    """Every row of the auth tables, in id order: equal snapshots mean nothing changed."""
+    with engine.connect() as c:
+        rows: list[tuple[object, ...]] = []
+        for table in ("users", "tokens", "auth_events"):
+            rows += [tuple(r) for r in c.execute(text(f"SELECT * FROM {table} ORDER BY id"))]  # noqa: S608
+        return rows
 
 
 def make_service(

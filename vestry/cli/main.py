@@ -61,17 +61,16 @@ def _serve(service: str) -> int:
     return 0
 
 
+def _data_dir_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--data-dir", type=Path, default=None, help=help_text)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vestry", description="A private Python package index.")
     sub = p.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="run the whole index on this machine (embedded defaults)")
-    up.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        help="where data lives (default ./vestry-data or $VESTRY_DATA_DIR)",
-    )
+    _data_dir_option(up, "where data lives (default ./vestry-data or $VESTRY_DATA_DIR)")
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=8080)
 
@@ -79,12 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("service", choices=["auth", "index", "storage", "gateway"])
 
     migrate = sub.add_parser("migrate", help="bring the auth and index databases up to date")
-    migrate.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        help="migrate an embedded data dir instead of VESTRY_*_DATABASE_URL",
-    )
+    _data_dir_option(migrate, "migrate an embedded data dir instead of VESTRY_*_DATABASE_URL")
 
     hc = sub.add_parser(
         "healthcheck",

