@@ -16,7 +16,15 @@ from vestry.gateway.errors import HTTPError, unauthorized
 from vestry.gateway.identity import Identity, identify
 from vestry.gateway.schemas import RoleOut
 
-__all__ = ["ERRORS", "management_router", "role_out", "user_named", "who_calls"]
+__all__ = [
+    "ERRORS",
+    "management_router",
+    "org_first",
+    "project_roles_first",
+    "role_out",
+    "user_named",
+    "who_calls",
+]
 
 ERRORS: dict[int | str, dict[str, object]] = {
     400: {"description": "Invalid input (the body says what to fix)"},
@@ -49,6 +57,29 @@ async def user_named(backends: Backends, who: Identity, username: str) -> auth_p
     if not user.active:
         raise HTTPError(400, f"user {username!r} is disabled")
     return user
+
+
+async def project_roles_first(backends: Backends, who: Identity, project: str) -> None:
+    """Check that the caller may manage `project`'s roles before any user is looked up: to
+    whoever may not, a user that exists and one that does not must get the same answer (the
+    project's 401/404, or this 403)."""
+    detail = await backends.index.GetProject(
+        index_pb2.ProjectRequest(caller=who.caller, name=project), timeout=backends.timeout
+    )
+    if "manage-roles" not in detail.allowed_actions:
+        raise HTTPError(
+            403,
+            f"user {who.caller.username!r} (with the token used) may not manage the roles of "
+            f"project {detail.project.normalized_name!r}",
+        )
+
+
+async def org_first(backends: Backends, who: Identity, org: str) -> None:
+    """Check that the caller can see `org` before any user is looked up (the organisation's
+    401/404 comes first, whether or not the user exists)."""
+    await backends.index.GetOrganization(
+        index_pb2.OrganizationRequest(caller=who.caller, name=org), timeout=backends.timeout
+    )
 
 
 def role_out(r: index_pb2.RoleEntry) -> RoleOut:

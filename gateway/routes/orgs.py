@@ -9,7 +9,14 @@ from vestry.index.v1 import index_pb2
 
 from vestry.common.protoconv import utc_datetime
 from vestry.gateway.errors import HTTPError
-from vestry.gateway.routes._common import ERRORS, management_router, role_out, user_named, who_calls
+from vestry.gateway.routes._common import (
+    ERRORS,
+    management_router,
+    org_first,
+    role_out,
+    user_named,
+    who_calls,
+)
 from vestry.gateway.schemas import OrgIn, OrgOut, RoleIn, RoleOut, TeamIn, TeamOut
 
 __all__ = ["router"]
@@ -58,6 +65,7 @@ async def show_org(request: Request, org: str) -> OrgOut:
 async def set_org_member(request: Request, org: str, username: str, body: RoleIn) -> RoleOut:
     """Add a member (role `member` or `owner`), or change their role (organisation owners)."""
     backends, who = await who_calls(request)
+    await org_first(backends, who, org)
     user = await user_named(backends, who, username)
     reply = await backends.index.SetOrganizationMember(
         index_pb2.SetOrganizationMemberRequest(
@@ -109,6 +117,7 @@ async def delete_team(request: Request, org: str, team: str) -> Response:
 async def add_team_member(request: Request, org: str, team: str, username: str) -> Response:
     """Add an organisation member to a team."""
     backends, who = await who_calls(request)
+    await org_first(backends, who, org)
     user = await user_named(backends, who, username)
     await backends.index.AddTeamMember(
         index_pb2.TeamMemberRequest(

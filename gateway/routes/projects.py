@@ -12,7 +12,15 @@ from fastapi.responses import Response
 from vestry.index.v1 import index_pb2
 
 from vestry.common.protoconv import utc_datetime
-from vestry.gateway.routes._common import ERRORS, management_router, role_out, user_named, who_calls
+from vestry.gateway.errors import unauthorized
+from vestry.gateway.routes._common import (
+    ERRORS,
+    management_router,
+    project_roles_first,
+    role_out,
+    user_named,
+    who_calls,
+)
 from vestry.gateway.schemas import (
     FileOut,
     ProjectOut,
@@ -110,6 +118,9 @@ async def set_status(request: Request, project: str, body: StatusIn) -> SerialOu
 async def set_member(request: Request, project: str, username: str, body: RoleIn) -> RoleOut:
     """Give a user a role on the project, replacing any role they had (owners)."""
     backends, who = await who_calls(request)
+    if not who.authenticated:
+        raise unauthorized()
+    await project_roles_first(backends, who, project)
     user = await user_named(backends, who, username)
     reply = await backends.index.SetRole(
         index_pb2.SetRoleRequest(

@@ -22,7 +22,7 @@ from vestry.common.filenames import check_filename_characters
 from vestry.common.versions import parse_version
 from vestry.common.vocabulary import ProjectRole, ProjectStatus
 from vestry.services.index import models as m
-from vestry.services.index.access import Action, Caller, authorize, may_create
+from vestry.services.index.access import Action, Caller, authorize, can, may_create
 from vestry.services.index.names import ultranormalize, validate_project_name
 from vestry.services.index.pages import Pages
 from vestry.services.index.records import CommitResult, FileData, ReleaseData, UploadCheck
@@ -31,7 +31,7 @@ from vestry.services.index.roles import Roles
 from vestry.services.index.rows import file_data
 from vestry.services.index.txn import bump_serial, record_event, write_session
 
-__all__ = ["Uploads", "file_exists_message"]
+__all__ = ["Uploads", "file_exists_message", "name_unavailable_message"]
 
 log = logging.getLogger(__name__)
 _NO_UPLOADS = (ProjectStatus.ARCHIVED, ProjectStatus.QUARANTINED)
@@ -41,6 +41,15 @@ def file_exists_message(filename: str, blake2b_256: str) -> str:
     """The AlreadyExists message for a file that clashes with `filename`."""
     # twine and uv recognise a duplicate by "already exist" in this text: keep PyPI's wording.
     return f"File already exists ({filename!r}, with blake2_256 hash {blake2b_256!r})."
+
+
+def name_unavailable_message(normalized: str) -> str:
+    """The refusal of a name that is taken by, or too similar to, a project the caller cannot
+    see: the same words whichever it is, naming nothing the caller may not read."""
+    return (
+        f"the name {normalized!r} is not available: it is taken or too similar to an existing "
+        "project; choose a different name"
+    )
 
 
 class Uploads:
@@ -78,7 +87,7 @@ class Uploads:
         parse_version(version)
         check_filename_characters(filename)
         with self._sessions() as s:
-            project = self._roles.find(s, normalized)
+            project = self._visible(s, caller, normalized)
             if project is None:
                 self._check_new_name(s, caller, normalized)
                 exists, project_id, name = False, "", project_name
@@ -86,8 +95,17 @@ class Uploads:
                 authorize(caller, self._roles.facts(s, caller, project), Action.UPLOAD)
                 self._check_accepts_uploads(project)
                 exists, project_id, name = True, project.id, project.name
-            identical = self._check_duplicate(s, filename, sha256, blake2b_256)
+            identical = self._check_duplicate(s, caller, filename, sha256, blake2b_256)
         return UploadCheck(identical, exists, project_id, name)
+
+    def _visible(self, s: Session, caller: Caller, normalized: str) -> m.Project | None:
+        """The project of that name if the caller may read it; None if there is none or the
+        caller may not see it: an upload must not tell these apart (`_check_new_name` then
+        refuses a taken name exactly as it refuses a look-alike of an unseen project)."""
+        project = self._roles.find(s, normalized)
+        if project is None or not can(caller, self._roles.facts(s, caller, project), Action.READ):
+            return None
+        return project
 
     @staticmethod
     def _check_accepts_uploads(project: m.Project) -> None:
@@ -98,39 +116,68 @@ class Uploads:
 
     def _check_new_name(self, s: Session, caller: Caller, normalized: str) -> str | None:
         """Raise unless `caller` may register `normalized`; return the organisation that
-        reserved it, if any (the new project belongs to it)."""
+        reserved it, if any (the new project belongs to it).
+
+        A project of this name that the caller cannot see counts as a look-alike they cannot
+        see: the answer for a taken private name is the answer for a free one that is refused.
+        Only a look-alike the caller may read is named.
+        """
         reason = may_create(caller, normalized)
         if reason:
             raise PermissionDenied(reason)
+        unseen = False
         for similar in s.scalars(
-            select(m.Project).where(m.Project.ultranormalized_name == ultranormalize(normalized))
+            select(m.Project)
+            .where(m.Project.ultranormalized_name == ultranormalize(normalized))
+            .order_by(m.Project.normalized_name)
         ).all():
+            taken = similar.normalized_name == normalized
             # Look-alikes of one's own project are allowed; of anyone else's, never.
-            owns = ProjectRole.OWNER in self._roles.effective(s, caller, similar)
-            if not caller.admin and not owns:
-                raise InvalidArgument(
-                    f"the name {normalized!r} is too similar to an existing project "
-                    f"({similar.normalized_name!r}); choose a different name"
-                )
-        return self._reserved.check(s, caller, normalized)
+            facts = self._roles.facts(s, caller, similar)
+            if not taken and (caller.admin or ProjectRole.OWNER in facts.roles):
+                continue
+            if taken or not can(caller, facts, Action.READ):
+                unseen = True
+                continue
+            raise InvalidArgument(
+                f"the name {normalized!r} is too similar to an existing project "
+                f"({similar.normalized_name!r}); choose a different name"
+            )
+        org_id = self._reserved.check(s, caller, normalized)
+        if unseen:
+            raise InvalidArgument(name_unavailable_message(normalized))
+        return org_id
 
-    @staticmethod
-    def _check_duplicate(s: Session, filename: str, sha256: str, blake2b_256: str) -> bool:
+    def _check_duplicate(
+        self, s: Session, caller: Caller, filename: str, sha256: str, blake2b_256: str
+    ) -> bool:
         """True for an identical re-upload; raise AlreadyExists (same name or same bytes) or
-        InvalidArgument (a filename used before) for any other clash."""
+        InvalidArgument (a filename used before) for any other clash.
+
+        A clashing file of a project the caller cannot read is not named: the answer then
+        carries the caller's own filename and digest, as PyPI's does."""
         same_name = s.scalar(select(m.File).where(m.File.filename == filename))
         if same_name is not None:
             if same_name.sha256 == sha256:
                 return True
-            raise AlreadyExists(file_exists_message(filename, same_name.blake2b_256))
+            shown = blake2b_256 if self._hidden(s, caller, same_name) else same_name.blake2b_256
+            raise AlreadyExists(file_exists_message(filename, shown))
         same_bytes = s.scalar(
             select(m.File).where(or_(m.File.sha256 == sha256, m.File.blake2b_256 == blake2b_256))
         )
         if same_bytes is not None:
+            if self._hidden(s, caller, same_bytes):
+                raise AlreadyExists(file_exists_message(filename, blake2b_256))
             raise AlreadyExists(file_exists_message(same_bytes.filename, same_bytes.blake2b_256))
         if s.get(m.FilenameRegistry, filename) is not None:
             raise InvalidArgument("This filename has already been used, use a different version.")
         return False
+
+    def _hidden(self, s: Session, caller: Caller, file: m.File) -> bool:
+        project = s.get(m.Project, file.project_id)
+        return project is None or not can(
+            caller, self._roles.facts(s, caller, project), Action.READ
+        )
 
     def commit_file(
         self, caller: Caller, project_name: str, release: ReleaseData, file: FileData
@@ -152,7 +199,9 @@ class Uploads:
         except IntegrityError:
             log.info("commit of %s lost a race; reporting the winner", file.filename)
         with self._sessions() as s:
-            identical = self._check_duplicate(s, file.filename, file.sha256, file.blake2b_256)
+            identical = self._check_duplicate(
+                s, caller, file.filename, file.sha256, file.blake2b_256
+            )
         if identical:
             return CommitResult(True, self._pages.get_file(caller, normalized, file.filename), 0)
         raise AlreadyExists(file_exists_message(file.filename, file.blake2b_256))
@@ -168,7 +217,7 @@ class Uploads:
     ) -> CommitResult:
         now = datetime.now(UTC)
         with write_session(self._sessions) as s:
-            project = self._roles.find(s, normalized)
+            project = self._visible(s, caller, normalized)
             if project is None:
                 org_id = self._check_new_name(s, caller, normalized)
                 project = m.Project(
@@ -197,7 +246,7 @@ class Uploads:
             else:
                 authorize(caller, self._roles.facts(s, caller, project), Action.UPLOAD)
                 self._check_accepts_uploads(project)
-            if self._check_duplicate(s, file.filename, file.sha256, file.blake2b_256):
+            if self._check_duplicate(s, caller, file.filename, file.sha256, file.blake2b_256):
                 existing = s.scalar(select(m.File).where(m.File.filename == file.filename))
                 assert existing is not None
                 rel = s.get(m.Release, existing.release_id)

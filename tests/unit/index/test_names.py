@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.factories.index import ADMIN, Upload, user
-from vestry.common.errors import InvalidArgument, NotFound, PermissionDenied
+from vestry.common.errors import InvalidArgument, PermissionDenied
 from vestry.services.index.names import ultranormalize, validate_project_name
 from vestry.services.index.reserved import normalize_pattern
 from vestry.services.index.service import IndexService
@@ -92,8 +92,9 @@ def test_pep503_collision_lands_in_the_existing_project(
     index: IndexService, upload: Upload
 ) -> None:
     upload(ALICE, "My_Project")
-    # Another user's spelling variant is the same project, which they cannot see.
-    with pytest.raises(NotFound):
+    # Another user's spelling variant is the same project, which they cannot see: refused
+    # like a free name that may not be registered, never "not found".
+    with pytest.raises(InvalidArgument, match="not available"):
         upload(BOB, "my.project", "2.0")
     # The owner's variant adds to the same project, whose display name stays the first one.
     upload(ALICE, "MY-PROJECT", "2.0")
