@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import grpc
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -146,7 +147,27 @@ def rpc_error_response(exc: grpc.aio.AioRpcError) -> Response:
     return _text(status, exc.details() or code.name.lower().replace("_", " "), headers)
 
 
+_MAX_PROBLEMS = 3
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    """One sentence naming what was wrong where, never echoing the input: an input may be NaN or
+    Infinity (which JSON cannot carry back, so FastAPI's own answer is a 500) or megabytes."""
+    problems = []
+    for error in exc.errors()[:_MAX_PROBLEMS]:
+        where = ".".join(str(part) for part in error.get("loc", ()))[:200]
+        problems.append(f"{where}: {str(error.get('msg', 'invalid'))[:200]}")
+    more = len(exc.errors()) - _MAX_PROBLEMS
+    if more > 0:
+        problems.append(f"and {more} more")
+    return "invalid request: " + "; ".join(problems)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        return _text(422, validation_message(exc), {})
+
     @app.exception_handler(HTTPError)
     async def _http_error(request: Request, exc: HTTPError) -> Response:
         family = getattr(request.state, "error_family", "")

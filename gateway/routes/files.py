@@ -19,7 +19,16 @@ from vestry.gateway.errors import HTTPError
 from vestry.gateway.identity import identify
 
 router = APIRouter()
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)\Z")
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)\Z")
+# No file is 10**18 bytes: a longer position only means "past any end", and int() of more than
+# 4300 digits raises (a 500); such positions are read as this instead.
+_MAX_DIGITS = 18
+_PAST_ANY_END = 10**_MAX_DIGITS
+
+
+def _position(digits: str) -> int:
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= _MAX_DIGITS else _PAST_ANY_END
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int] | None:
@@ -31,13 +40,13 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     if first == "" and last == "":
         return None
     if first == "":
-        suffix = int(last)
-        if suffix == 0:
+        suffix = _position(last)
+        if suffix == 0 or size == 0:
             raise HTTPError(416, "range not satisfiable", {"Content-Range": f"bytes */{size}"})
         start = max(size - suffix, 0)
         return start, size - start
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
+    start = _position(first)
+    end = min(_position(last), size - 1) if last else size - 1
     if start >= size or end < start:
         raise HTTPError(416, "range not satisfiable", {"Content-Range": f"bytes */{size}"})
     return start, end - start + 1
