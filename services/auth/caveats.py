@@ -251,6 +251,17 @@ class Scope:
             out.extend(UserBound(u) for u in users)
         return out
 
+    def reaches_no_more_projects_than(self, other: Scope) -> bool:
+        """True when every project this scope may act on, `other` may act on too (by name and
+        by ID; a restriction of one kind is not compared with one of the other kind)."""
+        for mine, theirs in (
+            (self.project_names, other.project_names),
+            (self.project_ids, other.project_ids),
+        ):
+            if theirs is not None and (mine is None or not mine <= theirs):
+                return False
+        return True
+
     def is_empty(self) -> bool:
         """True when no request can ever satisfy this scope (some dimension allows nothing)."""
         return any(

@@ -451,7 +451,9 @@ class AuthService:
         return tokens.add_caveats(token, caveats)
 
     def revoke(self, caller_token: str, token_or_id: str) -> str:
-        """Revoke a root token (and so every token attenuated from it). Owner or admin only."""
+        """Revoke a root token (and so every token attenuated from it). Owner or admin only,
+        and only with a token that reaches every project the target reaches (see
+        `list_tokens`). Raises NotFound for any other token, as for one that does not exist."""
         caller = self.verify(caller_token, AccessContext(permission=Permission.MANAGE_TOKENS))
         target_id = token_or_id
         if token_or_id.startswith(tokens.PREFIX):
@@ -461,8 +463,13 @@ class AuthService:
                 raise InvalidArgument(str(exc)) from exc
         with self._sessions() as s:
             row = s.get(Token, target_id) if tokens.TOKEN_ID.fullmatch(target_id) else None
-        # The same answer for "not yours" and "does not exist": no probing other users' IDs.
-        if row is None or (row.user_id != caller.user_id and not caller.admin):
+        # The same answer for "not yours", "wider than the token used" and "does not exist":
+        # no probing other users' IDs, and a narrow token never acts on a wider one.
+        if (
+            row is None
+            or (row.user_id != caller.user_id and not caller.admin)
+            or not _token_record(row).caveats.reaches_no_more_projects_than(caller.scope)
+        ):
             raise NotFound("no such token")
         self._cache.invalidate_token(target_id, self._ttl + 60)
         with self._sessions.begin() as s:
@@ -472,12 +479,17 @@ class AuthService:
         return target_id
 
     def list_tokens(self, caller_token: str) -> list[TokenRecord]:
+        """The caller's tokens that are no wider than the token used, by project: a token
+        restricted to some projects sees (and revokes, and mints) only tokens restricted to a
+        subset of them, never the user's unrestricted tokens. Permissions and time bounds are
+        not compared: holding `manage-tokens` is what lets a token manage the user's tokens."""
         caller = self.verify(caller_token, AccessContext(permission=Permission.MANAGE_TOKENS))
         with self._sessions() as s:
             rows = s.scalars(
                 select(Token).where(Token.user_id == caller.user_id).order_by(Token.created)
             ).all()
-            return [_token_record(t) for t in rows]
+            records = [_token_record(t) for t in rows]
+        return [r for r in records if r.caveats.reaches_no_more_projects_than(caller.scope)]
 
     # ---- audit -----------------------------------------------------------------------------
 

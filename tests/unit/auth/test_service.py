@@ -405,3 +405,39 @@ def test_errors_are_domain_errors_with_codes(service: AuthService) -> None:
 def test_verify_refuses_an_unknown_permission_in_the_context(service: AuthService) -> None:
     with pytest.raises(InvalidArgument):
         service.verify(_root(service), AccessContext("destroy", "foo"))
+
+
+# (the token used: its projects; tokens of the same user, by projects; which it sees/revokes)
+NARROW_CASES = [
+    ("unrestricted", None, {"all": None, "a": ["a"], "ab": ["a", "b"], "c": ["c"]}, "all a ab c"),
+    ("one project", ["a"], {"all": None, "a": ["a"], "ab": ["a", "b"], "c": ["c"]}, "a"),
+    ("two projects", ["a", "b"], {"all": None, "a": ["a"], "ab": ["a", "b"], "c": ["c"]}, "a ab"),
+]
+
+
+@pytest.mark.parametrize(
+    ("used", "others", "reach"), [c[1:] for c in NARROW_CASES], ids=[c[0] for c in NARROW_CASES]
+)
+def test_a_narrow_token_lists_and_revokes_only_tokens_no_wider(
+    service: AuthService, used: list[str] | None, others: dict[str, list[str] | None], reach: str
+) -> None:
+    root = _root(service)
+    ids = {}
+    for name, projects in others.items():
+        scope = Scope(project_names=frozenset(projects) if projects is not None else None)
+        _, record = service.mint(requested=scope, name=name, parent_token=root)
+        ids[name] = record.id
+    caller = tokens.attenuate(root, projects=used) if used else root
+    caller = tokens.attenuate(caller, permissions=["manage-tokens"])
+    seen = {t.name for t in service.list_tokens(caller)} - {""}
+    assert seen == set(reach.split())
+    for name, token_id in ids.items():
+        if name in seen:
+            assert service.revoke(caller, token_id) == token_id
+        else:
+            with pytest.raises(NotFound, match="no such token"):
+                service.revoke(caller, token_id)
+    # The root (unrestricted) is never revoked through a narrower token.
+    if used:
+        with pytest.raises(NotFound):
+            service.revoke(caller, root)
