@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
+from starlette.types import ASGIApp
 
 from vestry.gateway.backends import Backends
 from vestry.gateway.conditional import READ_METHODS
@@ -23,8 +24,15 @@ from vestry.gateway.routes import (
     tokens,
     upload,
 )
+from vestry.gateway.security_headers import SecurityHeaders
 from vestry.gateway.settings import GatewaySettings
 from vestry.gateway.telemetry import RequestTelemetry
+
+
+class _Gateway(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside even Starlette's ServerErrorMiddleware: a 500 carries the headers too.
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
@@ -36,7 +44,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         finally:
             await app.state.backends.close()
 
-    app = FastAPI(
+    app = _Gateway(
         title="Vestry",
         version="0.1.0",
         lifespan=lifespan,
