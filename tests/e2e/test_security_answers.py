@@ -29,9 +29,7 @@ def test_the_serial_shown_depends_only_on_what_the_caller_sees(
     vestry: RunningVestry, tmp_path: Path
 ) -> None:
     alice = vestry.create_user("serial-alice")
-    v = 0
-    for name in ("pub-lib", "priv-lib"):
-        v += 1
+    for v, name in enumerate(("pub-lib", "priv-lib"), start=1):
         w = make_wheel(tmp_path, name, f"{v}.0")
         assert raw_upload(vestry.upload_url, alice, w, name, f"{v}.0").status_code == 200
     r = httpx.put(
