@@ -41,6 +41,10 @@ class GatewaySettings(BaseSettings):
     metrics_listen: str = Field(default="", validation_alias=AliasChoices("VESTRY_METRICS_LISTEN"))
     # Rendered simple pages kept in memory, reused while their project's serial is unchanged.
     page_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
+    # The index's setting, read here too: the gateway's upload checks must agree with the index.
+    allow_local_versions: bool = Field(
+        default=True, validation_alias=AliasChoices("VESTRY_INDEX_ALLOW_LOCAL_VERSIONS")
+    )
 
     @field_validator("auth_address", "index_address", "storage_address")
     @classmethod

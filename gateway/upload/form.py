@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from packaging.metadata import ExceptionGroup, InvalidMetadata, Metadata, RawMetadata
-from packaging.version import InvalidVersion, Version
+
+from vestry.common.errors import InvalidArgument
+from vestry.common.versions import local_version_refused, parse_version
 
 __all__ = ["UploadError", "UploadForm", "parse_form"]
 
@@ -167,8 +169,12 @@ def _validated(raw: RawMetadata) -> Metadata:
     return Metadata.from_raw(newest, validate=True)  # type: ignore[arg-type]
 
 
-def parse_form(items: Iterable[tuple[str, str]]) -> UploadForm:
-    """Validate the non-file fields of an upload; raise UploadError with the first problem."""
+def parse_form(items: Iterable[tuple[str, str]], *, allow_local: bool = True) -> UploadForm:
+    """Validate the non-file fields of an upload; raise UploadError with the first problem.
+
+    A wheel's `pyversion` may be missing or empty (uv publish sends none for tags such as
+    cp313t): `before_index` takes it from the filename. `allow_local` accepts local versions.
+    """
     fields = _collect(items)
 
     def one(key: str) -> str:
@@ -186,8 +192,6 @@ def parse_form(items: Iterable[tuple[str, str]]) -> UploadForm:
     if filetype not in FILETYPES:
         raise UploadError(f"filetype: {filetype[:50]!r} is not one of sdist, bdist_wheel")
     pyversion = one("pyversion")
-    if filetype == "bdist_wheel" and not pyversion:
-        raise UploadError("pyversion: this field is required for wheels")
     if filetype == "sdist" and pyversion not in ("", "source"):
         raise UploadError("pyversion: use 'source' for an sdist")
     md5, sha256, blake2 = (
@@ -209,13 +213,11 @@ def parse_form(items: Iterable[tuple[str, str]]) -> UploadForm:
             f"metadata_version: {metadata_version[:20]!r} is not a supported metadata version"
         )
     try:
-        version = Version(one("version"))
-    except InvalidVersion as exc:
-        raise UploadError(
-            f"version: {one('version')[:100]!r} is not a valid version (PEP 440)"
-        ) from exc
-    if version.local is not None:
-        raise UploadError("version: local versions (with '+') cannot be uploaded to an index")
+        version = parse_version(one("version"), allow_local=True)
+    except InvalidArgument as exc:
+        raise UploadError(f"version: {exc.message}") from exc
+    if version.local is not None and not allow_local:
+        raise UploadError(local_version_refused(one("version")))
     raw = _raw_metadata(fields)
     # 2.0 was never a published spec, yet old bdist_wheel wrote it alongside 2.1 fields
     # (Provides-Extra, Description-Content-Type): validate such uploads by 2.1's rules.

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, and_, delete, false, or_, select, true, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from vestry.common import versions
 from vestry.common.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -145,22 +146,9 @@ _FILE_COLUMNS = (
 )
 
 
-def parse_version(version: str) -> Version:
+def parse_version(version: str, *, allow_local: bool = False) -> Version:
     """The PEP 440 version of an upload; raises InvalidArgument for anything an index refuses."""
-    if not version or len(version) > MAX_VERSION_LENGTH:
-        raise InvalidArgument(f"version must be 1-{MAX_VERSION_LENGTH} characters")
-    if version != version.strip():
-        # packaging tolerates it, but the string is stored and shown as sent.
-        raise InvalidArgument(f"version {version!r} has leading or trailing whitespace")
-    try:
-        parsed = Version(version)
-    except InvalidVersion as exc:
-        raise InvalidArgument(
-            f"{version[:MAX_VERSION_LENGTH]!r} is not a valid version (PEP 440)"
-        ) from exc
-    if parsed.local is not None:
-        raise InvalidArgument("local versions (with '+') cannot be uploaded to an index")
-    return parsed
+    return versions.parse_version(version, allow_local=allow_local)
 
 
 def _check_filename(filename: str) -> None:
@@ -193,12 +181,18 @@ _GLOBAL_SERIAL = select(m.Serial.value).where(m.Serial.id == 1)
 
 
 class IndexService:
-    def __init__(self, engine: Engine, default_visibility: str = "private") -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        default_visibility: str = "private",
+        allow_local_versions: bool = True,
+    ) -> None:
         if default_visibility not in VISIBILITIES:
             raise ValueError("default_visibility is 'private' or 'public'")
         self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._default_visibility = default_visibility
+        self._allow_local = allow_local_versions
         self.orgs = Organizations(self._sessions)
 
     # ---- access helpers --------------------------------------------------------------------
@@ -474,7 +468,7 @@ class IndexService:
         (archived or quarantined project) or AlreadyExists.
         """
         normalized = validate_project_name(project_name)
-        parse_version(version)
+        parse_version(version, allow_local=self._allow_local)
         _check_filename(filename)
         with self._sessions() as s:
             project = self._find(s, normalized)
@@ -558,7 +552,7 @@ class IndexService:
         (or `already_present` if identical).
         """
         normalized = validate_project_name(project_name)
-        parsed = parse_version(release.version)
+        parsed = parse_version(release.version, allow_local=self._allow_local)
         _check_filename(file.filename)
         try:
             return self._commit(caller, project_name, normalized, parsed, release, file)

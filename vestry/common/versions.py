@@ -7,11 +7,19 @@ from packaging.version import InvalidVersion, Version
 
 from vestry.common.errors import InvalidArgument
 
-__all__ = ["MAX_VERSION_LENGTH", "parse_version"]
+__all__ = ["MAX_VERSION_LENGTH", "local_version_refused", "parse_version"]
 
 # packaging parses any number of digits, and some of its steps are quadratic in them: the length
 # is bounded before it sees the string.
 MAX_VERSION_LENGTH = 100
+
+
+def local_version_refused(version: str) -> str:
+    """PyPI's text for a local version, word for word: clients and people search for it."""
+    return (
+        f"{version!r} is an invalid value for Version. Error: Can't use PEP 440 local versions. "
+        "See https://packaging.python.org/specifications/core-metadata for more information."
+    )
 
 
 def parse_version(version: str, *, allow_local: bool = False) -> Version:
@@ -31,5 +39,5 @@ def parse_version(version: str, *, allow_local: bool = False) -> Version:
     except InvalidVersion as exc:
         raise InvalidArgument(f"{version!r} is not a valid version (PEP 440)") from exc
     if parsed.local is not None and not allow_local:
-        raise InvalidArgument("local versions (with '+') cannot be uploaded to an index")
+        raise InvalidArgument(local_version_refused(version))
     return parsed
