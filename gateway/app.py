@@ -12,7 +12,16 @@ from vestry.gateway.backends import Backends
 from vestry.gateway.conditional import READ_METHODS
 from vestry.gateway.errors import install_error_handlers
 from vestry.gateway.page_cache import PageCache
-from vestry.gateway.routes import files, json_api, projects, simple, tokens, upload
+from vestry.gateway.routes import (
+    files,
+    json_api,
+    oidc,
+    projects,
+    publishers,
+    simple,
+    tokens,
+    upload,
+)
 from vestry.gateway.settings import GatewaySettings
 from vestry.gateway.telemetry import RequestTelemetry
 
@@ -46,6 +55,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(json_api.router)
     app.include_router(tokens.router)
     app.include_router(projects.router)
+    app.include_router(publishers.router)
+    app.include_router(oidc.router)
 
     @app.api_route("/healthz", methods=READ_METHODS, include_in_schema=False)
     async def healthz() -> PlainTextResponse:

@@ -14,6 +14,7 @@ from vestry.auth.v1 import auth_pb2, auth_pb2_grpc
 from vestry.common.db import check_migrated, make_engine, migrate
 from vestry.common.grpc_server import create_server, run_until_signalled
 from vestry.services.auth.cache import MemoryCache, RedisCache, VerificationCache
+from vestry.services.auth.oidc import OidcVerifier, issuers_from_settings
 from vestry.services.auth.service import AuthService
 from vestry.services.auth.servicer import AuthServicer
 from vestry.services.auth.settings import AuthSettings
@@ -36,7 +37,15 @@ def make_cache(settings: AuthSettings) -> VerificationCache:
 def build_service(settings: AuthSettings) -> AuthService:
     engine = make_engine(settings.database_url)
     check_migrated(engine, MIGRATIONS, VERSION_TABLE)
-    return AuthService(engine, make_cache(settings), cache_ttl=settings.cache_ttl)
+    issuers = issuers_from_settings(
+        settings.oidc_github_issuer, settings.oidc_gitlab_issuer, settings.oidc_issuers
+    )
+    return AuthService(
+        engine,
+        make_cache(settings),
+        cache_ttl=settings.cache_ttl,
+        oidc=OidcVerifier(issuers, settings.oidc_audience),
+    )
 
 
 def migrate_database(database_url: str) -> None:

@@ -24,6 +24,7 @@ from vestry.common.errors import (
     PermissionDenied,
 )
 from vestry.services.index import models as m
+from vestry.services.index import publishers
 from vestry.services.index.access import (
     ROLES,
     Action,
@@ -194,6 +195,7 @@ class IndexService:
         self._default_visibility = default_visibility
         self._allow_local = allow_local_versions
         self.orgs = Organizations(self._sessions)
+        self.publishers = publishers.TrustedPublishers(self._sessions, self._facts)
 
     # ---- access helpers --------------------------------------------------------------------
 
@@ -229,9 +231,12 @@ class IndexService:
         return frozenset(s.scalars(union(*stmts)).all())
 
     def _facts(self, s: Session, caller: Caller, project: m.Project) -> ProjectFacts:
-        return ProjectFacts(
-            project.id, project.normalized_name, project.visibility, self._roles(s, caller, project)
+        roles = (
+            self._roles(s, caller, project)
+            if caller.token_publisher_ids is None
+            else publishers.roles_of(s, caller, project.id)
         )
+        return ProjectFacts(project.id, project.normalized_name, project.visibility, roles)
 
     @staticmethod
     def _find(s: Session, name: str) -> m.Project | None:

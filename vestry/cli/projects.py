@@ -355,6 +355,10 @@ def add_commands(
         help="without --version/--file: the whole project, confirmed by naming it again",
     )
 
+    from vestry.cli.publishers import add_commands as add_publisher_commands
+
+    add_publisher_commands(ps, cmd)
+
     org = sub.add_parser("org", help="organisations, members and teams on a running Vestry")
     os_ = org.add_subparsers(dest="org_command", required=True)
     p = cmd(os_, "create", _org_create, "found an organisation (you become its owner)")

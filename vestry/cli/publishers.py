@@ -1,0 +1,102 @@
+"""`vestry project trusted-publisher add|list|remove`: the CI jobs that may publish a project
+with no stored secret (OIDC trusted publishing), through the management API."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from vestry.cli.projects import CliError, Handler, _call, _print_json, _q
+
+__all__ = ["add_commands"]
+
+Command = Callable[
+    ["argparse._SubParsersAction[argparse.ArgumentParser]", str, Handler, str],
+    argparse.ArgumentParser,
+]
+
+
+def _publisher(args: argparse.Namespace) -> dict[str, Any]:
+    claims: dict[str, str] = {}
+    if args.github:
+        if not args.workflow:
+            raise CliError("--github needs --workflow FILE (e.g. publish.yml)")
+        issuer, claims = "github", {"repository": args.github, "workflow": args.workflow}
+    elif args.gitlab:
+        issuer, claims = "gitlab", {"project": args.gitlab}
+        if args.workflow:
+            claims["workflow"] = args.workflow
+    else:
+        issuer = args.issuer
+        if args.workflow or args.environment:
+            raise CliError("a generic issuer's publisher is described by --claim NAME=VALUE")
+    if args.environment:
+        claims["environment"] = args.environment
+    for entry in args.claim:
+        name, sep, value = entry.partition("=")
+        if not sep or not name:
+            raise CliError(f"--claim {entry!r}: expected NAME=VALUE")
+        if args.github or args.gitlab:
+            raise CliError("--claim is for generic issuers (--issuer NAME)")
+        claims[name] = value
+    return {"issuer": issuer, "claims": claims}
+
+
+def _describe(p: dict[str, Any]) -> str:
+    claims = ", ".join(f"{k}={v}" for k, v in sorted(p["claims"].items()))
+    return f"{p['id']}  {p['issuer']}  {claims}  (added by {p['created_by']})"
+
+
+def _add(args: argparse.Namespace) -> int:
+    added = _call(
+        args, "POST", f"/projects/{_q(args.project)}/trusted-publishers", _publisher(args)
+    )
+    print(_describe(added))
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    publishers = _call(args, "GET", f"/projects/{_q(args.project)}/trusted-publishers")
+    if args.json:
+        _print_json(publishers)
+        return 0
+    for p in publishers:
+        print(_describe(p))
+    if not publishers:
+        print(f"{args.project} has no trusted publishers")
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    _call(args, "DELETE", f"/projects/{_q(args.project)}/trusted-publishers/{_q(args.id)}")
+    print(f"removed trusted publisher {args.id}; its tokens no longer work")
+    return 0
+
+
+def add_commands(ps: argparse._SubParsersAction[argparse.ArgumentParser], cmd: Command) -> None:
+    tp = ps.add_parser("trusted-publisher", help="CI jobs that may publish without a secret")
+    ts = tp.add_subparsers(dest="publisher_command", required=True)
+    p = cmd(ts, "add", _add, "trust a GitHub Actions workflow, a GitLab CI project, or an issuer")
+    p.add_argument("project")
+    kind = p.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--github", metavar="OWNER/REPO", help="a GitHub repository")
+    kind.add_argument("--gitlab", metavar="GROUP/PROJECT", help="a GitLab project path")
+    kind.add_argument("--issuer", metavar="NAME", help="a generic issuer of VESTRY_OIDC_ISSUERS")
+    p.add_argument(
+        "--workflow", metavar="FILE", help="GitHub: the workflow file; GitLab: the CI file"
+    )
+    p.add_argument("--environment", metavar="ENV", help="only jobs in this deployment environment")
+    p.add_argument(
+        "--claim",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="generic issuers: a claim the token must carry with this value (repeatable)",
+    )
+    p = cmd(ts, "list", _list, "the project's trusted publishers")
+    p.add_argument("project")
+    p.add_argument("--json", action="store_true")
+    p = cmd(ts, "remove", _remove, "remove a trusted publisher (its tokens stop working)")
+    p.add_argument("project")
+    p.add_argument("id", help="the publisher's ID (from list)")
