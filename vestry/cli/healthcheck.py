@@ -6,6 +6,7 @@ is not packaged, so the image carries this instead. Exit 0 = serving, 1 = not.
 
 from __future__ import annotations
 
+import ssl
 import sys
 import urllib.error
 import urllib.request
@@ -18,7 +19,7 @@ from vestry.common.grpc_server import CLIENT_OPTIONS
 __all__ = ["check", "healthcheck"]
 
 
-def check(target: str, timeout: float) -> str | None:
+def check(target: str, timeout: float, context: ssl.SSLContext | None = None) -> str | None:
     """None when `target` serves, else why not.
 
     `target` is a gRPC address (`host:port`, `unix:path`) checked with the standard health
@@ -26,7 +27,7 @@ def check(target: str, timeout: float) -> str | None:
     """
     if target.startswith(("http://", "https://")):
         try:
-            with urllib.request.urlopen(target, timeout=timeout) as reply:  # noqa: S310 - operator's URL
+            with urllib.request.urlopen(target, timeout=timeout, context=context) as reply:  # noqa: S310 - operator's URL
                 return None if reply.status == 200 else f"HTTP {reply.status}"
         except urllib.error.HTTPError as exc:
             return f"HTTP {exc.code}"
