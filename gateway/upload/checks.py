@@ -39,6 +39,19 @@ def too_large(limit: int) -> UploadError:
     )
 
 
+def _filetype_from(fields: list[tuple[str, str]], filename: str | None) -> list[tuple[str, str]]:
+    """The fields, with a missing or empty `filetype` taken from the file's extension: the
+    file says what it is. A filetype that was sent is checked against it (check_filename)."""
+    if not filename or any(k == "filetype" and v for k, v in fields):
+        return fields
+    kind = "bdist_wheel" if filename.endswith(".whl") else ""
+    if filename.endswith((".tar.gz", ".zip")):
+        kind = "sdist"
+    if not kind:
+        return fields
+    return [*(item for item in fields if item[0] != "filetype"), ("filetype", kind)]
+
+
 def _wheel_pyversion(form: UploadForm, filename: str) -> UploadForm:
     """The form with its `pyversion` taken from the wheel's filename when it sent none; a
     `pyversion` naming none of the file's Python tags contradicts the file and is refused."""
@@ -61,7 +74,7 @@ def before_index(
     allow_local: bool = True,
 ) -> Checked:
     """Raise UploadError with the first problem; `filename`/`f` are None without a content part."""
-    form = parse_form(fields, allow_local=allow_local)
+    form = parse_form(_filetype_from(list(fields), filename), allow_local=allow_local)
     if f is None or not filename:
         raise UploadError("Upload payload does not have a file.")
     check_filename(filename, form.filetype, form.name, form.version)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.gateway.test_upload_checks import LIMIT, WHEEL, Upload, wheel
+from tests.factories import make_sdist
+from tests.unit.gateway.test_upload_checks import LIMIT, SDIST, WHEEL, Upload, wheel
 from vestry.gateway.upload.checks import before_index
 from vestry.gateway.upload.form import UploadError
 
@@ -65,4 +66,24 @@ def test_wheel_pyversion_comes_from_the_filename(
 def test_a_pyversion_contradicting_the_file_is_refused(tmp_path: Path) -> None:
     upload = Upload(wheel(tmp_path), WHEEL, "bdist_wheel", override={"pyversion": "cp27"})
     with pytest.raises(UploadError, match="contradicts the wheel's Python tag 'py3'"):
+        before_index(upload.fields(), upload.filename, io.BytesIO(upload.data), LIMIT)
+
+
+@pytest.mark.parametrize(("filename", "filetype"), [(WHEEL, "bdist_wheel"), (SDIST, "sdist")])
+def test_a_missing_filetype_comes_from_the_extension(
+    tmp_path: Path, filename: str, filetype: str
+) -> None:
+    data = (
+        wheel(tmp_path)
+        if filetype == "bdist_wheel"
+        else make_sdist(tmp_path, "demo-pkg", "1.0").read_bytes()
+    )
+    upload = Upload(data, filename, filetype, drop=("filetype", "pyversion"))
+    checked = before_index(upload.fields(), upload.filename, io.BytesIO(upload.data), LIMIT)
+    assert checked.form.filetype == filetype
+
+
+def test_a_filetype_contradicting_the_file_is_refused(tmp_path: Path) -> None:
+    upload = Upload(wheel(tmp_path), WHEEL, "sdist")
+    with pytest.raises(UploadError, match="an sdist must end in"):
         before_index(upload.fields(), upload.filename, io.BytesIO(upload.data), LIMIT)
