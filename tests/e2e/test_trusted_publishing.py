@@ -222,6 +222,25 @@ def test_mint_token_speaks_pypis_error_shape(setup: Setup) -> None:
     assert "audience" in body["errors"][0]["description"]
 
 
+def test_an_oidc_token_is_exchanged_once_and_a_burnt_token_is_dead(
+    setup: Setup, tmp_path: Path
+) -> None:
+    jwt_token = setup.issuer.token(**github_claims("acme/widgets", "publish.yml", "release"))
+    url = f"{setup.vestry.base}/_/oidc"
+    minted = httpx.post(f"{url}/mint-token", json={"token": jwt_token}, verify=setup.ssl)
+    assert minted.status_code == 200, minted.text
+    again = httpx.post(f"{url}/mint-token", json={"token": jwt_token}, verify=setup.ssl)
+    assert again.status_code == 422
+    assert again.json()["errors"][0]["code"] == "invalid-reuse-token"
+
+    token = minted.json()["token"]
+    burnt = httpx.post(f"{url}/burn-token", json={"token": token}, verify=setup.ssl)
+    assert burnt.status_code == 202
+    wheel = make_wheel(tmp_path, "widgets", "4.0")
+    r = _upload(setup.vestry.upload_url, token, wheel, setup.ssl)
+    assert r.status_code == 403 and "revoked" in r.text, r.text
+
+
 def test_removing_the_publisher_kills_its_tokens(setup: Setup, tmp_path: Path) -> None:
     claims = github_claims("acme/gadgets", "release.yml", None)
     added = _vestry_cli(
