@@ -47,7 +47,7 @@ _CLAIM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ALLOWED = {
     GITHUB: ({"repository", "workflow"}, {"environment"}),
-    GITLAB: ({"project"}, {"workflow", "environment"}),
+    GITLAB: ({"project"}, {"workflow", "environment", "ref"}),
 }
 
 
@@ -158,6 +158,10 @@ def match_reason(issuer: str, publisher: Mapping[str, str], claims: Mapping[str,
             workflow = ref_uri.partition("//")[2].partition("@")[0]
             if workflow != publisher["workflow"]:
                 return f"CI file {workflow!r} is not trusted"
+        # "main" or "refs/heads/main": GitLab sends both forms (ref, ref_path).
+        refs = (_claim(claims, "ref"), _claim(claims, "ref_path"))
+        if "ref" in publisher and publisher["ref"] not in refs:
+            return f"ref {refs[1] or refs[0]!r} is not trusted"
     else:
         for name, value in publisher.items():
             if str(claims.get(name, "")) != value:

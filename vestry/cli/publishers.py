@@ -27,10 +27,14 @@ def _publisher(args: argparse.Namespace) -> dict[str, Any]:
         issuer, claims = "gitlab", {"project": args.gitlab}
         if args.workflow:
             claims["workflow"] = args.workflow
+        if args.ref:
+            claims["ref"] = args.ref
     else:
         issuer = args.issuer
         if args.workflow or args.environment:
             raise CliError("a generic issuer's publisher is described by --claim NAME=VALUE")
+    if args.ref and not args.gitlab:
+        raise CliError("--ref is for GitLab publishers (--gitlab GROUP/PROJECT)")
     if args.environment:
         claims["environment"] = args.environment
     for entry in args.claim:
@@ -87,6 +91,7 @@ def add_commands(ps: argparse._SubParsersAction[argparse.ArgumentParser], cmd: C
         "--workflow", metavar="FILE", help="GitHub: the workflow file; GitLab: the CI file"
     )
     p.add_argument("--environment", metavar="ENV", help="only jobs in this deployment environment")
+    p.add_argument("--ref", metavar="REF", help="GitLab: only jobs of this branch or tag")
     p.add_argument(
         "--claim",
         action="append",

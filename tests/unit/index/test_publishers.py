@@ -62,6 +62,11 @@ def test_gitlab_and_generic_matching() -> None:
     assert "CI file" in match_reason(
         "gitlab", gitlab, {**claims, "ci_config_ref_uri": "gitlab.com/group/sub/proj//x.yml@r"}
     )
+    protected = {"project": "group/sub/proj", "ref": "main"}
+    assert match_reason("gitlab", protected, {**claims, "ref": "main"}) == ""
+    assert "ref 'refs/heads/dev'" in match_reason(
+        "gitlab", protected, {**claims, "ref": "dev", "ref_path": "refs/heads/dev"}
+    )
     generic = {"repository": "org/app", "ref": "refs/heads/main"}
     assert match_reason("gitea", generic, {"repository": "org/app", "ref": "refs/heads/main"}) == ""
     assert "'ref'" in match_reason("gitea", generic, {"repository": "org/app", "ref": "dev"})
