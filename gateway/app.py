@@ -13,11 +13,14 @@ from vestry.gateway.conditional import READ_METHODS
 from vestry.gateway.errors import install_error_handlers
 from vestry.gateway.page_cache import PageCache
 from vestry.gateway.routes import (
+    audit,
     files,
     json_api,
     oidc,
+    orgs,
     projects,
     publishers,
+    reserved,
     simple,
     tokens,
     upload,
@@ -55,6 +58,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(json_api.router)
     app.include_router(tokens.router)
     app.include_router(projects.router)
+    app.include_router(audit.router)
+    app.include_router(orgs.router)
+    app.include_router(reserved.router)
     app.include_router(publishers.router)
     app.include_router(oidc.router)
 

@@ -1,12 +1,15 @@
 """HTTP answers for failures: gRPC statuses mapped to HTTP in ONE table, in ONE handler.
 
 Bodies are one plain sentence, because twine and pip print them to the person at the terminal.
-Never a stack trace.
+Never a stack trace. Where one call or one family of routes answers differently from the table,
+the override is written here too, next to it, and nowhere else.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import grpc
 from fastapi import FastAPI, Request
@@ -14,11 +17,17 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 __all__ = [
+    "CALL_OVERRIDES",
+    "FAMILY_OVERRIDES",
     "RETRY_AFTER_SECONDS",
     "STATUS_TABLE",
+    "UPLOAD",
     "HTTPError",
+    "Override",
+    "answers_as",
     "install_error_handlers",
     "rpc_error_response",
+    "translate_call_error",
     "unauthorized",
 ]
 
@@ -35,12 +44,10 @@ STATUS_TABLE: dict[grpc.StatusCode, tuple[int, dict[str, str]]] = {
     grpc.StatusCode.INVALID_ARGUMENT: (400, {}),
     grpc.StatusCode.ALREADY_EXISTS: (400, {}),  # PyPI answers duplicates with 400
     grpc.StatusCode.FAILED_PRECONDITION: (400, {}),
-    grpc.StatusCode.OUT_OF_RANGE: (416, {}),
     grpc.StatusCode.UNAUTHENTICATED: (401, {"WWW-Authenticate": REALM}),
     grpc.StatusCode.PERMISSION_DENIED: (403, {}),
     grpc.StatusCode.NOT_FOUND: (404, {}),
     grpc.StatusCode.RESOURCE_EXHAUSTED: (413, {}),
-    grpc.StatusCode.ABORTED: (409, {}),  # a concurrent change won; retrying is safe
     grpc.StatusCode.UNAVAILABLE: (503, {"Retry-After": str(RETRY_AFTER_SECONDS)}),
     grpc.StatusCode.DEADLINE_EXCEEDED: (504, {}),
     grpc.StatusCode.CANCELLED: (503, {"Retry-After": str(RETRY_AFTER_SECONDS)}),
@@ -69,6 +76,56 @@ def unauthorized(message: str = "authentication required: use an API token") -> 
     return HTTPError(401, message, {"WWW-Authenticate": REALM})
 
 
+@dataclass(frozen=True)
+class Override:
+    """An answer that replaces the usual one: this status, these headers, the body prefixed."""
+
+    status: int
+    prefix: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+# (RPC, gRPC status) -> the answer, where one call's failure means more than the table says.
+# A token that was sent and does not verify is a 401 with auth's reason, whether auth calls it
+# unauthenticated or (revoked, expired) permission denied: pip asks its keyring only after a 401.
+CALL_OVERRIDES: dict[tuple[str, grpc.StatusCode], Override] = {
+    ("VerifyToken", grpc.StatusCode.UNAUTHENTICATED): Override(
+        401, "invalid API token: ", {"WWW-Authenticate": REALM}
+    ),
+    ("VerifyToken", grpc.StatusCode.PERMISSION_DENIED): Override(
+        401, "invalid API token: ", {"WWW-Authenticate": REALM}
+    ),
+}
+
+# Route families whose clients expect other answers than the rest of the gateway gives.
+UPLOAD = "upload"
+# family -> {status the gateway decided: the answer given instead}. PyPI answers a failed login
+# on upload with 403 and no challenge (twine prints the body and stops).
+FAMILY_OVERRIDES: dict[str, dict[int, Override]] = {
+    UPLOAD: {401: Override(403, "Invalid or non-existent authentication information. ")},
+}
+
+
+def answers_as(family: str) -> Callable[[Request], None]:
+    """A router dependency that puts its routes in `family` of FAMILY_OVERRIDES."""
+
+    def mark(request: Request) -> None:
+        request.state.error_family = family
+
+    return mark
+
+
+def translate_call_error(rpc: str, exc: grpc.aio.AioRpcError) -> Exception:
+    """What to raise for `rpc`'s failure: its CALL_OVERRIDES answer, else the error itself (for
+    the table)."""
+    override = CALL_OVERRIDES.get((rpc, exc.code()))
+    if override is None:
+        return exc
+    return HTTPError(
+        override.status, override.prefix + (exc.details() or ""), dict(override.headers)
+    )
+
+
 def _text(status: int, message: str, headers: dict[str, str]) -> Response:
     body = message if message.endswith("\n") else message + "\n"
     return PlainTextResponse(body, status_code=status, headers=headers)
@@ -92,6 +149,10 @@ def rpc_error_response(exc: grpc.aio.AioRpcError) -> Response:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPError)
     async def _http_error(request: Request, exc: HTTPError) -> Response:
+        family = getattr(request.state, "error_family", "")
+        override = FAMILY_OVERRIDES.get(family, {}).get(exc.status)
+        if override is not None:
+            return _text(override.status, override.prefix + exc.message, dict(override.headers))
         return _text(exc.status, exc.message, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)

@@ -13,9 +13,9 @@ from urllib.parse import quote
 from packaging.version import InvalidVersion, Version
 from vestry.index.v1 import index_pb2
 
+from vestry.common.protoconv import iso_utc
 from vestry.gateway.simple_render import (
     file_url,
-    iso_utc,
     listed_files,
     sorted_versions,
     yank_state,

@@ -10,6 +10,8 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from vestry.index.v1 import index_pb2
 from vestry.storage.v1 import storage_pb2
 
+from vestry.common.http import content_disposition
+from vestry.common.vocabulary import Visibility
 from vestry.gateway.backends import backends_of
 from vestry.gateway.blobs import read_blob
 from vestry.gateway.conditional import READ_METHODS, etag_matches
@@ -59,7 +61,7 @@ async def download(request: Request, project: str, filename: str) -> Response:
     else:
         key, digest, size = record.blob_key, record.sha256, record.size
         media = "application/octet-stream"
-    private = record.project_visibility != "public"
+    private = record.project_visibility != Visibility.PUBLIC
     etag = f'"{digest}"'
     headers = {
         "ETag": etag,
@@ -98,7 +100,7 @@ async def download(request: Request, project: str, filename: str) -> Response:
     if is_metadata:
         media = "text/plain; charset=utf-8"
     else:
-        headers["Content-Disposition"] = f'attachment; filename="{dist}"'
+        headers["Content-Disposition"] = content_disposition(dist)
     if request.method == "HEAD":  # the same headers, and no bytes fetched from storage
         return Response(status_code=status, media_type=media, headers=headers)
     stream = read_blob(backends, key, offset, length)

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from packaging.utils import canonicalize_name
 from vestry.index.v1 import index_pb2
 
+from vestry.common.vocabulary import Visibility
 from vestry.gateway import simple_render
 from vestry.gateway.backends import backends_of
 from vestry.gateway.compression import encoded_body
@@ -134,7 +135,7 @@ async def cached_page(
         body,
         content_type,
         serial=head.last_serial,
-        private=head.visibility != "public",
+        private=head.visibility != Visibility.PUBLIC,
         vary=vary,
         etag=etag,
         encoding=encoding,

@@ -17,12 +17,15 @@ from typing import Any, ClassVar
 
 from packaging.utils import canonicalize_name
 
+from vestry.common.tokens import MAX_TIMESTAMP
+from vestry.common.vocabulary import Permission, values
+from vestry.services.auth.errors import CaveatError
+
 __all__ = [
     "MAX_TIMESTAMP",
     "PERMISSIONS",
     "AccessContext",
     "Caveat",
-    "CaveatError",
     "Expiry",
     "Permissions",
     "ProjectIds",
@@ -34,16 +37,9 @@ __all__ = [
     "parse_caveat",
 ]
 
-PERMISSIONS = frozenset({"read", "upload", "yank", "manage-tokens", "admin"})
-# 9999-12-31T23:59:59Z: the largest instant a protobuf Timestamp, a SQL timestamp and a Python
-# datetime can all hold. "No expiry" with a not-before is written as this.
-MAX_TIMESTAMP = 253_402_300_799
+PERMISSIONS = frozenset(values(Permission))
 _MAX_ITEMS = 1000
 _MAX_ITEM_LEN = 200
-
-
-class CaveatError(ValueError):
-    """A caveat that does not parse. Its message says why, without echoing the caveat."""
 
 
 def _strings(value: Any, what: str) -> tuple[str, ...]:

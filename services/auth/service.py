@@ -31,18 +31,19 @@ from vestry.common.errors import (
     Unauthenticated,
     Unavailable,
 )
+from vestry.common.vocabulary import Permission
 from vestry.services.auth import tokens
 from vestry.services.auth.cache import ENTRY_VERSION, VerificationCache
 from vestry.services.auth.caveats import (
     PERMISSIONS,
     AccessContext,
     Caveat,
-    CaveatError,
     Publishers,
     Scope,
     dump_caveat,
     parse_caveat,
 )
+from vestry.services.auth.errors import CaveatError, MalformedToken
 from vestry.services.auth.metrics import TOKEN_CACHE, TOKEN_FAILURES
 from vestry.services.auth.models import Event, Token, User
 from vestry.services.auth.oidc import OidcVerifier, spend_jti
@@ -322,7 +323,7 @@ class AuthService:
         if requested.publisher_ids is not None:
             raise InvalidArgument("trusted publishers' tokens come only from the OIDC exchange")
         if parent_token:
-            parent = self.verify(parent_token, AccessContext(permission="manage-tokens"))
+            parent = self.verify(parent_token, AccessContext(permission=Permission.MANAGE_TOKENS))
             scope = requested
             # Carry every restriction of the parent over: the child can only be narrower.
             for caveat in parent.scope.caveats():
@@ -426,14 +427,14 @@ class AuthService:
     def _from_cache(entry: dict[str, Any], token: str) -> Verified | None:
         try:
             token_id = tokens.token_id(tokens.load(token))
-        except tokens.MalformedToken:
+        except MalformedToken:
             return None  # only a corrupted cache maps garbage to an entry
         return _from_entry(entry, token_id)
 
     def _verify_uncached(self, token: str) -> Verified:
         try:
             macaroon = tokens.load(token)
-        except tokens.MalformedToken as exc:
+        except MalformedToken as exc:
             self._failed(str(exc))
             raise Unauthenticated(str(exc)) from exc
         token_id = tokens.token_id(macaroon)
@@ -492,12 +493,12 @@ class AuthService:
 
     def revoke(self, caller_token: str, token_or_id: str) -> str:
         """Revoke a root token (and so every token attenuated from it). Owner or admin only."""
-        caller = self.verify(caller_token, AccessContext(permission="manage-tokens"))
+        caller = self.verify(caller_token, AccessContext(permission=Permission.MANAGE_TOKENS))
         target_id = token_or_id
         if token_or_id.startswith(tokens.PREFIX):
             try:
                 target_id = tokens.token_id(tokens.load(token_or_id))
-            except tokens.MalformedToken as exc:
+            except MalformedToken as exc:
                 raise InvalidArgument(str(exc)) from exc
         with self._sessions() as s:
             row = s.get(Token, target_id) if tokens.TOKEN_ID.fullmatch(target_id) else None
@@ -512,7 +513,7 @@ class AuthService:
         return target_id
 
     def list_tokens(self, caller_token: str) -> list[TokenRecord]:
-        caller = self.verify(caller_token, AccessContext(permission="manage-tokens"))
+        caller = self.verify(caller_token, AccessContext(permission=Permission.MANAGE_TOKENS))
         with self._sessions() as s:
             rows = s.scalars(
                 select(Token).where(Token.user_id == caller.user_id).order_by(Token.created)
@@ -583,7 +584,7 @@ class AuthService:
         scope = Scope(
             project_names=frozenset(canonicalize_name(g.project_name) for g in grants),
             project_ids=frozenset(g.project_id for g in grants),
-            permissions=frozenset({"upload"}),
+            permissions=frozenset({Permission.UPLOAD}),
             expires=int(now) + PUBLISHER_TOKEN_SECONDS,
             publisher_ids=frozenset(g.publisher_id for g in grants),
         )

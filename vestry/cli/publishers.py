@@ -4,17 +4,14 @@ with no stored secret (OIDC trusted publishing), through the management API."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from typing import Any
 
-from vestry.cli.projects import CliError, Handler, _call, _print_json, _q
+from vestry.cli._command import SubParsers, add_command, api_command, print_json
+from vestry.cli._command import segment as q
+from vestry.cli.api import Api
+from vestry.cli.errors import CliError
 
 __all__ = ["add_commands"]
-
-Command = Callable[
-    ["argparse._SubParsersAction[argparse.ArgumentParser]", str, Handler, str],
-    argparse.ArgumentParser,
-]
 
 
 def _publisher(args: argparse.Namespace) -> dict[str, Any]:
@@ -53,17 +50,17 @@ def _describe(p: dict[str, Any]) -> str:
 
 
 def _add(args: argparse.Namespace) -> int:
-    added = _call(
-        args, "POST", f"/projects/{_q(args.project)}/trusted-publishers", _publisher(args)
-    )
+    path = f"/projects/{q(args.project)}/trusted-publishers"
+    added = Api.from_args(args).call("POST", path, _publisher(args))
     print(_describe(added))
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
-    publishers = _call(args, "GET", f"/projects/{_q(args.project)}/trusted-publishers")
+    path = f"/projects/{q(args.project)}/trusted-publishers"
+    publishers = Api.from_args(args).call("GET", path)
     if args.json:
-        _print_json(publishers)
+        print_json(publishers)
         return 0
     for p in publishers:
         print(_describe(p))
@@ -72,17 +69,24 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _remove(args: argparse.Namespace) -> int:
-    _call(args, "DELETE", f"/projects/{_q(args.project)}/trusted-publishers/{_q(args.id)}")
-    print(f"removed trusted publisher {args.id}; its tokens no longer work")
-    return 0
+_remove = api_command(
+    "DELETE",
+    "/projects/{project}/trusted-publishers/{id}",
+    "removed trusted publisher {id}; its tokens no longer work",
+)
 
 
-def add_commands(ps: argparse._SubParsersAction[argparse.ArgumentParser], cmd: Command) -> None:
+def add_commands(ps: SubParsers) -> None:
+    """Register `vestry project trusted-publisher` under `vestry project`'s subcommands."""
     tp = ps.add_parser("trusted-publisher", help="CI jobs that may publish without a secret")
     ts = tp.add_subparsers(dest="publisher_command", required=True)
-    p = cmd(ts, "add", _add, "trust a GitHub Actions workflow, a GitLab CI project, or an issuer")
-    p.add_argument("project")
+    p = add_command(
+        ts,
+        "add",
+        _add,
+        "trust a GitHub Actions workflow, a GitLab CI project, or an issuer",
+        "project",
+    )
     kind = p.add_mutually_exclusive_group(required=True)
     kind.add_argument("--github", metavar="OWNER/REPO", help="a GitHub repository")
     kind.add_argument("--gitlab", metavar="GROUP/PROJECT", help="a GitLab project path")
@@ -99,9 +103,9 @@ def add_commands(ps: argparse._SubParsersAction[argparse.ArgumentParser], cmd: C
         metavar="NAME=VALUE",
         help="generic issuers: a claim the token must carry with this value (repeatable)",
     )
-    p = cmd(ts, "list", _list, "the project's trusted publishers")
-    p.add_argument("project")
+    p = add_command(ts, "list", _list, "the project's trusted publishers", "project")
     p.add_argument("--json", action="store_true")
-    p = cmd(ts, "remove", _remove, "remove a trusted publisher (its tokens stop working)")
-    p.add_argument("project")
+    p = add_command(
+        ts, "remove", _remove, "remove a trusted publisher (its tokens stop working)", "project"
+    )
     p.add_argument("id", help="the publisher's ID (from list)")

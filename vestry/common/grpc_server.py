@@ -120,16 +120,9 @@ def _wrap(handler: Handler, method: str, trusted: bool) -> Handler:
             async with _guarded(context, method, trusted):
                 return await inner(request, context)
 
-        factory = (
-            grpc.unary_unary_rpc_method_handler
-            if handler.unary_unary
-            else grpc.stream_unary_rpc_method_handler
-        )
-        return factory(
-            unary_response,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        if handler.unary_unary:
+            return _like(handler, grpc.unary_unary_rpc_method_handler, unary_response)
+        return _like(handler, grpc.stream_unary_rpc_method_handler, unary_response)
 
     inner_stream = handler.unary_stream or handler.stream_stream
 
@@ -138,13 +131,15 @@ def _wrap(handler: Handler, method: str, trusted: bool) -> Handler:
             async for item in inner_stream(request, context):
                 yield item
 
-    factory = (
-        grpc.unary_stream_rpc_method_handler
-        if handler.unary_stream
-        else grpc.stream_stream_rpc_method_handler
-    )
+    if handler.unary_stream:
+        return _like(handler, grpc.unary_stream_rpc_method_handler, stream_response)
+    return _like(handler, grpc.stream_stream_rpc_method_handler, stream_response)
+
+
+def _like(handler: Handler, factory: Callable[..., Handler], behaviour: Any) -> Handler:
+    """A handler made by `factory` for `behaviour`, (de)serialising as `handler` does."""
     return factory(
-        stream_response,
+        behaviour,
         request_deserializer=handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )

@@ -7,7 +7,7 @@ from packaging.version import InvalidVersion, Version
 
 from vestry.common.errors import InvalidArgument
 
-__all__ = ["MAX_VERSION_LENGTH", "local_version_refused", "parse_version"]
+__all__ = ["MAX_VERSION_LENGTH", "LocalVersionRefused", "local_version_refused", "parse_version"]
 
 # packaging parses any number of digits, and some of its steps are quadratic in them: the length
 # is bounded before it sees the string.
@@ -22,13 +22,17 @@ def local_version_refused(version: str) -> str:
     )
 
 
+class LocalVersionRefused(InvalidArgument):
+    """A local version where they are not allowed; its message is PyPI's, shown as it is."""
+
+
 def parse_version(version: str, *, allow_local: bool = False) -> Version:
     """The PEP 440 version of an upload or a release named in a request.
 
     Raises InvalidArgument, whose message names the problem, for an empty or over-long string,
     surrounding whitespace (packaging tolerates it, but the string is stored and shown as sent),
     anything PEP 440 does not define, and, unless `allow_local`, a local version (`1.0+cu121`),
-    which PyPI refuses.
+    which PyPI refuses (LocalVersionRefused, with PyPI's text).
     """
     if not version or len(version) > MAX_VERSION_LENGTH:
         raise InvalidArgument(f"version must be 1-{MAX_VERSION_LENGTH} characters")
@@ -39,5 +43,5 @@ def parse_version(version: str, *, allow_local: bool = False) -> Version:
     except InvalidVersion as exc:
         raise InvalidArgument(f"{version!r} is not a valid version (PEP 440)") from exc
     if parsed.local is not None and not allow_local:
-        raise InvalidArgument(local_version_refused(version))
+        raise LocalVersionRefused(local_version_refused(version))
     return parsed

@@ -12,10 +12,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import Engine
 
+from tests.support.auth import Clock
 from tests.support.oidc_issuer import LocalIssuer
-from tests.unit.auth.conftest import Clock
 from vestry.common.errors import AlreadyExists, PermissionDenied, Unauthenticated
-from vestry.services.auth.cache import MemoryCache
+from vestry.services.auth.backends.memory import MemoryCache
 from vestry.services.auth.caveats import AccessContext, Scope
 from vestry.services.auth.oidc import Issuer, OidcVerifier, issuers_from_settings
 from vestry.services.auth.service import PUBLISHER_TOKEN_SECONDS, AuthService, PublisherGrant

@@ -7,7 +7,7 @@ import json
 import pytest
 from vestry.index.v1 import index_pb2
 
-from tests.unit.gateway.pages import SHA, demo_page, release
+from tests.factories.pages import SHA, demo_page, release
 from vestry.gateway.json_api import (
     VersionNotFound,
     latest_release,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import make_sdist
-from tests.unit.gateway.test_upload_checks import LIMIT, SDIST, WHEEL, Upload, wheel
+from tests.factories import make_sdist, make_wheel
+from tests.factories.upload_form import LIMIT, SDIST, WHEEL, Upload
 from vestry.gateway.upload.checks import before_index
 from vestry.gateway.upload.form import UploadError
 
@@ -18,6 +18,10 @@ PYPI_TEXT = (
     "'1.2.3+cu121' is an invalid value for Version. Error: Can't use PEP 440 local versions. "
     "See https://packaging.python.org/specifications/core-metadata for more information."
 )
+
+
+def wheel(tmp: Path, version: str = "1.0") -> bytes:
+    return make_wheel(tmp, "demo-pkg", version).read_bytes()
 
 
 def _local(tmp_path: Path) -> Upload:

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
+from tests.factories.index import Upload, file_for, user
 from tests.support.oidc_issuer import github_claims
-from tests.unit.index.conftest import Upload, file_for, user
 from vestry.common.errors import InvalidArgument, NotFound, PermissionDenied
 from vestry.services.index.access import Caller
 from vestry.services.index.publishers import match_reason, validate_publisher
@@ -102,7 +102,7 @@ def test_owners_manage_publishers_and_the_exchange_finds_them(
     index: IndexService, upload: Upload
 ) -> None:
     upload(ALICE, "widgets", "1.0")
-    index.set_role(ALICE, "widgets", BOB.user_id, BOB.username, "maintainer")
+    index.management.set_role(ALICE, "widgets", BOB.user_id, BOB.username, "maintainer")
     with pytest.raises(PermissionDenied):
         index.publishers.add(BOB, "widgets", "github", GITHUB)
     added = index.publishers.add(ALICE, "widgets", "github", GITHUB)
@@ -116,7 +116,7 @@ def test_owners_manage_publishers_and_the_exchange_finds_them(
         index.publishers.match("github", github_claims(workflow="other.yml"))
     with pytest.raises(NotFound, match="for 'acme/gadgets'"):
         index.publishers.match("github", github_claims(repository="acme/gadgets"))
-    kinds = [e.kind for e in index.list_events(ALICE, "widgets")]
+    kinds = [e.kind for e in index.management.list_events(ALICE, "widgets")]
     assert {"trusted-publisher.add", "trusted-publisher.exchange"} <= set(kinds)
 
 
@@ -124,18 +124,18 @@ def test_a_publishers_token_uploads_until_the_publisher_is_removed(
     index: IndexService, upload: Upload
 ) -> None:
     upload(ALICE, "widgets", "1.0")
-    project_id = index.get_project(ALICE, "widgets").project.id
+    project_id = index.management.get_project(ALICE, "widgets").project.id
     added = index.publishers.add(ALICE, "widgets", "github", GITHUB)
     caller = replace(_publisher_caller({added.id}), token_project_ids=frozenset({project_id}))
     f = file_for("widgets", "2.0")
-    index.check_upload(caller, "widgets", "2.0", f.filename, f.sha256, f.blake2b_256)
+    index.uploads.check_upload(caller, "widgets", "2.0", f.filename, f.sha256, f.blake2b_256)
     # The token acts only as the publisher: not on another project its user owns.
     upload(ALICE, "other", "1.0")
     g = file_for("other", "2.0")
     with pytest.raises((NotFound, PermissionDenied)):
-        index.check_upload(caller, "other", "2.0", g.filename, g.sha256, g.blake2b_256)
+        index.uploads.check_upload(caller, "other", "2.0", g.filename, g.sha256, g.blake2b_256)
     index.publishers.remove(ALICE, "widgets", added.id)
     with pytest.raises((NotFound, PermissionDenied)):
-        index.check_upload(caller, "widgets", "2.0", f.filename, f.sha256, f.blake2b_256)
+        index.uploads.check_upload(caller, "widgets", "2.0", f.filename, f.sha256, f.blake2b_256)
     with pytest.raises(NotFound, match="no such trusted publisher"):
         index.publishers.remove(ALICE, "widgets", added.id)
