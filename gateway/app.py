@@ -17,8 +17,10 @@ from vestry.gateway.routes import (
     audit,
     files,
     json_api,
+    oidc,
     orgs,
     projects,
+    publishers,
     reserved,
     simple,
     tokens,
@@ -67,6 +69,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(orgs.router)
     app.include_router(reserved.router)
+    app.include_router(publishers.router)
+    app.include_router(oidc.router)
 
     @app.api_route("/healthz", methods=READ_METHODS, include_in_schema=False)
     async def healthz() -> PlainTextResponse:

@@ -78,6 +78,7 @@ def _caller(principal: auth_pb2.Principal, scope: auth_pb2.Scope) -> index_pb2.C
         ("project_names", "token_project_names"),
         ("project_ids", "token_project_ids"),
         ("permissions", "token_permissions"),
+        ("publisher_ids", "token_publisher_ids"),
     ):
         if scope.HasField(src):  # type: ignore[arg-type]
             target = getattr(caller, dst)

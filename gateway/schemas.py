@@ -15,6 +15,8 @@ __all__ = [
     "OrgIn",
     "OrgOut",
     "ProjectOut",
+    "PublisherIn",
+    "PublisherOut",
     "ReleaseOut",
     "ReserveIn",
     "ReservedOut",
@@ -144,3 +146,20 @@ class ReserveIn(BaseModel):
 class ReservedOut(BaseModel):
     pattern: str
     organization: str
+
+
+class PublisherIn(BaseModel):
+    issuer: str = Field(description="github, gitlab, or a generic issuer of VESTRY_OIDC_ISSUERS")
+    claims: dict[str, str] = Field(
+        description="github: repository, workflow, environment (optional); gitlab: project, "
+        "workflow, environment and ref (optional); generic: claim -> required value"
+    )
+
+
+class PublisherOut(BaseModel):
+    id: str
+    project: str
+    issuer: str
+    claims: dict[str, str]
+    created_by: str
+    created: datetime | None

@@ -20,6 +20,8 @@ def uvicorn_config(settings: GatewaySettings) -> uvicorn.Config:
         forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=10,
         server_header=False,
+        ssl_certfile=settings.tls_cert or None,
+        ssl_keyfile=settings.tls_key or None,
     )
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vestry.common.channels import grpc_target
@@ -41,12 +41,30 @@ class GatewaySettings(BaseSettings):
     metrics_listen: str = Field(default="", validation_alias=AliasChoices("VESTRY_METRICS_LISTEN"))
     # Rendered simple pages kept in memory, reused while their project's serial is unchanged.
     page_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
+    # The index's setting, read here too: the gateway's upload checks must agree with the index.
+    allow_local_versions: bool = Field(
+        default=True, validation_alias=AliasChoices("VESTRY_INDEX_ALLOW_LOCAL_VERSIONS")
+    )
+
+    # Trusted publishing: the `aud` CI jobs request (auth checks the same variable).
+    oidc_audience: str = Field(
+        default="vestry", min_length=1, validation_alias=AliasChoices("VESTRY_OIDC_AUDIENCE")
+    )
+    # HTTPS served by the gateway itself (PEM files); both or neither.
+    tls_cert: str = ""
+    tls_key: str = ""
 
     @field_validator("auth_address", "index_address", "storage_address")
     @classmethod
     def _valid_target(cls, value: str) -> str:
         grpc_target(value)  # raises ValueError with what to write instead
         return value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> GatewaySettings:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("HTTPS needs both VESTRY_GATEWAY_TLS_CERT and VESTRY_GATEWAY_TLS_KEY")
+        return self
 
     @property
     def secret_bytes(self) -> bytes:

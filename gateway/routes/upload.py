@@ -146,6 +146,7 @@ async def upload(request: Request) -> Response:
             content.filename if content else None,
             content.file if content else None,
             limit,
+            request.app.state.settings.allow_local_versions,
         )
         form, filename, digests = checked.form, checked.filename, checked.digests
         check = await backends.index.CheckUpload(

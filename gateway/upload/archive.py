@@ -70,7 +70,8 @@ def check_filename(filename: str, filetype: str, name: str, version: str) -> Non
     """Filename rules: characters, extension vs filetype, name and version vs the form."""
     try:
         check_filename_characters(filename)
-        form_version = parse_version(version)
+        # The form's version, already held to the local-version setting by parse_form.
+        form_version = parse_version(version, allow_local=True)
     except InvalidArgument as exc:
         raise UploadError(exc.message) from exc
     form_name = canonicalize_name(name)
@@ -112,7 +113,7 @@ def check_filename(filename: str, filetype: str, name: str, version: str) -> Non
 def check_pep625(filename: str, name: str, version: str) -> None:
     """New projects get normalised sdist names (PEP 625); older ones keep their legacy form."""
     try:
-        parsed = parse_version(version)
+        parsed = parse_version(version, allow_local=True)  # as in check_filename
     except InvalidArgument as exc:
         raise UploadError(exc.message) from exc
     expected = f"{canonicalize_name(name).replace('-', '_')}-{parsed}.tar.gz"

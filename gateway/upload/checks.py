@@ -9,7 +9,7 @@ route and the tests run exactly the same code.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from vestry.gateway.upload.archive import (
@@ -39,14 +39,47 @@ def too_large(limit: int) -> UploadError:
     )
 
 
+def _filetype_from(fields: list[tuple[str, str]], filename: str | None) -> list[tuple[str, str]]:
+    """The fields, with a missing or empty `filetype` taken from the file's extension: the
+    file says what it is. A filetype that was sent is checked against it (check_filename)."""
+    if not filename or any(k == "filetype" and v for k, v in fields):
+        return fields
+    kind = "bdist_wheel" if filename.endswith(".whl") else ""
+    if filename.endswith((".tar.gz", ".zip")):
+        kind = "sdist"
+    if not kind:
+        return fields
+    return [*(item for item in fields if item[0] != "filetype"), ("filetype", kind)]
+
+
+def _wheel_pyversion(form: UploadForm, filename: str) -> UploadForm:
+    """The form with its `pyversion` taken from the wheel's filename when it sent none; a
+    `pyversion` naming none of the file's Python tags contradicts the file and is refused."""
+    tag = filename[: -len(".whl")].split("-")[-3]
+    if not form.pyversion:
+        return replace(form, pyversion=tag)
+    if not set(form.pyversion.split(".")) & set(tag.split(".")):
+        raise UploadError(
+            f"pyversion: {form.pyversion[:50]!r} contradicts the wheel's Python tag {tag!r}; "
+            "send the tag of the filename, or no pyversion"
+        )
+    return form
+
+
 def before_index(
-    fields: Iterable[tuple[str, str]], filename: str | None, f: BinaryIO | None, limit: int
+    fields: Iterable[tuple[str, str]],
+    filename: str | None,
+    f: BinaryIO | None,
+    limit: int,
+    allow_local: bool = True,
 ) -> Checked:
     """Raise UploadError with the first problem; `filename`/`f` are None without a content part."""
-    form = parse_form(fields)
+    form = parse_form(_filetype_from(list(fields), filename), allow_local=allow_local)
     if f is None or not filename:
         raise UploadError("Upload payload does not have a file.")
     check_filename(filename, form.filetype, form.name, form.version)
+    if form.filetype == "bdist_wheel":
+        form = _wheel_pyversion(form, filename)
     digests = digest_file(f)
     if digests.size > limit:
         raise too_large(limit)

@@ -15,7 +15,7 @@ from packaging.metadata import ExceptionGroup, InvalidMetadata, Metadata, RawMet
 
 from vestry.common.errors import InvalidArgument
 from vestry.common.http import is_link_url
-from vestry.common.versions import MAX_VERSION_LENGTH, parse_version
+from vestry.common.versions import MAX_VERSION_LENGTH, LocalVersionRefused, parse_version
 from vestry.gateway.errors import HTTPError
 
 __all__ = ["MAX_VERSION_LENGTH", "UploadError", "UploadForm", "parse_form"]
@@ -226,8 +226,12 @@ def _validated(raw: RawMetadata) -> Metadata:
     return Metadata.from_raw(newest, validate=True)  # type: ignore[arg-type]
 
 
-def parse_form(items: Iterable[tuple[str, str]]) -> UploadForm:
-    """Validate the non-file fields of an upload; raise UploadError with the first problem."""
+def parse_form(items: Iterable[tuple[str, str]], *, allow_local: bool = True) -> UploadForm:
+    """Validate the non-file fields of an upload; raise UploadError with the first problem.
+
+    A wheel's `pyversion` may be missing or empty (uv publish sends none for tags such as
+    cp313t): `before_index` takes it from the filename. `allow_local` accepts local versions.
+    """
     fields = _collect(items)
 
     def one(key: str) -> str:
@@ -245,8 +249,6 @@ def parse_form(items: Iterable[tuple[str, str]]) -> UploadForm:
     if filetype not in FILETYPES:
         raise UploadError(f"filetype: {filetype[:50]!r} is not one of sdist, bdist_wheel")
     pyversion = one("pyversion")
-    if filetype == "bdist_wheel" and not pyversion:
-        raise UploadError("pyversion: this field is required for wheels")
     if filetype == "sdist" and pyversion not in ("", "source"):
         raise UploadError("pyversion: use 'source' for an sdist")
     md5, sha256, blake2 = (
@@ -269,7 +271,9 @@ def parse_form(items: Iterable[tuple[str, str]]) -> UploadForm:
         )
     _check_sizes(fields)
     try:
-        parse_version(one("version"))
+        parse_version(one("version"), allow_local=allow_local)
+    except LocalVersionRefused as exc:
+        raise UploadError(exc.message) from exc  # PyPI's text, word for word
     except InvalidArgument as exc:
         raise UploadError(f"version: {exc.message}") from exc
     raw = _raw_metadata(fields)

@@ -30,6 +30,7 @@ __all__ = [
     "Permissions",
     "ProjectIds",
     "ProjectNames",
+    "Publishers",
     "Scope",
     "UserBound",
     "dump_caveat",
@@ -147,9 +148,27 @@ class UserBound:
         return cls(fields[0])
 
 
-Caveat = Expiry | ProjectNames | ProjectIds | Permissions | UserBound
-_BY_TAG: dict[int, type[Expiry | ProjectNames | ProjectIds | Permissions | UserBound]] = {
-    cls.TAG: cls for cls in (Expiry, ProjectNames, ProjectIds, Permissions, UserBound)
+@dataclass(frozen=True)
+class Publishers:
+    """Minted for these trusted publishers: the index honours the token only while one of them
+    is still a publisher of the project, so removing the publisher kills its tokens."""
+
+    TAG: ClassVar[int] = 5
+    ids: tuple[str, ...]
+
+    def fields(self) -> list[Any]:
+        return [list(self.ids)]
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> Publishers:
+        if len(fields) != 1:
+            raise CaveatError("publishers: expected [[ids]]")
+        return cls(_strings(fields[0], "publishers"))
+
+
+Caveat = Expiry | ProjectNames | ProjectIds | Permissions | UserBound | Publishers
+_BY_TAG: dict[int, type[Caveat]] = {
+    cls.TAG: cls for cls in (Expiry, ProjectNames, ProjectIds, Permissions, UserBound, Publishers)
 }
 
 
@@ -194,6 +213,7 @@ class Scope:
     not_before: int | None = None
     expires: int | None = None
     user_ids: frozenset[str] | None = field(default=None)
+    publisher_ids: frozenset[str] | None = None
 
     def narrow(self, caveat: Caveat) -> Scope:
         """The scope left after also applying `caveat`; never wider than `self`."""
@@ -211,6 +231,8 @@ class Scope:
             return replace(self, project_ids=_meet(self.project_ids, caveat.ids))
         if isinstance(caveat, Permissions):
             return replace(self, permissions=_meet(self.permissions, caveat.permissions))
+        if isinstance(caveat, Publishers):
+            return replace(self, publisher_ids=_meet(self.publisher_ids, caveat.ids))
         return replace(self, user_ids=_meet(self.user_ids, [caveat.user_id]))
 
     def caveats(self) -> list[Caveat]:
@@ -249,6 +271,11 @@ class Scope:
         if self.user_ids is not None:
             users = sorted(self.user_ids) or ["-", "+"]
             out.extend(UserBound(u) for u in users)
+        if self.publisher_ids is not None:
+            ids = sorted(self.publisher_ids) or None
+            out.extend(
+                [Publishers(tuple(ids))] if ids else [Publishers(("-",)), Publishers(("+",))]
+            )
         return out
 
     def reaches_no_more_projects_than(self, other: Scope) -> bool:
@@ -266,7 +293,13 @@ class Scope:
         """True when no request can ever satisfy this scope (some dimension allows nothing)."""
         return any(
             v is not None and not v
-            for v in (self.project_names, self.project_ids, self.permissions, self.user_ids)
+            for v in (
+                self.project_names,
+                self.project_ids,
+                self.permissions,
+                self.user_ids,
+                self.publisher_ids,
+            )
         ) or (
             self.expires is not None
             and self.not_before is not None
@@ -312,6 +345,7 @@ class Scope:
             and sub(self.project_ids, other.project_ids)
             and sub(self.permissions, other.permissions)
             and sub(self.user_ids, other.user_ids)
+            and sub(self.publisher_ids, other.publisher_ids)
             and (
                 other.expires is None
                 or (self.expires is not None and self.expires <= other.expires)
@@ -333,6 +367,7 @@ class Scope:
             "not_before": self.not_before,
             "expires": self.expires,
             "user_ids": opt(self.user_ids),
+            "publisher_ids": opt(self.publisher_ids),
         }
 
     @classmethod
@@ -360,6 +395,7 @@ class Scope:
             "not_before",
             "expires",
             "user_ids",
+            "publisher_ids",
         }:
             raise KeyError("unexpected scope fields")
         return cls(
@@ -369,4 +405,5 @@ class Scope:
             not_before=ts(data["not_before"]),
             expires=ts(data["expires"]),
             user_ids=opt(data["user_ids"]),
+            publisher_ids=opt(data["publisher_ids"]),
         )

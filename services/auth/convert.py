@@ -26,6 +26,9 @@ def scope_to_proto(scope: Scope) -> auth_pb2.Scope:
         msg.expires.FromSeconds(scope.expires)
     if scope.user_ids:
         msg.user_id = sorted(scope.user_ids)[0]
+    if scope.publisher_ids is not None:
+        msg.publisher_ids.values.extend(sorted(scope.publisher_ids))
+        msg.publisher_ids.SetInParent()
     return msg
 
 
@@ -40,6 +43,7 @@ def scope_from_proto(msg: auth_pb2.Scope) -> Scope:
         not_before=msg.not_before.seconds if msg.HasField("not_before") else None,
         expires=msg.expires.seconds if msg.HasField("expires") else None,
         user_ids=frozenset([msg.user_id]) if msg.user_id else None,
+        publisher_ids=opt("publisher_ids"),
     )
 
 

@@ -14,6 +14,7 @@ from vestry.common.db import migrate_url, migrated_engine
 from vestry.common.grpc_server import create_server as create_grpc_server
 from vestry.common.grpc_server import run_until_signalled
 from vestry.services.auth.backends import make_cache
+from vestry.services.auth.oidc import OidcVerifier, issuers_from_settings
 from vestry.services.auth.service import AuthService
 from vestry.services.auth.servicer import AuthServicer
 from vestry.services.auth.settings import AuthSettings
@@ -26,7 +27,15 @@ SERVICE_NAME = auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name
 
 def build_service(settings: AuthSettings) -> AuthService:
     engine = migrated_engine(settings.database_url, MIGRATIONS, VERSION_TABLE)
-    return AuthService(engine, make_cache(settings), cache_ttl=settings.cache_ttl)
+    issuers = issuers_from_settings(
+        settings.oidc_github_issuer, settings.oidc_gitlab_issuer, settings.oidc_issuers
+    )
+    return AuthService(
+        engine,
+        make_cache(settings),
+        cache_ttl=settings.cache_ttl,
+        oidc=OidcVerifier(issuers, settings.oidc_audience),
+    )
 
 
 def migrate_database(database_url: str) -> None:

@@ -38,6 +38,7 @@ from vestry.services.auth.caveats import (
     PERMISSIONS,
     AccessContext,
     Caveat,
+    Publishers,
     Scope,
     dump_caveat,
     parse_caveat,
@@ -45,13 +46,24 @@ from vestry.services.auth.caveats import (
 from vestry.services.auth.errors import CaveatError, MalformedToken
 from vestry.services.auth.metrics import TOKEN_CACHE, TOKEN_FAILURES
 from vestry.services.auth.models import Event, Token, User
+from vestry.services.auth.oidc import OidcVerifier, spend_jti
 
-__all__ = ["AuthService", "TokenRecord", "UserRecord", "Verified", "user_name_key"]
+__all__ = [
+    "PUBLISHER_TOKEN_SECONDS",
+    "AuthService",
+    "PublisherGrant",
+    "TokenRecord",
+    "UserRecord",
+    "Verified",
+    "user_name_key",
+]
 
 log = logging.getLogger(__name__)
 _USERNAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?\Z")
 # Failed verifications within one minute at which an audit event is recorded, then every 1000.
 _BURSTS = (10, 100, 1000)
+# What a trusted publisher's token lives: one CI job's uploads, as on PyPI.
+PUBLISHER_TOKEN_SECONDS = 15 * 60
 
 
 def user_name_key(name: str) -> str:
@@ -80,6 +92,15 @@ class TokenRecord:
 
 
 @dataclass(frozen=True)
+class PublisherGrant:
+    """A trusted publisher the index matched to an OIDC token's claims."""
+
+    publisher_id: str
+    project_id: str
+    project_name: str
+
+
+@dataclass(frozen=True)
 class Verified:
     user_id: str
     username: str
@@ -104,6 +125,10 @@ def _token_record(t: Token) -> TokenRecord:
     return TokenRecord(
         t.id, t.name, t.user_id, t.created, t.expires, t.last_used, _scope_of(caveats)
     )
+
+
+def _minted_for_publishers(row: Token) -> bool:
+    return any(c[0] == Publishers.TAG for c in json.loads(row.caveats))
 
 
 def _normalised(requested: Scope) -> Scope:
@@ -202,8 +227,10 @@ class AuthService:
         cache: VerificationCache,
         cache_ttl: int = 300,
         clock: Callable[[], float] = time.time,
+        oidc: OidcVerifier | None = None,
     ) -> None:
         self._engine = engine
+        self.oidc = oidc or OidcVerifier([], "")
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._cache = cache
         self._ttl = cache_ttl
@@ -293,18 +320,27 @@ class AuthService:
         `for_user` (a user name) is for trusted tooling only; the gateway always passes a parent.
         """
         requested = _normalised(requested)
+        if requested.publisher_ids is not None:
+            raise InvalidArgument("trusted publishers' tokens come only from the OIDC exchange")
         if parent_token:
             parent = self.verify(parent_token, AccessContext(permission=Permission.MANAGE_TOKENS))
             scope = requested
             # Carry every restriction of the parent over: the child can only be narrower.
             for caveat in parent.scope.caveats():
                 scope = scope.narrow(caveat)
+            if scope.publisher_ids is not None:
+                raise PermissionDenied("a trusted publisher's token cannot mint tokens")
             user = self.get_user(user_id=parent.user_id)
         elif for_user:
             scope = requested
             user = self.get_user(name=for_user)
         else:
             raise InvalidArgument("a token is minted from a parent token or for a user")
+        return self._issue(user, scope, name, "token.mint", {"name": name})
+
+    def _issue(
+        self, user: UserRecord, scope: Scope, name: str, kind: str, detail: dict[str, object]
+    ) -> tuple[str, TokenRecord]:
         if not user.active:
             raise PermissionDenied("the user is disabled")
         now = self._clock()
@@ -326,7 +362,7 @@ class AuthService:
                 ),
             )
             s.add(row)
-            self._event(s, "token.mint", user.id, token_id, {"name": name})
+            self._event(s, kind, user.id, token_id, detail)
         log.info("minted token %s for user %s", token_id, user.name)
         return tokens.mint(token_id, key, caveats), _token_record(row)
 
@@ -442,7 +478,12 @@ class AuthService:
         if not user.active:
             self._failed("user is disabled")
             raise Unauthenticated("the token's user is disabled")
-        return Verified(user.id, user.name, user.admin, token_id, _scope_of(parsed))
+        scope = _scope_of(parsed)
+        # Only a token the OIDC exchange minted acts for trusted publishers: the row says so,
+        # whatever caveats a holder added offline.
+        if scope.publisher_ids is not None and not _minted_for_publishers(row):
+            scope = replace(scope, publisher_ids=None)
+        return Verified(user.id, user.name, user.admin, token_id, scope)
 
     def attenuate(self, token: str, requested: Scope) -> str:
         """Server-side convenience with the same semantics as offline `tokens` attenuation."""
@@ -534,3 +575,55 @@ class AuthService:
         except Exception:
             # The caller is owed its 401, not an error about the audit trail.
             log.exception("could not record a verification-failure event")
+
+    # ---- trusted publishing (OIDC) ---------------------------------------------------------
+
+    def mint_publisher_token(
+        self, oidc_token: str, grants: list[PublisherGrant], user_id: str
+    ) -> tuple[str, TokenRecord]:
+        """Exchange `oidc_token` for an upload token of the projects in `grants`.
+
+        The JWT is verified again (the grants are only as good as it), its jti is spent, and
+        the token may upload to exactly those projects, by ID, for PUBLISHER_TOKEN_SECONDS,
+        while one of the publishers still exists. Raises Unauthenticated (bad JWT),
+        AlreadyExists (jti spent) or InvalidArgument (no grant).
+        """
+        verified = self.oidc.verify(oidc_token)
+        if not grants:
+            raise InvalidArgument("no trusted publisher to mint a token for")
+        user = self.get_user(user_id=user_id)
+        now = self._clock()
+        scope = Scope(
+            project_names=frozenset(canonicalize_name(g.project_name) for g in grants),
+            project_ids=frozenset(g.project_id for g in grants),
+            permissions=frozenset({Permission.UPLOAD}),
+            expires=int(now) + PUBLISHER_TOKEN_SECONDS,
+            publisher_ids=frozenset(g.publisher_id for g in grants),
+        )
+        with self._sessions.begin() as s:
+            spend_jti(s, verified, now)
+        claims = verified.claims
+        detail: dict[str, object] = {
+            "issuer": verified.issuer,
+            "sub": str(claims.get("sub", ""))[:300],
+            "jti": str(claims.get("jti", ""))[:200],
+            "publishers": sorted(scope.publisher_ids or ()),
+            "projects": sorted(scope.project_names or ()),
+        }
+        name = f"trusted publisher {verified.issuer}: {detail['sub']}"
+        return self._issue(user, scope, name[:200], "token.mint-oidc", detail)
+
+    def burn_publisher_token(self, token: str) -> str:
+        """Revoke a token minted by `mint_publisher_token`, presented by its holder; its ID.
+
+        Raises Unauthenticated (not a valid token) or PermissionDenied (not a publisher's).
+        """
+        verified = self.verify(token)
+        if verified.scope.publisher_ids is None:
+            raise PermissionDenied("only tokens minted for trusted publishers can be burnt")
+        self._cache.invalidate_token(verified.token_id, self._ttl + 60)
+        with self._sessions.begin() as s:
+            s.execute(delete(Token).where(Token.id == verified.token_id))
+            self._event(s, "token.burn", verified.user_id, verified.token_id, {})
+        log.info("burnt trusted-publisher token %s", verified.token_id)
+        return verified.token_id

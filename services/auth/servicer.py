@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from vestry.auth.v1 import auth_pb2, auth_pb2_grpc
 
@@ -16,7 +17,7 @@ from vestry.services.auth.convert import (
     user_to_proto,
 )
 from vestry.services.auth.errors import CaveatError
-from vestry.services.auth.service import AuthService
+from vestry.services.auth.service import AuthService, PublisherGrant
 
 
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
@@ -91,3 +92,28 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     ) -> auth_pb2.ListTokensResponse:
         rows = await asyncio.to_thread(self._s.list_tokens, request.caller_token)
         return auth_pb2.ListTokensResponse(tokens=[token_to_proto(t) for t in rows])
+
+    async def VerifyOidcToken(
+        self, request: auth_pb2.VerifyOidcTokenRequest, context: Context
+    ) -> auth_pb2.VerifyOidcTokenResponse:
+        verified = await asyncio.to_thread(self._s.oidc.verify, request.token)
+        return auth_pb2.VerifyOidcTokenResponse(
+            issuer=verified.issuer, claims_json=json.dumps(verified.claims)
+        )
+
+    async def MintPublisherToken(
+        self, request: auth_pb2.MintPublisherTokenRequest, context: Context
+    ) -> auth_pb2.MintTokenResponse:
+        grants = [
+            PublisherGrant(g.publisher_id, g.project_id, g.project_name) for g in request.grants
+        ]
+        token, info = await asyncio.to_thread(
+            self._s.mint_publisher_token, request.oidc_token, grants, request.user_id
+        )
+        return auth_pb2.MintTokenResponse(token=token, info=token_to_proto(info))
+
+    async def BurnPublisherToken(
+        self, request: auth_pb2.BurnPublisherTokenRequest, context: Context
+    ) -> auth_pb2.BurnPublisherTokenResponse:
+        token_id = await asyncio.to_thread(self._s.burn_publisher_token, request.token)
+        return auth_pb2.BurnPublisherTokenResponse(token_id=token_id)

@@ -17,3 +17,17 @@ class AuthSettings(ServiceSettings):
     )
     cache_ttl: int = Field(default=300, ge=1, le=86400)
     last_used_flush_seconds: float = Field(default=5.0, gt=0)
+    # Trusted publishing: the only OIDC issuers whose tokens are exchanged for upload tokens.
+    # Empty: that platform is not trusted. Generic issuers: "name=https://issuer,name=...".
+    oidc_github_issuer: str = Field(
+        default="https://token.actions.githubusercontent.com",
+        validation_alias=AliasChoices("VESTRY_OIDC_GITHUB_ISSUER"),
+    )
+    oidc_gitlab_issuer: str = Field(
+        default="https://gitlab.com", validation_alias=AliasChoices("VESTRY_OIDC_GITLAB_ISSUER")
+    )
+    oidc_issuers: str = Field(default="", validation_alias=AliasChoices("VESTRY_OIDC_ISSUERS"))
+    # The `aud` the CI job must request (GET /_/oidc/audience tells clients).
+    oidc_audience: str = Field(
+        default="vestry", min_length=1, validation_alias=AliasChoices("VESTRY_OIDC_AUDIENCE")
+    )

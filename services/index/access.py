@@ -17,6 +17,7 @@ from vestry.common.vocabulary import OrgRole, Permission, ProjectRole, Visibilit
 __all__ = [
     "ANONYMOUS",
     "ORG_ROLE_ACTIONS",
+    "PUBLISHER_ROLE",
     "ROLES",
     "ROLE_ACTIONS",
     "Action",
@@ -66,6 +67,9 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     ProjectRole.READER: frozenset({Action.READ}),
 }
 ROLES = tuple(ROLE_ACTIONS)
+# What a trusted publisher's token holds on a project while its publisher exists; never
+# assignable, and it permits uploading only.
+PUBLISHER_ROLE = "trusted-publisher"
 # Organisation owners hold the owner role on every project of the organisation; plain members
 # get access to projects only through teams.
 ORG_ROLE_ACTIONS: dict[str, frozenset[OrgAction]] = {
@@ -84,6 +88,7 @@ class Caller:
     token_project_names: frozenset[str] | None = None
     token_project_ids: frozenset[str] | None = None
     token_permissions: frozenset[str] | None = None
+    token_publisher_ids: frozenset[str] | None = None
 
     def token_allows(self, action: Action, project_name: str, project_id: str) -> bool:
         if self.token_permissions is not None and (
@@ -123,6 +128,9 @@ def can(caller: Caller, project: ProjectFacts, action: Action) -> bool:
         return False
     if not caller.token_allows(action, project.normalized_name, project.id):
         return False
+    if caller.token_publisher_ids is not None:
+        # Whoever added the publisher, the token acts only as the publisher.
+        return action is Action.UPLOAD and PUBLISHER_ROLE in project.roles
     if caller.admin:
         return True
     return any(action in ROLE_ACTIONS.get(role, frozenset()) for role in project.roles)
@@ -133,7 +141,10 @@ def authorize(caller: Caller, project: ProjectFacts | None, action: Action) -> N
 
     `project` is None when it does not exist: the same answer as for one the caller cannot see.
     """
-    visible = project is not None and can(caller, project, Action.READ)
+    # A token that may do `action` sees the project, even when it may not read it (upload-only).
+    visible = project is not None and (
+        can(caller, project, Action.READ) or can(caller, project, action)
+    )
     if not visible:
         err: DomainError = (
             NotFound("project not found")

@@ -9,6 +9,7 @@ from vestry.index.v1 import index_pb2
 from vestry.common.protoconv import optional_set, timestamp
 from vestry.services.index.access import Caller
 from vestry.services.index.blobrefs import BlobReference
+from vestry.services.index.publishers import PublisherData
 from vestry.services.index.records import (
     EventData,
     FileData,
@@ -47,6 +48,7 @@ def caller_from_proto(msg: index_pb2.Caller) -> Caller:
         token_project_names=opt("token_project_names"),
         token_project_ids=opt("token_project_ids"),
         token_permissions=opt("token_permissions"),
+        token_publisher_ids=opt("token_publisher_ids"),
     )
 
 
@@ -212,4 +214,15 @@ def blob_reference_to_proto(r: BlobReference) -> index_pb2.BlobReference:
         filename=r.filename,
         expected_sha256=r.expected_sha256,
         expected_size=r.expected_size,
+    )
+
+
+def publisher_to_proto(p: PublisherData) -> index_pb2.TrustedPublisher:
+    return index_pb2.TrustedPublisher(
+        id=p.id,
+        project_name=p.project_name,
+        issuer=p.issuer,
+        claims=p.claims,
+        created_by=p.created_by,
+        created=timestamp(p.created),
     )

@@ -13,6 +13,7 @@ from vestry.common.vocabulary import OrgRole
 from vestry.services.index import models as m
 from vestry.services.index.access import Action, Caller, ProjectFacts, authorize, can
 from vestry.services.index.names import normalize
+from vestry.services.index.publishers import roles_of
 
 __all__ = ["Roles"]
 
@@ -56,13 +57,17 @@ class Roles:
         return frozenset(s.scalars(union(*stmts)).all())
 
     def facts(self, s: Session, caller: Caller, project: m.Project) -> ProjectFacts:
-        """What the access rules need to know about `project` and the caller's roles on it."""
-        return ProjectFacts(
-            project.id,
-            project.normalized_name,
-            project.visibility,
-            self.effective(s, caller, project),
+        """What the access rules need to know about `project` and the caller's roles on it.
+
+        A trusted publisher's token has no roles of its own: only the publisher's, while one of
+        its publishers is still the project's (`publishers.roles_of`).
+        """
+        roles = (
+            self.effective(s, caller, project)
+            if caller.token_publisher_ids is None
+            else roles_of(s, caller, project.id)
         )
+        return ProjectFacts(project.id, project.normalized_name, project.visibility, roles)
 
     @staticmethod
     def find(s: Session, name: str) -> m.Project | None:

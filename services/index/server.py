@@ -21,7 +21,11 @@ SERVICE_NAME = index_pb2.DESCRIPTOR.services_by_name["IndexService"].full_name
 
 def build_service(settings: IndexSettings) -> IndexService:
     engine = migrated_engine(settings.database_url, MIGRATIONS, VERSION_TABLE)
-    return IndexService(engine, default_visibility=settings.default_visibility)
+    return IndexService(
+        engine,
+        default_visibility=settings.default_visibility,
+        allow_local_versions=settings.allow_local_versions,
+    )
 
 
 def migrate_database(database_url: str) -> None:

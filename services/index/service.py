@@ -3,7 +3,8 @@ No gRPC here.
 
 Each concept is its own part over one session factory: `pages` (what installers read),
 `uploads`, `management` (changes to a project and its roles), `roles` (effective roles and the
-access check), `orgs` (organisations and teams) and `reserved` (reserved names).
+access check), `orgs` (organisations and teams), `reserved` (reserved names) and `publishers`
+(trusted publishers).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from vestry.services.index.blobrefs import PAGE, BlobReference, blob_references
 from vestry.services.index.management import VISIBILITIES, Management
 from vestry.services.index.orgs import Organizations
 from vestry.services.index.pages import Pages
+from vestry.services.index.publishers import TrustedPublishers
 from vestry.services.index.reserved import ReservedNames
 from vestry.services.index.roles import Roles
 from vestry.services.index.uploads import Uploads
@@ -26,9 +28,15 @@ __all__ = ["IndexService"]
 
 
 class IndexService:
-    def __init__(self, engine: Engine, default_visibility: str = Visibility.PRIVATE) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        default_visibility: str = Visibility.PRIVATE,
+        allow_local_versions: bool = True,
+    ) -> None:
         """The parts of the index over `engine`; new projects get `default_visibility`
-        ('private' or 'public', else ValueError)."""
+        ('private' or 'public', else ValueError); uploads may have PEP 440 local versions
+        unless `allow_local_versions` is false (PyPI's rule)."""
         if default_visibility not in VISIBILITIES:
             raise ValueError("default_visibility is 'private' or 'public'")
         self._engine = engine
@@ -38,9 +46,15 @@ class IndexService:
         self.reserved = ReservedNames(self._sessions, self.orgs)
         self.pages = Pages(engine, self._sessions, self.roles)
         self.uploads = Uploads(
-            self._sessions, self.roles, self.reserved, self.pages, default_visibility
+            self._sessions,
+            self.roles,
+            self.reserved,
+            self.pages,
+            default_visibility,
+            allow_local_versions=allow_local_versions,
         )
         self.management = Management(self._sessions, self.roles, self.orgs)
+        self.publishers = TrustedPublishers(self._sessions, self.roles.facts)
 
     def blob_references(self, page: int = PAGE) -> Iterator[list[BlobReference]]:
         """Every blob the index references, in pages of about `page` files (see

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 from collections.abc import AsyncIterator
 
 from vestry.index.v1 import index_pb2, index_pb2_grpc
 
+from vestry.common.errors import InvalidArgument
 from vestry.common.grpc_server import Context
 from vestry.services.index.convert import (
     blob_reference_to_proto,
@@ -19,6 +21,7 @@ from vestry.services.index.convert import (
     organization_to_proto,
     page_to_proto,
     project_to_proto,
+    publisher_to_proto,
     release_from_proto,
     reserved_to_proto,
     role_to_proto,
@@ -378,3 +381,58 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
             self._s.reserved.list_reserved, caller_from_proto(request.caller)
         )
         return index_pb2.ListReservedNamesResponse(names=[reserved_to_proto(r) for r in names])
+
+    async def AddTrustedPublisher(
+        self, request: index_pb2.AddTrustedPublisherRequest, context: Context
+    ) -> index_pb2.TrustedPublisher:
+        publisher = await asyncio.to_thread(
+            self._s.publishers.add,
+            caller_from_proto(request.caller),
+            request.project_name,
+            request.issuer,
+            dict(request.claims),
+        )
+        return publisher_to_proto(publisher)
+
+    async def ListTrustedPublishers(
+        self, request: index_pb2.ProjectRequest, context: Context
+    ) -> index_pb2.ListTrustedPublishersResponse:
+        publishers = await asyncio.to_thread(
+            self._s.publishers.of_project, caller_from_proto(request.caller), request.name
+        )
+        return index_pb2.ListTrustedPublishersResponse(
+            publishers=[publisher_to_proto(p) for p in publishers]
+        )
+
+    async def RemoveTrustedPublisher(
+        self, request: index_pb2.RemoveTrustedPublisherRequest, context: Context
+    ) -> index_pb2.MutationResponse:
+        serial = await asyncio.to_thread(
+            self._s.publishers.remove,
+            caller_from_proto(request.caller),
+            request.project_name,
+            request.publisher_id,
+        )
+        return index_pb2.MutationResponse(serial=serial)
+
+    async def MatchTrustedPublishers(
+        self, request: index_pb2.MatchTrustedPublishersRequest, context: Context
+    ) -> index_pb2.MatchTrustedPublishersResponse:
+        try:
+            claims = json.loads(request.claims_json)
+        except ValueError as exc:
+            raise InvalidArgument("claims_json is not JSON") from exc
+        if not isinstance(claims, dict):
+            raise InvalidArgument("claims_json is not a JSON object")
+        matches = await asyncio.to_thread(self._s.publishers.match, request.issuer, claims)
+        return index_pb2.MatchTrustedPublishersResponse(
+            matches=[
+                index_pb2.PublisherMatch(
+                    publisher_id=x.publisher_id,
+                    project_id=x.project_id,
+                    project_name=x.project_name,
+                    created_by_id=x.created_by_id,
+                )
+                for x in matches
+            ]
+        )

@@ -13,3 +13,5 @@ class IndexSettings(ServiceSettings):
     database_url: str = "sqlite:///vestry-index.sqlite3"
     # Visibility of a project created by its first upload.
     default_visibility: Visibility = Visibility.PRIVATE
+    # PEP 440 local versions (1.2.3+cu121): private builds need them; false gives PyPI's rule.
+    allow_local_versions: bool = True

@@ -60,12 +60,15 @@ class Uploads:
         reserved: ReservedNames,
         pages: Pages,
         default_visibility: str,
+        *,
+        allow_local_versions: bool = True,
     ) -> None:
         self._sessions = sessions
         self._roles = roles
         self._reserved = reserved
         self._pages = pages
         self._default_visibility = default_visibility
+        self._allow_local = allow_local_versions
 
     def check_upload(
         self,
@@ -84,7 +87,7 @@ class Uploads:
         (archived or quarantined project) or AlreadyExists.
         """
         normalized = validate_project_name(project_name)
-        parse_version(version)
+        parse_version(version, allow_local=self._allow_local)
         check_filename_characters(filename)
         with self._sessions() as s:
             project = self._visible(s, caller, normalized)
@@ -192,7 +195,7 @@ class Uploads:
         Raises what `check_upload` raises.
         """
         normalized = validate_project_name(project_name)
-        parsed = parse_version(release.version)
+        parsed = parse_version(release.version, allow_local=self._allow_local)
         check_filename_characters(file.filename)
         try:
             return self._commit(caller, project_name, normalized, parsed, release, file)

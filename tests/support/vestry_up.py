@@ -46,17 +46,18 @@ class RunningVestry:
     port: int
     log_path: Path
     log_file: IO[str]
+    scheme: str = "http"
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def upload_url(self) -> str:
         return f"{self.base}/legacy/"
 
     def index_url(self, token: str) -> str:
-        return f"http://__token__:{token}@127.0.0.1:{self.port}/simple/"
+        return f"{self.scheme}://__token__:{token}@127.0.0.1:{self.port}/simple/"
 
     def create_user(self, name: str, admin: bool = False) -> str:
         args = [str(BIN / "vestry"), "admin", "create-user", name, "--data-dir", str(self.data_dir)]
@@ -75,19 +76,24 @@ class RunningVestry:
 
 
 def start_vestry(
-    data_dir: Path, env: dict[str, str] | None = None, timeout: float = 60
+    data_dir: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    args: tuple[str, ...] = (),
 ) -> RunningVestry:
+    """`vestry up` with `args` (e.g. --tls-cert/--tls-key, which make it serve HTTPS)."""
     port = free_port()
     log_path = data_dir.parent / f"vestry-up-{port}.log"
     log = open(log_path, "w")  # noqa: SIM115 - lives as long as the process
     proc = subprocess.Popen(
-        [str(BIN / "vestry"), "up", "--data-dir", str(data_dir), "--port", str(port)],
+        [str(BIN / "vestry"), "up", "--data-dir", str(data_dir), "--port", str(port), *args],
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, **(env or {})},
     )
-    running = RunningVestry(proc, data_dir, port, log_path, log)
+    tls = "--tls-cert" in args or "--tls" in args
+    running = RunningVestry(proc, data_dir, port, log_path, log, "https" if tls else "http")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if "Vestry is running" in running.log():

@@ -6,6 +6,8 @@ is not packaged, so the image carries this instead. Exit 0 = serving, 1 = not.
 
 from __future__ import annotations
 
+import ssl
+
 import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -18,7 +20,7 @@ from vestry.common.grpc_server import CLIENT_OPTIONS
 __all__ = ["check", "healthcheck"]
 
 
-def check(target: str, timeout: float) -> str | None:
+def check(target: str, timeout: float, context: ssl.SSLContext | None = None) -> str | None:
     """None when `target` serves, else why not.
 
     `target` is a gRPC address (`host:port`, `unix:path`) checked with the standard health
@@ -27,7 +29,9 @@ def check(target: str, timeout: float) -> str | None:
     if target.startswith(("http://", "https://")):
         try:
             # No token travels with a probe, so following a redirect is harmless.
-            answer = httpx.get(target, timeout=timeout, follow_redirects=True)
+            answer = httpx.get(
+                target, timeout=timeout, follow_redirects=True, verify=context or True
+            )
         except httpx.HTTPError as exc:
             return describe_transport_error(exc)
         return None if answer.status_code == 200 else describe_http_error(answer)

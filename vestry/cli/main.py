@@ -73,6 +73,14 @@ def _parser() -> argparse.ArgumentParser:
     _data_dir_option(up, "where data lives (default ./vestry-data or $VESTRY_DATA_DIR)")
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=8080)
+    up.add_argument("--tls-cert", type=Path, default=None, help="serve HTTPS with this PEM chain")
+    up.add_argument("--tls-key", type=Path, default=None, help="... and this PEM private key")
+    up.add_argument(
+        "--tls",
+        choices=["self-signed"],
+        default=None,
+        help="serve HTTPS with a local CA made in the data directory (for evaluation)",
+    )
 
     serve = sub.add_parser("serve", help="run one process, configured from VESTRY_* variables")
     serve.add_argument("service", choices=["auth", "index", "storage", "gateway"])
@@ -161,7 +169,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "up":
         from vestry.cli.up import up
 
-        return up(args.data_dir or default_data_dir(), args.host, args.port)
+        if (args.tls_cert is None) != (args.tls_key is None) or (args.tls and args.tls_cert):
+            print("vestry up: give --tls-cert and --tls-key together, or --tls self-signed")
+            return 2
+        tls = (args.tls_cert, args.tls_key) if args.tls_cert else args.tls
+        return up(args.data_dir or default_data_dir(), args.host, args.port, tls)
     if args.command == "migrate":
         from vestry.cli.admin import migrate
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from vestry.cli import publishers
 from vestry.cli._command import SubParsers, add_command, api_command, print_json
 from vestry.cli._command import segment as q
 from vestry.cli.api import Api
@@ -153,3 +154,4 @@ def add_commands(sub: SubParsers) -> None:
         metavar="PROJECT",
         help="without --version/--file: the whole project, confirmed by naming it again",
     )
+    publishers.add_commands(ps)

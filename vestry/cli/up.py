@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from vestry.cli.healthcheck import check
 from vestry.common.datadir import DataDir
+from vestry.gateway.tls import self_signed, trust_hint
 from vestry.services.auth.server import migrate_database as migrate_auth
 from vestry.services.index.server import migrate_database as migrate_index
 
@@ -40,10 +42,11 @@ def _spawn(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-def _ready(target: str, deadline: float, sup: Supervisor) -> bool:
+def _ready(target: str, deadline: float, sup: Supervisor, insecure_tls: bool = False) -> bool:
     """Wait for `target` (gRPC address or HTTP URL) to serve; give up early if a child died."""
+    context = ssl._create_unverified_context() if insecure_tls else None  # noqa: S323
     while time.monotonic() < deadline and sup.dead_child() is None:
-        if check(target, timeout=1) is None:
+        if check(target, timeout=1, context=context) is None:
             return True
         time.sleep(0.1)
     return False
@@ -76,9 +79,14 @@ class Supervisor:
         return None
 
 
-def up(data_dir: Path, host: str, port: int) -> int:
+def up(data_dir: Path, host: str, port: int, tls: tuple[Path, Path] | str | None = None) -> int:
+    """Run everything; `tls` is (cert, key), "self-signed", or None for plain HTTP."""
     dd = DataDir(data_dir)
     dd.prepare()
+    trust = ""
+    if tls == "self-signed":
+        made = self_signed(dd.root / "tls", host)
+        tls, trust = (made.cert, made.key), str(made.ca)
     migrate_auth(dd.auth_db_url)
     migrate_index(dd.index_db_url)
     env = {
@@ -87,6 +95,9 @@ def up(data_dir: Path, host: str, port: int) -> int:
         "VESTRY_GATEWAY_HOST": host,
         "VESTRY_GATEWAY_PORT": str(port),
     }
+    if isinstance(tls, tuple):
+        env["VESTRY_GATEWAY_TLS_CERT"] = str(Path(tls[0]).resolve())
+        env["VESTRY_GATEWAY_TLS_KEY"] = str(Path(tls[1]).resolve())
     # One HOST:PORT cannot serve four processes' metrics: the embedded default exports none.
     env.pop("VESTRY_METRICS_LISTEN", None)
     sup = Supervisor()
@@ -113,14 +124,17 @@ def up(data_dir: Path, host: str, port: int) -> int:
                 return 1
         sup.children["gateway"] = _spawn("gateway", env)
         url_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-        base = f"http://{url_host}:{port}"
-        if not _ready(f"{base}/healthz", deadline, sup):
+        base = f"{'https' if tls else 'http'}://{url_host}:{port}"
+        # Liveness on loopback, not trust: the certificate may name another host.
+        if not _ready(f"{base}/healthz", deadline, sup, insecure_tls=bool(tls)):
             dead = sup.dead_child()
             print(
                 f"vestry: the gateway {'exited' if dead else 'did not become ready'}; stopping",
                 file=sys.stderr,
             )
             return 1
+        if trust:
+            print(trust_hint(Path(trust), f"{base}/simple/"), flush=True)
         print(
             f"Vestry is running: index URL {base}/simple/ , upload URL {base}/legacy/", flush=True
         )

@@ -7,11 +7,23 @@ from packaging.version import InvalidVersion, Version
 
 from vestry.common.errors import InvalidArgument
 
-__all__ = ["MAX_VERSION_LENGTH", "parse_version"]
+__all__ = ["MAX_VERSION_LENGTH", "LocalVersionRefused", "local_version_refused", "parse_version"]
 
 # packaging parses any number of digits, and some of its steps are quadratic in them: the length
 # is bounded before it sees the string.
 MAX_VERSION_LENGTH = 100
+
+
+def local_version_refused(version: str) -> str:
+    """PyPI's text for a local version, word for word: clients and people search for it."""
+    return (
+        f"{version!r} is an invalid value for Version. Error: Can't use PEP 440 local versions. "
+        "See https://packaging.python.org/specifications/core-metadata for more information."
+    )
+
+
+class LocalVersionRefused(InvalidArgument):
+    """A local version where they are not allowed; its message is PyPI's, shown as it is."""
 
 
 def parse_version(version: str, *, allow_local: bool = False) -> Version:
@@ -20,7 +32,7 @@ def parse_version(version: str, *, allow_local: bool = False) -> Version:
     Raises InvalidArgument, whose message names the problem, for an empty or over-long string,
     surrounding whitespace (packaging tolerates it, but the string is stored and shown as sent),
     anything PEP 440 does not define, and, unless `allow_local`, a local version (`1.0+cu121`),
-    which PyPI refuses.
+    which PyPI refuses (LocalVersionRefused, with PyPI's text).
     """
     if not version or len(version) > MAX_VERSION_LENGTH:
         raise InvalidArgument(f"version must be 1-{MAX_VERSION_LENGTH} characters")
@@ -31,5 +43,5 @@ def parse_version(version: str, *, allow_local: bool = False) -> Version:
     except InvalidVersion as exc:
         raise InvalidArgument(f"{version!r} is not a valid version (PEP 440)") from exc
     if parsed.local is not None and not allow_local:
-        raise InvalidArgument("local versions (with '+') cannot be uploaded to an index")
+        raise LocalVersionRefused(local_version_refused(version))
     return parsed

@@ -30,7 +30,7 @@ def test_pep_440_versions_are_accepted(text: str, canonical: str) -> None:
         ("1.0\n", "whitespace"),
         ("not-a-version", "not a valid version"),
         ("1.0-beta_x", "not a valid version"),
-        ("1.0+local", "local versions"),
+        ("1.0+local", "Can.t use PEP 440 local versions"),
     ],
 )
 def test_anything_else_is_refused_with_its_reason(text: str, problem: str) -> None:

@@ -109,17 +109,6 @@ REJECTIONS: list[Case] = [
         400,
     ),
     (
-        "local-version",
-        lambda t: Upload(
-            wheel(t, version="1.0+corp"),
-            "demo_pkg-1.0+corp-py3-none-any.whl",
-            "bdist_wheel",
-            version="1.0+corp",
-        ),
-        "local versions",
-        400,
-    ),
-    (
         "invalid-requires-dist",
         lambda t: Upload(wheel(t), WHEEL, "bdist_wheel", extra=[("requires_dist", "foo >>> 1")]),
         "requires-dist",

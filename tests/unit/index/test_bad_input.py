@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from sqlalchemy import Engine
 
 from tests.factories.index import Upload, file_for, user
 from vestry.common.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
@@ -27,7 +28,6 @@ ALICE, BOB, CAROL = user("alice"), user("bob"), user("carol")
         ("ok", "", None, "version must be"),
         ("ok", "not-a-version", None, "not a valid version"),
         ("ok", "1.0-beta_x", None, "not a valid version"),
-        ("ok", "1.0+local", None, "local versions"),
         ("ok", "1.0\n", None, "whitespace"),
         ("ok", " 1.0", None, "whitespace"),
         ("foo\n", "1.0", None, "not a valid project name"),
@@ -105,3 +105,13 @@ def test_bad_yanks(
     upload(ALICE, "lib")
     with pytest.raises((InvalidArgument, NotFound), match=message):
         index.management.set_yanked(ALICE, "lib", **kwargs)  # type: ignore[arg-type]
+
+
+def test_local_versions_follow_the_setting(engine: Engine) -> None:
+    f = file_for("ok", "1.0+cu121")
+    assert IndexService(engine).uploads.check_upload(
+        ALICE, "ok", "1.0+cu121", f.filename, f.sha256, f.blake2b_256
+    )
+    strict = IndexService(engine, allow_local_versions=False)
+    with pytest.raises(InvalidArgument, match="Can't use PEP 440 local versions"):
+        strict.uploads.commit_file(ALICE, "ok", ReleaseData(version="1.0+cu121"), f)

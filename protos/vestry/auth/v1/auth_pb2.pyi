@@ -155,6 +155,7 @@ class Scope(_message.Message):
     NOT_BEFORE_FIELD_NUMBER: _builtins.int
     EXPIRES_FIELD_NUMBER: _builtins.int
     USER_ID_FIELD_NUMBER: _builtins.int
+    PUBLISHER_IDS_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
     """bound to one user; empty = the token's owner"""
     @_builtins.property
@@ -171,6 +172,10 @@ class Scope(_message.Message):
     def not_before(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def expires(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def publisher_ids(self) -> Global___StringSet:
+        """minted for these trusted publishers (index IDs)"""
+
     def __init__(
         self,
         *,
@@ -180,10 +185,11 @@ class Scope(_message.Message):
         not_before: _timestamp_pb2.Timestamp | None = ...,
         expires: _timestamp_pb2.Timestamp | None = ...,
         user_id: _builtins.str = ...,
+        publisher_ids: Global___StringSet | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["expires", b"expires", "not_before", b"not_before", "permissions", b"permissions", "project_ids", b"project_ids", "project_names", b"project_names"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expires", b"expires", "not_before", b"not_before", "permissions", b"permissions", "project_ids", b"project_ids", "project_names", b"project_names", "publisher_ids", b"publisher_ids"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires", b"expires", "not_before", b"not_before", "permissions", b"permissions", "project_ids", b"project_ids", "project_names", b"project_names", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires", b"expires", "not_before", b"not_before", "permissions", b"permissions", "project_ids", b"project_ids", "project_names", b"project_names", "publisher_ids", b"publisher_ids", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -508,3 +514,141 @@ class ListTokensResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListTokensResponse: _TypeAlias = ListTokensResponse  # noqa: Y015
+
+@_typing.final
+class VerifyOidcTokenRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOKEN_FIELD_NUMBER: _builtins.int
+    token: _builtins.str
+    """the JWT"""
+    def __init__(
+        self,
+        *,
+        token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["token", b"token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerifyOidcTokenRequest: _TypeAlias = VerifyOidcTokenRequest  # noqa: Y015
+
+@_typing.final
+class VerifyOidcTokenResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ISSUER_FIELD_NUMBER: _builtins.int
+    CLAIMS_JSON_FIELD_NUMBER: _builtins.int
+    issuer: _builtins.str
+    """the configured issuer's name: github, gitlab, or a generic one"""
+    claims_json: _builtins.str
+    """the verified claims, a JSON object"""
+    def __init__(
+        self,
+        *,
+        issuer: _builtins.str = ...,
+        claims_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claims_json", b"claims_json", "issuer", b"issuer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerifyOidcTokenResponse: _TypeAlias = VerifyOidcTokenResponse  # noqa: Y015
+
+@_typing.final
+class PublisherGrant(_message.Message):
+    """One trusted publisher the claims matched, as the index answered."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PUBLISHER_ID_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    PROJECT_NAME_FIELD_NUMBER: _builtins.int
+    publisher_id: _builtins.str
+    project_id: _builtins.str
+    project_name: _builtins.str
+    """normalised"""
+    def __init__(
+        self,
+        *,
+        publisher_id: _builtins.str = ...,
+        project_id: _builtins.str = ...,
+        project_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_id", b"project_id", "project_name", b"project_name", "publisher_id", b"publisher_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PublisherGrant: _TypeAlias = PublisherGrant  # noqa: Y015
+
+@_typing.final
+class MintPublisherTokenRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OIDC_TOKEN_FIELD_NUMBER: _builtins.int
+    GRANTS_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    oidc_token: _builtins.str
+    """verified again here: the grant is only as good as the JWT"""
+    user_id: _builtins.str
+    """who added the publisher: the token's owner"""
+    @_builtins.property
+    def grants(self) -> _containers.RepeatedCompositeFieldContainer[Global___PublisherGrant]: ...
+    def __init__(
+        self,
+        *,
+        oidc_token: _builtins.str = ...,
+        grants: _abc.Iterable[Global___PublisherGrant] | None = ...,
+        user_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["grants", b"grants", "oidc_token", b"oidc_token", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MintPublisherTokenRequest: _TypeAlias = MintPublisherTokenRequest  # noqa: Y015
+
+@_typing.final
+class BurnPublisherTokenRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOKEN_FIELD_NUMBER: _builtins.int
+    token: _builtins.str
+    def __init__(
+        self,
+        *,
+        token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["token", b"token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BurnPublisherTokenRequest: _TypeAlias = BurnPublisherTokenRequest  # noqa: Y015
+
+@_typing.final
+class BurnPublisherTokenResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOKEN_ID_FIELD_NUMBER: _builtins.int
+    token_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        token_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["token_id", b"token_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BurnPublisherTokenResponse: _TypeAlias = BurnPublisherTokenResponse  # noqa: Y015

@@ -74,6 +74,21 @@ class AuthServiceStub:
                 request_serializer=vestry_dot_auth_dot_v1_dot_auth__pb2.ListTokensRequest.SerializeToString,
                 response_deserializer=vestry_dot_auth_dot_v1_dot_auth__pb2.ListTokensResponse.FromString,
                 _registered_method=True)
+        self.VerifyOidcToken = channel.unary_unary(
+                '/vestry.auth.v1.AuthService/VerifyOidcToken',
+                request_serializer=vestry_dot_auth_dot_v1_dot_auth__pb2.VerifyOidcTokenRequest.SerializeToString,
+                response_deserializer=vestry_dot_auth_dot_v1_dot_auth__pb2.VerifyOidcTokenResponse.FromString,
+                _registered_method=True)
+        self.MintPublisherToken = channel.unary_unary(
+                '/vestry.auth.v1.AuthService/MintPublisherToken',
+                request_serializer=vestry_dot_auth_dot_v1_dot_auth__pb2.MintPublisherTokenRequest.SerializeToString,
+                response_deserializer=vestry_dot_auth_dot_v1_dot_auth__pb2.MintTokenResponse.FromString,
+                _registered_method=True)
+        self.BurnPublisherToken = channel.unary_unary(
+                '/vestry.auth.v1.AuthService/BurnPublisherToken',
+                request_serializer=vestry_dot_auth_dot_v1_dot_auth__pb2.BurnPublisherTokenRequest.SerializeToString,
+                response_deserializer=vestry_dot_auth_dot_v1_dot_auth__pb2.BurnPublisherTokenResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -132,6 +147,29 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VerifyOidcToken(self, request, context):
+        """Trusted publishing. Verify a CI job's OIDC token against its issuer's keys; the claims come
+        back for the index to match to a project's trusted publisher.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MintPublisherToken(self, request, context):
+        """Exchange a verified OIDC token (once: its jti is spent) for a short-lived upload token
+        bound to the matched publishers and their projects.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BurnPublisherToken(self, request, context):
+        """Revoke a token minted by MintPublisherToken, presented by its holder.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -174,6 +212,21 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.ListTokens,
                     request_deserializer=vestry_dot_auth_dot_v1_dot_auth__pb2.ListTokensRequest.FromString,
                     response_serializer=vestry_dot_auth_dot_v1_dot_auth__pb2.ListTokensResponse.SerializeToString,
+            ),
+            'VerifyOidcToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyOidcToken,
+                    request_deserializer=vestry_dot_auth_dot_v1_dot_auth__pb2.VerifyOidcTokenRequest.FromString,
+                    response_serializer=vestry_dot_auth_dot_v1_dot_auth__pb2.VerifyOidcTokenResponse.SerializeToString,
+            ),
+            'MintPublisherToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.MintPublisherToken,
+                    request_deserializer=vestry_dot_auth_dot_v1_dot_auth__pb2.MintPublisherTokenRequest.FromString,
+                    response_serializer=vestry_dot_auth_dot_v1_dot_auth__pb2.MintTokenResponse.SerializeToString,
+            ),
+            'BurnPublisherToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.BurnPublisherToken,
+                    request_deserializer=vestry_dot_auth_dot_v1_dot_auth__pb2.BurnPublisherTokenRequest.FromString,
+                    response_serializer=vestry_dot_auth_dot_v1_dot_auth__pb2.BurnPublisherTokenResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -392,6 +445,87 @@ class AuthService:
             '/vestry.auth.v1.AuthService/ListTokens',
             vestry_dot_auth_dot_v1_dot_auth__pb2.ListTokensRequest.SerializeToString,
             vestry_dot_auth_dot_v1_dot_auth__pb2.ListTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyOidcToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.auth.v1.AuthService/VerifyOidcToken',
+            vestry_dot_auth_dot_v1_dot_auth__pb2.VerifyOidcTokenRequest.SerializeToString,
+            vestry_dot_auth_dot_v1_dot_auth__pb2.VerifyOidcTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MintPublisherToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.auth.v1.AuthService/MintPublisherToken',
+            vestry_dot_auth_dot_v1_dot_auth__pb2.MintPublisherTokenRequest.SerializeToString,
+            vestry_dot_auth_dot_v1_dot_auth__pb2.MintTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BurnPublisherToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.auth.v1.AuthService/BurnPublisherToken',
+            vestry_dot_auth_dot_v1_dot_auth__pb2.BurnPublisherTokenRequest.SerializeToString,
+            vestry_dot_auth_dot_v1_dot_auth__pb2.BurnPublisherTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,

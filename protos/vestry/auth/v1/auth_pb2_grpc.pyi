@@ -46,6 +46,16 @@ class AuthServiceStub:
     AttenuateToken: _grpc.UnaryUnaryMultiCallable[_auth_pb2.AttenuateTokenRequest, _auth_pb2.AttenuateTokenResponse]
     RevokeToken: _grpc.UnaryUnaryMultiCallable[_auth_pb2.RevokeTokenRequest, _auth_pb2.RevokeTokenResponse]
     ListTokens: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ListTokensRequest, _auth_pb2.ListTokensResponse]
+    VerifyOidcToken: _grpc.UnaryUnaryMultiCallable[_auth_pb2.VerifyOidcTokenRequest, _auth_pb2.VerifyOidcTokenResponse]
+    """Trusted publishing. Verify a CI job's OIDC token against its issuer's keys; the claims come
+    back for the index to match to a project's trusted publisher.
+    """
+    MintPublisherToken: _grpc.UnaryUnaryMultiCallable[_auth_pb2.MintPublisherTokenRequest, _auth_pb2.MintTokenResponse]
+    """Exchange a verified OIDC token (once: its jti is spent) for a short-lived upload token
+    bound to the matched publishers and their projects.
+    """
+    BurnPublisherToken: _grpc.UnaryUnaryMultiCallable[_auth_pb2.BurnPublisherTokenRequest, _auth_pb2.BurnPublisherTokenResponse]
+    """Revoke a token minted by MintPublisherToken, presented by its holder."""
 
 @_typing.type_check_only
 class AuthServiceAsyncStub(AuthServiceStub):
@@ -65,6 +75,16 @@ class AuthServiceAsyncStub(AuthServiceStub):
     AttenuateToken: _aio.UnaryUnaryMultiCallable[_auth_pb2.AttenuateTokenRequest, _auth_pb2.AttenuateTokenResponse]  # type: ignore[assignment]
     RevokeToken: _aio.UnaryUnaryMultiCallable[_auth_pb2.RevokeTokenRequest, _auth_pb2.RevokeTokenResponse]  # type: ignore[assignment]
     ListTokens: _aio.UnaryUnaryMultiCallable[_auth_pb2.ListTokensRequest, _auth_pb2.ListTokensResponse]  # type: ignore[assignment]
+    VerifyOidcToken: _aio.UnaryUnaryMultiCallable[_auth_pb2.VerifyOidcTokenRequest, _auth_pb2.VerifyOidcTokenResponse]  # type: ignore[assignment]
+    """Trusted publishing. Verify a CI job's OIDC token against its issuer's keys; the claims come
+    back for the index to match to a project's trusted publisher.
+    """
+    MintPublisherToken: _aio.UnaryUnaryMultiCallable[_auth_pb2.MintPublisherTokenRequest, _auth_pb2.MintTokenResponse]  # type: ignore[assignment]
+    """Exchange a verified OIDC token (once: its jti is spent) for a short-lived upload token
+    bound to the matched publishers and their projects.
+    """
+    BurnPublisherToken: _aio.UnaryUnaryMultiCallable[_auth_pb2.BurnPublisherTokenRequest, _auth_pb2.BurnPublisherTokenResponse]  # type: ignore[assignment]
+    """Revoke a token minted by MintPublisherToken, presented by its holder."""
 
 class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -129,5 +149,33 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _auth_pb2.ListTokensRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_auth_pb2.ListTokensResponse, _abc.Awaitable[_auth_pb2.ListTokensResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def VerifyOidcToken(
+        self,
+        request: _auth_pb2.VerifyOidcTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.VerifyOidcTokenResponse, _abc.Awaitable[_auth_pb2.VerifyOidcTokenResponse]]:
+        """Trusted publishing. Verify a CI job's OIDC token against its issuer's keys; the claims come
+        back for the index to match to a project's trusted publisher.
+        """
+
+    @_abc_1.abstractmethod
+    def MintPublisherToken(
+        self,
+        request: _auth_pb2.MintPublisherTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.MintTokenResponse, _abc.Awaitable[_auth_pb2.MintTokenResponse]]:
+        """Exchange a verified OIDC token (once: its jti is spent) for a short-lived upload token
+        bound to the matched publishers and their projects.
+        """
+
+    @_abc_1.abstractmethod
+    def BurnPublisherToken(
+        self,
+        request: _auth_pb2.BurnPublisherTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.BurnPublisherTokenResponse, _abc.Awaitable[_auth_pb2.BurnPublisherTokenResponse]]:
+        """Revoke a token minted by MintPublisherToken, presented by its holder."""
 
 def add_AuthServiceServicer_to_server(servicer: AuthServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -54,6 +54,7 @@ class Caller(_message.Message):
     TOKEN_PROJECT_NAMES_FIELD_NUMBER: _builtins.int
     TOKEN_PROJECT_IDS_FIELD_NUMBER: _builtins.int
     TOKEN_PERMISSIONS_FIELD_NUMBER: _builtins.int
+    TOKEN_PUBLISHER_IDS_FIELD_NUMBER: _builtins.int
     authenticated: _builtins.bool
     user_id: _builtins.str
     username: _builtins.str
@@ -67,6 +68,10 @@ class Caller(_message.Message):
     def token_project_ids(self) -> Global___StringSet: ...
     @_builtins.property
     def token_permissions(self) -> Global___StringSet: ...
+    @_builtins.property
+    def token_publisher_ids(self) -> Global___StringSet:
+        """present: a trusted publisher's token, for these"""
+
     def __init__(
         self,
         *,
@@ -78,10 +83,11 @@ class Caller(_message.Message):
         token_project_names: Global___StringSet | None = ...,
         token_project_ids: Global___StringSet | None = ...,
         token_permissions: Global___StringSet | None = ...,
+        token_publisher_ids: Global___StringSet | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["token_permissions", b"token_permissions", "token_project_ids", b"token_project_ids", "token_project_names", b"token_project_names"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["token_permissions", b"token_permissions", "token_project_ids", b"token_project_ids", "token_project_names", b"token_project_names", "token_publisher_ids", b"token_publisher_ids"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["admin", b"admin", "authenticated", b"authenticated", "token_id", b"token_id", "token_permissions", b"token_permissions", "token_project_ids", b"token_project_ids", "token_project_names", b"token_project_names", "user_id", b"user_id", "username", b"username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["admin", b"admin", "authenticated", b"authenticated", "token_id", b"token_id", "token_permissions", b"token_permissions", "token_project_ids", b"token_project_ids", "token_project_names", b"token_project_names", "token_publisher_ids", b"token_publisher_ids", "user_id", b"user_id", "username", b"username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1476,3 +1482,232 @@ class ListReservedNamesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListReservedNamesResponse: _TypeAlias = ListReservedNamesResponse  # noqa: Y015
+
+@_typing.final
+class TrustedPublisher(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ClaimsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    ID_FIELD_NUMBER: _builtins.int
+    PROJECT_NAME_FIELD_NUMBER: _builtins.int
+    ISSUER_FIELD_NUMBER: _builtins.int
+    CLAIMS_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    CREATED_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    project_name: _builtins.str
+    issuer: _builtins.str
+    """github | gitlab | a generic issuer's name"""
+    created_by: _builtins.str
+    """workflow, environment; generic: claim -> required value
+    user name
+    """
+    @_builtins.property
+    def claims(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """github: repository, workflow, environment; gitlab: project,"""
+
+    @_builtins.property
+    def created(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        project_name: _builtins.str = ...,
+        issuer: _builtins.str = ...,
+        claims: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        created_by: _builtins.str = ...,
+        created: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created", b"created"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claims", b"claims", "created", b"created", "created_by", b"created_by", "id", b"id", "issuer", b"issuer", "project_name", b"project_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TrustedPublisher: _TypeAlias = TrustedPublisher  # noqa: Y015
+
+@_typing.final
+class AddTrustedPublisherRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ClaimsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    CALLER_FIELD_NUMBER: _builtins.int
+    PROJECT_NAME_FIELD_NUMBER: _builtins.int
+    ISSUER_FIELD_NUMBER: _builtins.int
+    CLAIMS_FIELD_NUMBER: _builtins.int
+    project_name: _builtins.str
+    issuer: _builtins.str
+    @_builtins.property
+    def caller(self) -> Global___Caller: ...
+    @_builtins.property
+    def claims(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        caller: Global___Caller | None = ...,
+        project_name: _builtins.str = ...,
+        issuer: _builtins.str = ...,
+        claims: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "claims", b"claims", "issuer", b"issuer", "project_name", b"project_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddTrustedPublisherRequest: _TypeAlias = AddTrustedPublisherRequest  # noqa: Y015
+
+@_typing.final
+class ListTrustedPublishersResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PUBLISHERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def publishers(self) -> _containers.RepeatedCompositeFieldContainer[Global___TrustedPublisher]: ...
+    def __init__(
+        self,
+        *,
+        publishers: _abc.Iterable[Global___TrustedPublisher] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["publishers", b"publishers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTrustedPublishersResponse: _TypeAlias = ListTrustedPublishersResponse  # noqa: Y015
+
+@_typing.final
+class RemoveTrustedPublisherRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALLER_FIELD_NUMBER: _builtins.int
+    PROJECT_NAME_FIELD_NUMBER: _builtins.int
+    PUBLISHER_ID_FIELD_NUMBER: _builtins.int
+    project_name: _builtins.str
+    publisher_id: _builtins.str
+    @_builtins.property
+    def caller(self) -> Global___Caller: ...
+    def __init__(
+        self,
+        *,
+        caller: Global___Caller | None = ...,
+        project_name: _builtins.str = ...,
+        publisher_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "project_name", b"project_name", "publisher_id", b"publisher_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemoveTrustedPublisherRequest: _TypeAlias = RemoveTrustedPublisherRequest  # noqa: Y015
+
+@_typing.final
+class MatchTrustedPublishersRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ISSUER_FIELD_NUMBER: _builtins.int
+    CLAIMS_JSON_FIELD_NUMBER: _builtins.int
+    issuer: _builtins.str
+    claims_json: _builtins.str
+    """verified by auth"""
+    def __init__(
+        self,
+        *,
+        issuer: _builtins.str = ...,
+        claims_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claims_json", b"claims_json", "issuer", b"issuer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MatchTrustedPublishersRequest: _TypeAlias = MatchTrustedPublishersRequest  # noqa: Y015
+
+@_typing.final
+class PublisherMatch(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PUBLISHER_ID_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    PROJECT_NAME_FIELD_NUMBER: _builtins.int
+    CREATED_BY_ID_FIELD_NUMBER: _builtins.int
+    publisher_id: _builtins.str
+    project_id: _builtins.str
+    project_name: _builtins.str
+    created_by_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        publisher_id: _builtins.str = ...,
+        project_id: _builtins.str = ...,
+        project_name: _builtins.str = ...,
+        created_by_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_by_id", b"created_by_id", "project_id", b"project_id", "project_name", b"project_name", "publisher_id", b"publisher_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PublisherMatch: _TypeAlias = PublisherMatch  # noqa: Y015
+
+@_typing.final
+class MatchTrustedPublishersResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MATCHES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def matches(self) -> _containers.RepeatedCompositeFieldContainer[Global___PublisherMatch]: ...
+    def __init__(
+        self,
+        *,
+        matches: _abc.Iterable[Global___PublisherMatch] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["matches", b"matches"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MatchTrustedPublishersResponse: _TypeAlias = MatchTrustedPublishersResponse  # noqa: Y015

@@ -169,6 +169,26 @@ class IndexServiceStub:
                 request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.ListReservedNamesRequest.SerializeToString,
                 response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.ListReservedNamesResponse.FromString,
                 _registered_method=True)
+        self.AddTrustedPublisher = channel.unary_unary(
+                '/vestry.index.v1.IndexService/AddTrustedPublisher',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.AddTrustedPublisherRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.TrustedPublisher.FromString,
+                _registered_method=True)
+        self.ListTrustedPublishers = channel.unary_unary(
+                '/vestry.index.v1.IndexService/ListTrustedPublishers',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.ProjectRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.ListTrustedPublishersResponse.FromString,
+                _registered_method=True)
+        self.RemoveTrustedPublisher = channel.unary_unary(
+                '/vestry.index.v1.IndexService/RemoveTrustedPublisher',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.RemoveTrustedPublisherRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+                _registered_method=True)
+        self.MatchTrustedPublishers = channel.unary_unary(
+                '/vestry.index.v1.IndexService/MatchTrustedPublishers',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.MatchTrustedPublishersRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.MatchTrustedPublishersResponse.FromString,
+                _registered_method=True)
 
 
 class IndexServiceServicer:
@@ -347,6 +367,32 @@ class IndexServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddTrustedPublisher(self, request, context):
+        """Trusted publishers (OIDC) of a project, managed by its owners.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTrustedPublishers(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveTrustedPublisher(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MatchTrustedPublishers(self, request, context):
+        """The publishers a CI job's verified claims match, or NOT_FOUND saying which claim did not.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IndexServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -484,6 +530,26 @@ def add_IndexServiceServicer_to_server(servicer, server):
                     servicer.ListReservedNames,
                     request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.ListReservedNamesRequest.FromString,
                     response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.ListReservedNamesResponse.SerializeToString,
+            ),
+            'AddTrustedPublisher': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddTrustedPublisher,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.AddTrustedPublisherRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.TrustedPublisher.SerializeToString,
+            ),
+            'ListTrustedPublishers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTrustedPublishers,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.ProjectRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.ListTrustedPublishersResponse.SerializeToString,
+            ),
+            'RemoveTrustedPublisher': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveTrustedPublisher,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.RemoveTrustedPublisherRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.SerializeToString,
+            ),
+            'MatchTrustedPublishers': grpc.unary_unary_rpc_method_handler(
+                    servicer.MatchTrustedPublishers,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.MatchTrustedPublishersRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.MatchTrustedPublishersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1215,6 +1281,114 @@ class IndexService:
             '/vestry.index.v1.IndexService/ListReservedNames',
             vestry_dot_index_dot_v1_dot_index__pb2.ListReservedNamesRequest.SerializeToString,
             vestry_dot_index_dot_v1_dot_index__pb2.ListReservedNamesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddTrustedPublisher(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/AddTrustedPublisher',
+            vestry_dot_index_dot_v1_dot_index__pb2.AddTrustedPublisherRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.TrustedPublisher.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTrustedPublishers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/ListTrustedPublishers',
+            vestry_dot_index_dot_v1_dot_index__pb2.ProjectRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.ListTrustedPublishersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveTrustedPublisher(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/RemoveTrustedPublisher',
+            vestry_dot_index_dot_v1_dot_index__pb2.RemoveTrustedPublisherRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MatchTrustedPublishers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/MatchTrustedPublishers',
+            vestry_dot_index_dot_v1_dot_index__pb2.MatchTrustedPublishersRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.MatchTrustedPublishersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -71,6 +71,12 @@ class IndexServiceStub:
     ReserveName: _grpc.UnaryUnaryMultiCallable[_index_pb2.ReserveNameRequest, _index_pb2.ReservedName]
     UnreserveName: _grpc.UnaryUnaryMultiCallable[_index_pb2.ReserveNameRequest, _index_pb2.MutationResponse]
     ListReservedNames: _grpc.UnaryUnaryMultiCallable[_index_pb2.ListReservedNamesRequest, _index_pb2.ListReservedNamesResponse]
+    AddTrustedPublisher: _grpc.UnaryUnaryMultiCallable[_index_pb2.AddTrustedPublisherRequest, _index_pb2.TrustedPublisher]
+    """Trusted publishers (OIDC) of a project, managed by its owners."""
+    ListTrustedPublishers: _grpc.UnaryUnaryMultiCallable[_index_pb2.ProjectRequest, _index_pb2.ListTrustedPublishersResponse]
+    RemoveTrustedPublisher: _grpc.UnaryUnaryMultiCallable[_index_pb2.RemoveTrustedPublisherRequest, _index_pb2.MutationResponse]
+    MatchTrustedPublishers: _grpc.UnaryUnaryMultiCallable[_index_pb2.MatchTrustedPublishersRequest, _index_pb2.MatchTrustedPublishersResponse]
+    """The publishers a CI job's verified claims match, or NOT_FOUND saying which claim did not."""
 
 @_typing.type_check_only
 class IndexServiceAsyncStub(IndexServiceStub):
@@ -115,6 +121,12 @@ class IndexServiceAsyncStub(IndexServiceStub):
     ReserveName: _aio.UnaryUnaryMultiCallable[_index_pb2.ReserveNameRequest, _index_pb2.ReservedName]  # type: ignore[assignment]
     UnreserveName: _aio.UnaryUnaryMultiCallable[_index_pb2.ReserveNameRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
     ListReservedNames: _aio.UnaryUnaryMultiCallable[_index_pb2.ListReservedNamesRequest, _index_pb2.ListReservedNamesResponse]  # type: ignore[assignment]
+    AddTrustedPublisher: _aio.UnaryUnaryMultiCallable[_index_pb2.AddTrustedPublisherRequest, _index_pb2.TrustedPublisher]  # type: ignore[assignment]
+    """Trusted publishers (OIDC) of a project, managed by its owners."""
+    ListTrustedPublishers: _aio.UnaryUnaryMultiCallable[_index_pb2.ProjectRequest, _index_pb2.ListTrustedPublishersResponse]  # type: ignore[assignment]
+    RemoveTrustedPublisher: _aio.UnaryUnaryMultiCallable[_index_pb2.RemoveTrustedPublisherRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
+    MatchTrustedPublishers: _aio.UnaryUnaryMultiCallable[_index_pb2.MatchTrustedPublishersRequest, _index_pb2.MatchTrustedPublishersResponse]  # type: ignore[assignment]
+    """The publishers a CI job's verified claims match, or NOT_FOUND saying which claim did not."""
 
 class IndexServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -318,5 +330,35 @@ class IndexServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _index_pb2.ListReservedNamesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_index_pb2.ListReservedNamesResponse, _abc.Awaitable[_index_pb2.ListReservedNamesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def AddTrustedPublisher(
+        self,
+        request: _index_pb2.AddTrustedPublisherRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.TrustedPublisher, _abc.Awaitable[_index_pb2.TrustedPublisher]]:
+        """Trusted publishers (OIDC) of a project, managed by its owners."""
+
+    @_abc_1.abstractmethod
+    def ListTrustedPublishers(
+        self,
+        request: _index_pb2.ProjectRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.ListTrustedPublishersResponse, _abc.Awaitable[_index_pb2.ListTrustedPublishersResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RemoveTrustedPublisher(
+        self,
+        request: _index_pb2.RemoveTrustedPublisherRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.MutationResponse, _abc.Awaitable[_index_pb2.MutationResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def MatchTrustedPublishers(
+        self,
+        request: _index_pb2.MatchTrustedPublishersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.MatchTrustedPublishersResponse, _abc.Awaitable[_index_pb2.MatchTrustedPublishersResponse]]:
+        """The publishers a CI job's verified claims match, or NOT_FOUND saying which claim did not."""
 
 def add_IndexServiceServicer_to_server(servicer: IndexServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

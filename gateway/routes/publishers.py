@@ -1,0 +1,78 @@
+"""Management API for a project's trusted publishers (`/api/v1/projects/{project}/trusted-
+publishers`). Owners only; the index decides, as for every other project setting."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import Response
+from vestry.index.v1 import index_pb2
+
+from vestry.common.protoconv import utc_datetime
+from vestry.gateway.routes._common import ERRORS, management_router, who_calls
+from vestry.gateway.schemas import PublisherIn, PublisherOut
+
+__all__ = ["router"]
+
+router = management_router()
+_ERRORS: dict[int | str, dict[str, object]] = {
+    **ERRORS,
+    400: {"description": "Invalid publisher (the body says what to fix)"},
+    403: {"description": "Only the project's owners manage its trusted publishers"},
+    404: {"description": "No such project or publisher, or not visible to the caller"},
+}
+
+
+def _out(p: index_pb2.TrustedPublisher) -> PublisherOut:
+    return PublisherOut(
+        id=p.id,
+        project=p.project_name,
+        issuer=p.issuer,
+        claims=dict(p.claims),
+        created_by=p.created_by,
+        created=utc_datetime(p.created),
+    )
+
+
+@router.get(
+    "/projects/{project}/trusted-publishers",
+    response_model=list[PublisherOut],
+    responses=_ERRORS,
+)
+async def list_publishers(request: Request, project: str) -> list[PublisherOut]:
+    backends, who = await who_calls(request)
+    reply = await backends.index.ListTrustedPublishers(
+        index_pb2.ProjectRequest(caller=who.caller, name=project), timeout=backends.timeout
+    )
+    return [_out(p) for p in reply.publishers]
+
+
+@router.post(
+    "/projects/{project}/trusted-publishers",
+    response_model=PublisherOut,
+    status_code=201,
+    responses=_ERRORS,
+)
+async def add_publisher(request: Request, project: str, body: PublisherIn) -> PublisherOut:
+    backends, who = await who_calls(request)
+    added = await backends.index.AddTrustedPublisher(
+        index_pb2.AddTrustedPublisherRequest(
+            caller=who.caller, project_name=project, issuer=body.issuer, claims=body.claims
+        ),
+        timeout=backends.timeout,
+    )
+    return _out(added)
+
+
+@router.delete(
+    "/projects/{project}/trusted-publishers/{publisher_id}", status_code=204, responses=_ERRORS
+)
+async def remove_publisher(request: Request, project: str, publisher_id: str) -> Response:
+    """Remove a trusted publisher; the tokens it was given stop working at once."""
+    backends, who = await who_calls(request)
+    await backends.index.RemoveTrustedPublisher(
+        index_pb2.RemoveTrustedPublisherRequest(
+            caller=who.caller, project_name=project, publisher_id=publisher_id
+        ),
+        timeout=backends.timeout,
+    )
+    return Response(status_code=204)
