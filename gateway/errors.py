@@ -52,6 +52,10 @@ STATUS_TABLE: dict[grpc.StatusCode, tuple[int, dict[str, str]]] = {
     grpc.StatusCode.UNAVAILABLE: (503, {"Retry-After": str(RETRY_AFTER_SECONDS)}),
     grpc.StatusCode.DEADLINE_EXCEEDED: (504, {}),
     grpc.StatusCode.CANCELLED: (503, {"Retry-After": str(RETRY_AFTER_SECONDS)}),
+    # Vestry's services never answer UNKNOWN (their interceptor turns anything unexpected into
+    # INTERNAL): it is the gRPC runtime's word for a call cut off mid-stream ("Stream removed"),
+    # as when a service process dies during the call. Worth a retry, like UNAVAILABLE.
+    grpc.StatusCode.UNKNOWN: (503, {"Retry-After": str(RETRY_AFTER_SECONDS)}),
 }
 # Statuses whose details come from the gRPC runtime (addresses, socket paths), not from a
 # DomainError written for the client: logged, never shown.
@@ -59,6 +63,7 @@ _RUNTIME_DETAILS = {
     grpc.StatusCode.UNAVAILABLE,
     grpc.StatusCode.DEADLINE_EXCEEDED,
     grpc.StatusCode.CANCELLED,
+    grpc.StatusCode.UNKNOWN,
 }
 INTERNAL_MESSAGE = "internal error; the index operator can find details in its logs"
 

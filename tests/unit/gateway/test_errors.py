@@ -52,7 +52,8 @@ SECRET = "Traceback /srv/vestry/run/index.sock ipv4:10.0.0.7:50052"
         (grpc.StatusCode.UNAVAILABLE, 503, {"retry-after": "5"}, "unavailable; try again"),
         (grpc.StatusCode.CANCELLED, 503, {"retry-after": "5"}, "unavailable; try again"),
         (grpc.StatusCode.DEADLINE_EXCEEDED, 504, {}, "took too long"),
-        (grpc.StatusCode.UNKNOWN, 500, {}, "internal error"),
+        # A call cut off when its service died: retryable, its runtime details never shown.
+        (grpc.StatusCode.UNKNOWN, 503, {"retry-after": "5"}, "unavailable; try again"),
         (grpc.StatusCode.INTERNAL, 500, {}, "internal error"),
         (grpc.StatusCode.DATA_LOSS, 500, {}, "internal error"),
         (grpc.StatusCode.UNIMPLEMENTED, 500, {}, "internal error"),
