@@ -30,6 +30,7 @@ __all__ = [
     "may_create",
     "may_create_org",
     "require_admin",
+    "sees",
 ]
 
 
@@ -136,16 +137,18 @@ def can(caller: Caller, project: ProjectFacts, action: Action) -> bool:
     return any(action in ROLE_ACTIONS.get(role, frozenset()) for role in project.roles)
 
 
+def sees(caller: Caller, project: ProjectFacts, action: Action) -> bool:
+    """Whether `caller`, about to do `action`, may know that `project` exists: when it may read
+    it, or do `action` on it (an upload-only token, such as a trusted publisher's)."""
+    return can(caller, project, Action.READ) or can(caller, project, action)
+
+
 def authorize(caller: Caller, project: ProjectFacts | None, action: Action) -> None:
     """Raise the error a client should see unless `caller` may do `action` on `project`.
 
     `project` is None when it does not exist: the same answer as for one the caller cannot see.
     """
-    # A token that may do `action` sees the project, even when it may not read it (upload-only).
-    visible = project is not None and (
-        can(caller, project, Action.READ) or can(caller, project, action)
-    )
-    if not visible:
+    if project is None or not sees(caller, project, action):
         err: DomainError = (
             NotFound("project not found")
             if caller.authenticated

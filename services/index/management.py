@@ -10,11 +10,12 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from vestry.common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from vestry.common.errors import InvalidArgument, NotFound, PermissionDenied
 from vestry.common.versions import parse_version
 from vestry.common.vocabulary import ProjectRole, ProjectStatus, Visibility, values
 from vestry.services.index import models as m
 from vestry.services.index.access import ROLES, Action, Caller, can, require_admin
+from vestry.services.index.errors import LastOwner
 from vestry.services.index.orgs import Organizations
 from vestry.services.index.records import EventData, ProjectDetail, RoleData, TeamRoleData
 from vestry.services.index.roles import Roles
@@ -325,9 +326,7 @@ class Management:
             )
         )
         if others is None:
-            raise FailedPrecondition(
-                "a project must keep at least one owner: add another owner first"
-            )
+            raise LastOwner("a project")
 
     def transfer_to_organization(self, caller: Caller, project_name: str, org_name: str) -> None:
         """Move a project into an organisation: the caller must own both. Raises

@@ -23,6 +23,7 @@ from vestry.services.index.access import (
     authorize_org,
     may_create_org,
 )
+from vestry.services.index.errors import LastOwner
 from vestry.services.index.names import normalize, validate_project_name
 from vestry.services.index.records import OrganizationData, RoleData, TeamData
 from vestry.services.index.rows import utc
@@ -227,9 +228,7 @@ class Organizations:
             )
         )
         if others is None:
-            raise FailedPrecondition(
-                "an organisation must keep at least one owner: add another owner first"
-            )
+            raise LastOwner("an organisation")
 
     # ---- teams -----------------------------------------------------------------------------
 

@@ -13,8 +13,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from vestry.common.errors import (
-    AlreadyExists,
-    FailedPrecondition,
     InvalidArgument,
     PermissionDenied,
 )
@@ -22,7 +20,13 @@ from vestry.common.filenames import check_filename_characters
 from vestry.common.versions import parse_version
 from vestry.common.vocabulary import ProjectRole, ProjectStatus
 from vestry.services.index import models as m
-from vestry.services.index.access import Action, Caller, authorize, can, may_create
+from vestry.services.index.access import Action, Caller, authorize, can, may_create, sees
+from vestry.services.index.errors import (
+    FileExists,
+    FilenameUsedBefore,
+    NameNotAvailable,
+    NoUploads,
+)
 from vestry.services.index.names import ultranormalize, validate_project_name
 from vestry.services.index.pages import Pages
 from vestry.services.index.records import CommitResult, FileData, ReleaseData, UploadCheck
@@ -31,25 +35,10 @@ from vestry.services.index.roles import Roles
 from vestry.services.index.rows import file_data
 from vestry.services.index.txn import bump_serial, record_event, write_session
 
-__all__ = ["Uploads", "file_exists_message", "name_unavailable_message"]
+__all__ = ["Uploads"]
 
 log = logging.getLogger(__name__)
 _NO_UPLOADS = (ProjectStatus.ARCHIVED, ProjectStatus.QUARANTINED)
-
-
-def file_exists_message(filename: str, blake2b_256: str) -> str:
-    """The AlreadyExists message for a file that clashes with `filename`."""
-    # twine and uv recognise a duplicate by "already exist" in this text: keep PyPI's wording.
-    return f"File already exists ({filename!r}, with blake2_256 hash {blake2b_256!r})."
-
-
-def name_unavailable_message(normalized: str) -> str:
-    """The refusal of a name that is taken by, or too similar to, a project the caller cannot
-    see: the same words whichever it is, naming nothing the caller may not read."""
-    return (
-        f"the name {normalized!r} is not available: it is taken or too similar to an existing "
-        "project; choose a different name"
-    )
 
 
 class Uploads:
@@ -102,20 +91,20 @@ class Uploads:
         return UploadCheck(identical, exists, project_id, name)
 
     def _visible(self, s: Session, caller: Caller, normalized: str) -> m.Project | None:
-        """The project of that name if the caller may read it; None if there is none or the
-        caller may not see it: an upload must not tell these apart (`_check_new_name` then
-        refuses a taken name exactly as it refuses a look-alike of an unseen project)."""
+        """The project of that name if the caller may see it (read it, or upload to it); None if
+        there is none or the caller may not see it: an upload must not tell these apart
+        (`_check_new_name` then refuses a taken name exactly as it refuses a look-alike of an
+        unseen project)."""
         project = self._roles.find(s, normalized)
-        if project is None or not can(caller, self._roles.facts(s, caller, project), Action.READ):
+        if project is None:
             return None
-        return project
+        facts = self._roles.facts(s, caller, project)
+        return project if sees(caller, facts, Action.UPLOAD) else None
 
     @staticmethod
     def _check_accepts_uploads(project: m.Project) -> None:
         if project.status in _NO_UPLOADS:
-            raise FailedPrecondition(
-                f"project {project.normalized_name!r} is {project.status} and accepts no uploads"
-            )
+            raise NoUploads(project.normalized_name, project.status)
 
     def _check_new_name(self, s: Session, caller: Caller, normalized: str) -> str | None:
         """Raise unless `caller` may register `normalized`; return the organisation that
@@ -148,7 +137,7 @@ class Uploads:
             )
         org_id = self._reserved.check(s, caller, normalized)
         if unseen:
-            raise InvalidArgument(name_unavailable_message(normalized))
+            raise NameNotAvailable(normalized)
         return org_id
 
     def _check_duplicate(
@@ -164,16 +153,16 @@ class Uploads:
             if same_name.sha256 == sha256:
                 return True
             shown = blake2b_256 if self._hidden(s, caller, same_name) else same_name.blake2b_256
-            raise AlreadyExists(file_exists_message(filename, shown))
+            raise FileExists(filename, shown)
         same_bytes = s.scalar(
             select(m.File).where(or_(m.File.sha256 == sha256, m.File.blake2b_256 == blake2b_256))
         )
         if same_bytes is not None:
             if self._hidden(s, caller, same_bytes):
-                raise AlreadyExists(file_exists_message(filename, blake2b_256))
-            raise AlreadyExists(file_exists_message(same_bytes.filename, same_bytes.blake2b_256))
+                raise FileExists(filename, blake2b_256)
+            raise FileExists(same_bytes.filename, same_bytes.blake2b_256)
         if s.get(m.FilenameRegistry, filename) is not None:
-            raise InvalidArgument("This filename has already been used, use a different version.")
+            raise FilenameUsedBefore()
         return False
 
     def _hidden(self, s: Session, caller: Caller, file: m.File) -> bool:
@@ -207,7 +196,7 @@ class Uploads:
             )
         if identical:
             return CommitResult(True, self._pages.get_file(caller, normalized, file.filename), 0)
-        raise AlreadyExists(file_exists_message(file.filename, file.blake2b_256))
+        raise FileExists(file.filename, file.blake2b_256)
 
     def _commit(
         self,

@@ -7,6 +7,7 @@ import pytest
 from tests.factories.index import ADMIN, Upload, user
 from vestry.common.errors import FailedPrecondition, NotFound, PermissionDenied, Unauthenticated
 from vestry.services.index.access import Action, Caller
+from vestry.services.index.errors import NameNotAvailable
 from vestry.services.index.service import IndexService
 
 ALICE, BOB, CAROL, DAVE = user("alice"), user("bob"), user("carol"), user("dave")
@@ -67,7 +68,8 @@ def test_org_and_team_access_and_immediate_removal(index: IndexService, upload: 
     index.orgs.remove_team_member(ALICE, "acme", "devs", "bob")
     assert allowed(index, BOB, "acme-lib") == set()
     assert index.pages.list_projects(BOB)[0] == []
-    with pytest.raises(NotFound):
+    # Refused like any name Bob may not register, without saying the project exists.
+    with pytest.raises(NameNotAvailable):
         upload(BOB, "acme-lib", "3.0")
 
     # Back in the team, then out of the organisation: team memberships go too.
