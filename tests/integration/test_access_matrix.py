@@ -37,6 +37,7 @@ from vestry.cli.main import main as cli_main
 PRIVATE, PUBLIC, ABSENT = "matrix-private", "matrix-public", "matrix-absent"
 PROJECTS = (PRIVATE, PUBLIC)
 ORG, TEAM = "matrix-org", "matrix-team"
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
 # Every caller and the role it holds on both projects (None: no role at all).
 CALLERS: dict[str, str | None] = {
@@ -403,3 +404,18 @@ def test_revoke_another_users_token(world: World, caller: str) -> None:
 def test_table_is_complete() -> None:
     """The figures docs/security.md quotes."""
     assert len(CELLS) == len(CALLERS) * len(KINDS) * len(PROJECTS) * len(PROJECT_ACTIONS) + 16
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="fixed in branch sec2: the anonymous root listing's serial moves when a private "
+    "project changes",
+)
+def test_anonymous_root_serial_ignores_private_changes(world: World) -> None:
+    def serial() -> tuple[object, str | None]:
+        r = _ok(world.call("GET", "/simple/", headers={"Accept": SIMPLE_JSON}))
+        return r.json()["meta"].get("_last-serial"), r.headers.get("x-pypi-last-serial")
+
+    before = serial()
+    _ok(world.upload(world.token("owner", "user", ""), PRIVATE, world.fresh_version()))
+    assert serial() == before
