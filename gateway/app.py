@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
@@ -35,6 +38,16 @@ class _Gateway(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         # Outside even Starlette's ServerErrorMiddleware: a 500 carries the headers too.
         return SecurityHeaders(super().build_middleware_stack())
+
+
+def _get_only(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI description without HEAD operations: HEAD goes wherever GET does (RFC 9110),
+    and FastAPI gives a GET+HEAD route one operationId for both, which OpenAPI forbids."""
+    for operations in schema.get("paths", {}).values():
+        if "get" in operations and operations.pop("head", None) is not None:
+            get = operations["get"]
+            get["operationId"] = re.sub(r"_head\Z", "_get", get["operationId"])
+    return schema
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
@@ -71,6 +84,16 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(reserved.router)
     app.include_router(publishers.router)
     app.include_router(oidc.router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            with warnings.catch_warnings():
+                # The duplicates it warns of are the HEAD operations, dropped here.
+                warnings.filterwarnings("ignore", "Duplicate Operation ID", UserWarning)
+                app.openapi_schema = _get_only(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.api_route("/healthz", methods=READ_METHODS, include_in_schema=False)
     async def healthz() -> PlainTextResponse:

@@ -41,6 +41,7 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
         return None
     if first == "":
         suffix = _position(last)
+        # Of an empty file, no suffix is satisfiable: (0, 0) would send "bytes 0--1/0".
         if suffix == 0 or size == 0:
             raise HTTPError(416, "range not satisfiable", {"Content-Range": f"bytes */{size}"})
         start = max(size - suffix, 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -150,7 +151,7 @@ async def cached_page(
 async def project(request: Request, project: str) -> Response:
     normalized = canonicalize_name(project)
     if normalized != project:
-        return RedirectResponse(f"/simple/{normalized}/", status_code=301)
+        return _to_canonical(normalized)
     media = _media(request)
     who = await identify(request, backends_of(request))
     return await cached_page(
@@ -166,4 +167,10 @@ async def project(request: Request, project: str) -> Response:
 
 @router.api_route("/simple/{project}", methods=READ_METHODS, include_in_schema=False)
 async def project_no_slash(project: str) -> Response:
-    return RedirectResponse(f"/simple/{canonicalize_name(project)}/", status_code=301)
+    return _to_canonical(canonicalize_name(project))
+
+
+def _to_canonical(normalized: str) -> Response:
+    # The name arrives percent-decoded: sent back unquoted, a '%', '?' or '#' in it would name
+    # another page (`A%2541` became `aa`), a query, or redirect for ever.
+    return RedirectResponse(f"/simple/{quote(normalized, safe='')}/", status_code=301)

@@ -121,5 +121,6 @@ def attenuate(
         start = int(time.time() if now is None else now)
         if start + expires_in > MAX_TIMESTAMP:
             raise CaveatError("expiry is too far in the future")
-        added.append(Expiry(start + int(expires_in), 0))
+        # Rounded up: int() made a token for 0.5 s one that had expired when it was made.
+        added.append(Expiry(start + math.ceil(expires_in), 0))
     return add_caveats(token, added)
