@@ -12,6 +12,7 @@ from vestry.common.grpc_server import create_server, run_until_signalled
 from vestry.services.index.service import IndexService
 from vestry.services.index.servicer import IndexServicer
 from vestry.services.index.settings import IndexSettings
+from vestry.services.index.upstream import UpstreamConfig
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "alembic_version_index"
@@ -21,7 +22,14 @@ SERVICE_NAME = index_pb2.DESCRIPTOR.services_by_name["IndexService"].full_name
 def build_service(settings: IndexSettings) -> IndexService:
     engine = make_engine(settings.database_url)
     check_migrated(engine, MIGRATIONS, VERSION_TABLE)
-    return IndexService(engine, default_visibility=settings.default_visibility)
+    up = settings.upstream
+    upstream = UpstreamConfig(
+        up.upstreams,
+        up.cooldown_seconds,
+        up.cooldown_serve_undated,
+        settings.default_visibility == "public" if up.anonymous_read is None else up.anonymous_read,
+    )
+    return IndexService(engine, default_visibility=settings.default_visibility, upstream=upstream)
 
 
 def migrate_database(database_url: str) -> None:

@@ -49,6 +49,7 @@ from vestry.services.index.records import (
     UploadCheck,
 )
 from vestry.services.index.txn import bump_serial, record_event, write_session
+from vestry.services.index.upstream import UpstreamConfig, UpstreamDecisions, record_tombstone
 
 __all__ = ["IndexService", "file_exists_message", "parse_version"]
 
@@ -193,13 +194,19 @@ _GLOBAL_SERIAL = select(m.Serial.value).where(m.Serial.id == 1)
 
 
 class IndexService:
-    def __init__(self, engine: Engine, default_visibility: str = "private") -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        default_visibility: str = "private",
+        upstream: UpstreamConfig | None = None,
+    ) -> None:
         if default_visibility not in VISIBILITIES:
             raise ValueError("default_visibility is 'private' or 'public'")
         self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._default_visibility = default_visibility
         self.orgs = Organizations(self._sessions)
+        self.upstream = UpstreamDecisions(self._sessions, upstream or UpstreamConfig())
 
     # ---- access helpers --------------------------------------------------------------------
 
@@ -778,6 +785,7 @@ class IndexService:
                     {"name": project.name, "filenames": filenames},
                 )
                 s.execute(delete(m.Project).where(m.Project.id == project.id))
+                record_tombstone(s, project.normalized_name)  # never proxied afterwards
                 s.expunge(project)
                 return serial
             if filename:

@@ -171,6 +171,25 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
                     for r in refs
                 ]
             )
+        # Cached upstream blobs: kept by gc, checked by fsck, marked as a cache (prunable).
+        from vestry.services.index.upstream import upstream_blob_references
+
+        cached = upstream_blob_references(self._s._sessions)
+        while (rows := await asyncio.to_thread(next, cached, None)) is not None:
+            yield index_pb2.ListBlobReferencesResponse(
+                references=[
+                    index_pb2.BlobReference(
+                        blob_key=key,
+                        kind=kinds["file" if size else "metadata"],
+                        project_name=project,
+                        filename=filename,
+                        expected_sha256=sha256,
+                        expected_size=size,
+                        upstream_cache=True,
+                    )
+                    for key, project, filename, sha256, size in rows
+                ]
+            )
 
     # ---- management ------------------------------------------------------------------------
 
@@ -409,3 +428,77 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
             self._s.orgs.list_reserved, caller_from_proto(request.caller)
         )
         return index_pb2.ListReservedNamesResponse(names=[reserved_to_proto(r) for r in names])
+
+    # ---- upstream proxy (docs/proxy.md) ----------------------------------------------------
+
+    async def DecideUpstream(
+        self, request: index_pb2.DecideUpstreamRequest, context: Context
+    ) -> index_pb2.UpstreamDecision:
+        from vestry.services.index.upstream_convert import decision_to_proto
+
+        decision = await asyncio.to_thread(
+            self._s.upstream.decide, caller_from_proto(request.caller), request.name
+        )
+        return decision_to_proto(decision)
+
+    async def GetUpstreamFile(
+        self, request: index_pb2.GetUpstreamFileRequest, context: Context
+    ) -> index_pb2.UpstreamFile:
+        from vestry.services.index.upstream_convert import cached_to_proto
+
+        cached = await asyncio.to_thread(
+            self._s.upstream.get_file,
+            caller_from_proto(request.caller),
+            request.project_name,
+            request.filename,
+            request.metadata,
+        )
+        return cached_to_proto(cached)
+
+    async def RecordUpstreamFile(
+        self, request: index_pb2.RecordUpstreamFileRequest, context: Context
+    ) -> index_pb2.UpstreamFile:
+        from vestry.services.index.upstream_convert import cached_from_proto, cached_to_proto
+
+        cached = await asyncio.to_thread(
+            self._s.upstream.record_file,
+            caller_from_proto(request.caller),
+            cached_from_proto(request.file),
+        )
+        return cached_to_proto(cached)
+
+    async def RecordUpstreamPage(
+        self, request: index_pb2.RecordUpstreamPageRequest, context: Context
+    ) -> index_pb2.MutationResponse:
+        await asyncio.to_thread(
+            self._s.upstream.record_page,
+            request.project_name,
+            request.upstream_url,
+            request.blob_key,
+        )
+        return index_pb2.MutationResponse()
+
+    async def SetUpstreamRule(
+        self, request: index_pb2.SetUpstreamRuleRequest, context: Context
+    ) -> index_pb2.UpstreamRule:
+        from vestry.services.index.upstream_convert import rule_to_proto, when
+
+        rule = await asyncio.to_thread(
+            self._s.upstream.set_rule,
+            caller_from_proto(request.caller),
+            request.project_name,
+            request.rule,
+            request.enabled,
+            when(request, "until"),
+        )
+        return rule_to_proto(rule)
+
+    async def ListUpstreamRules(
+        self, request: index_pb2.ListUpstreamRulesRequest, context: Context
+    ) -> index_pb2.ListUpstreamRulesResponse:
+        from vestry.services.index.upstream_convert import rule_to_proto
+
+        rules = await asyncio.to_thread(
+            self._s.upstream.list_rules, caller_from_proto(request.caller)
+        )
+        return index_pb2.ListUpstreamRulesResponse(rules=[rule_to_proto(r) for r in rules])

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from vestry.common.settings import ServiceSettings
+from vestry.common.upstream_settings import UpstreamSettings
 
 
 class IndexSettings(ServiceSettings):
@@ -14,3 +16,5 @@ class IndexSettings(ServiceSettings):
     database_url: str = "sqlite:///vestry-index.sqlite3"
     # Visibility of a project created by its first upload.
     default_visibility: Literal["private", "public"] = "private"
+    # The upstream proxy's decisions (VESTRY_UPSTREAM_*, shared with the gateway).
+    upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
