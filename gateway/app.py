@@ -13,17 +13,23 @@ from vestry.gateway.conditional import READ_METHODS
 from vestry.gateway.errors import install_error_handlers
 from vestry.gateway.page_cache import PageCache
 from vestry.gateway.routes import files, json_api, projects, simple, tokens, upload
+from vestry.gateway.routes import upstream as upstream_routes
 from vestry.gateway.settings import GatewaySettings
 from vestry.gateway.telemetry import RequestTelemetry
+from vestry.gateway.upstream.fetch import UpstreamFetcher
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.backends = Backends.connect(settings)
+        enabled = settings.upstream.enabled
+        app.state.upstream = UpstreamFetcher(settings.upstream) if enabled else None
         try:
             yield
         finally:
+            if app.state.upstream is not None:
+                await app.state.upstream.close()
             await app.state.backends.close()
 
     app = FastAPI(
@@ -46,6 +52,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(json_api.router)
     app.include_router(tokens.router)
     app.include_router(projects.router)
+    app.include_router(upstream_routes.router)
 
     @app.api_route("/healthz", methods=READ_METHODS, include_in_schema=False)
     async def healthz() -> PlainTextResponse:

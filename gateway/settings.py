@@ -4,6 +4,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vestry.common.channels import grpc_target
+from vestry.common.upstream_settings import UpstreamSettings
 
 
 class GatewaySettings(BaseSettings):
@@ -41,6 +42,8 @@ class GatewaySettings(BaseSettings):
     metrics_listen: str = Field(default="", validation_alias=AliasChoices("VESTRY_METRICS_LISTEN"))
     # Rendered simple pages kept in memory, reused while their project's serial is unchanged.
     page_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
+    # The upstream proxy's fetching (VESTRY_UPSTREAM_*, shared with the index).
+    upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
 
     @field_validator("auth_address", "index_address", "storage_address")
     @classmethod

@@ -73,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=8080)
+    up.add_argument(
+        "--upstream",
+        default=None,
+        metavar="URL",
+        help="proxy this index (e.g. https://pypi.org/simple/); sets VESTRY_UPSTREAM_URL",
+    )
 
     serve = sub.add_parser("serve", help="run one process, configured from VESTRY_* variables")
     serve.add_argument("service", choices=["auth", "index", "storage", "gateway"])
@@ -107,6 +113,9 @@ def _parser() -> argparse.ArgumentParser:
     from vestry.cli.projects import add_commands as add_project_commands
 
     add_project_commands(sub, admin_sub)
+    from vestry.cli.upstream import add_commands as add_upstream_commands
+
+    add_upstream_commands(sub)
 
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
@@ -155,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "up":
         from vestry.cli.up import up
 
-        return up(args.data_dir or default_data_dir(), args.host, args.port)
+        return up(args.data_dir or default_data_dir(), args.host, args.port, args.upstream)
     if args.command == "migrate":
         from vestry.cli.admin import migrate
 

@@ -76,7 +76,7 @@ class Supervisor:
         return None
 
 
-def up(data_dir: Path, host: str, port: int) -> int:
+def up(data_dir: Path, host: str, port: int, upstream: str | None = None) -> int:
     dd = DataDir(data_dir)
     dd.prepare()
     migrate_auth(dd.auth_db_url)
@@ -87,6 +87,8 @@ def up(data_dir: Path, host: str, port: int) -> int:
         "VESTRY_GATEWAY_HOST": host,
         "VESTRY_GATEWAY_PORT": str(port),
     }
+    if upstream is not None:
+        env["VESTRY_UPSTREAM_URL"] = upstream
     # One HOST:PORT cannot serve four processes' metrics: the embedded default exports none.
     env.pop("VESTRY_METRICS_LISTEN", None)
     sup = Supervisor()
