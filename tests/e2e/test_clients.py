@@ -20,7 +20,15 @@ import pytest
 from pypi_simple import ACCEPT_HTML_ONLY, ACCEPT_JSON_ONLY, PyPISimple
 
 from tests.factories import make_sdist, make_wheel
-from tests.support.clients import BIN, clean_env, pip_install, raw_upload, run, twine_upload
+from tests.support.clients import (
+    BIN,
+    clean_env,
+    pip_install,
+    raw_upload,
+    run,
+    twine_upload,
+    uv_install,
+)
 from tests.support.vestry_up import RunningVestry
 
 pytestmark = pytest.mark.e2e
@@ -66,18 +74,8 @@ def _uv(*args: str, **env: str) -> tuple[int, str]:
 
 def _uv_install(index_url: str, target: Path, *requirements: str) -> tuple[int, str]:
     """`uv pip install` into `target` from `index_url` alone, with no cache."""
-    return _uv(
-        "pip",
-        "install",
-        "--no-cache",
-        "--python",
-        sys.executable,
-        "--target",
-        str(target),
-        "--index-url",
-        index_url,
-        *requirements,
-    )
+    result = uv_install(index_url, target, *requirements)
+    return result.returncode, result.stdout + result.stderr
 
 
 def _installed_version(target: Path, dist: str) -> str:

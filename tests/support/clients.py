@@ -111,3 +111,25 @@ def pip_install(
             *requirements,
         ]
     )
+
+
+def uv_install(
+    index_url: str, target: Path, *requirements: str
+) -> subprocess.CompletedProcess[str]:
+    """`uv pip install` into `target` from `index_url` alone, with no cache."""
+    return run(
+        [
+            str(BIN / "uv"),
+            "pip",
+            "install",
+            "--no-cache",
+            "--python",
+            sys.executable,
+            "--target",
+            str(target),
+            "--index-url",
+            index_url,
+            *requirements,
+        ],
+        timeout=180,
+    )
