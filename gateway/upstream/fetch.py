@@ -119,6 +119,7 @@ class UpstreamFetcher:
     _locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
     _flights: dict[str, Flight] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _kept: set[str] = field(default_factory=set)  # page blobs this process wrote
     requests: int = 0  # requests sent upstream, for the benchmark and tests
 
     @property
@@ -231,7 +232,8 @@ class UpstreamFetcher:
         of an offline gateway. A failure only costs that resilience."""
         data = page.dumps()
         digest = hashlib.sha256(data).hexdigest()
-        if digest == decision.page_blob_key:
+        # Written once per process even if the index knows it: it may have been pruned since.
+        if digest == decision.page_blob_key and digest in self._kept:
             return
         try:
             info = await put_bytes(backends, data, digest)
@@ -244,6 +246,7 @@ class UpstreamFetcher:
                 ),
                 timeout=backends.timeout,
             )
+            self._kept.add(digest)
         except grpc.aio.AioRpcError as exc:
             log.warning("could not keep the upstream page of %s: %s", name, exc.code())
 

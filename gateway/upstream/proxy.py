@@ -283,7 +283,12 @@ async def download(
             raise
         cached = None
     if cached is not None:
-        return await _serve_cached(request, backends, cached, private=who.authenticated)
+        try:
+            return await _serve_cached(request, backends, cached, private=who.authenticated)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+            # Pruned from the cache (vestry gc --prune-upstream): fetched again below.
     decision = await _decide(backends, who, name)
     if decision.outcome not in (_D.PROXY, _D.MERGE):
         raise not_local  # local, a tombstone or reserved: the upstream is never asked

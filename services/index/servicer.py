@@ -167,27 +167,9 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
                         filename=r.filename,
                         expected_sha256=r.expected_sha256,
                         expected_size=r.expected_size,
+                        upstream_cache=r.upstream_cache,
                     )
                     for r in refs
-                ]
-            )
-        # Cached upstream blobs: kept by gc, checked by fsck, marked as a cache (prunable).
-        from vestry.services.index.upstream import upstream_blob_references
-
-        cached = upstream_blob_references(self._s._sessions)
-        while (rows := await asyncio.to_thread(next, cached, None)) is not None:
-            yield index_pb2.ListBlobReferencesResponse(
-                references=[
-                    index_pb2.BlobReference(
-                        blob_key=key,
-                        kind=kinds["file" if size else "metadata"],
-                        project_name=project,
-                        filename=filename,
-                        expected_sha256=sha256,
-                        expected_size=size,
-                        upstream_cache=True,
-                    )
-                    for key, project, filename, sha256, size in rows
                 ]
             )
 

@@ -140,6 +140,11 @@ def _parser() -> argparse.ArgumentParser:
     gc.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
     gc.add_argument("--grace", default="24h", help="spare blobs written this recently (24h)")
     gc.add_argument("--allow-empty-index", action="store_true", help="even if nothing is indexed")
+    gc.add_argument(
+        "--prune-upstream",
+        action="store_true",
+        help="also delete cached upstream files and pages (fetched again when asked for)",
+    )
     return p
 
 

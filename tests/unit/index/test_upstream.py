@@ -12,12 +12,14 @@ from tests.unit.index.conftest import ADMIN, Upload, user
 from vestry.common.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from vestry.common.upstream_settings import parse_upstreams
 from vestry.services.index.access import ANONYMOUS
+from vestry.services.index.blobrefs import blob_references
 from vestry.services.index.service import IndexService
 from vestry.services.index.upstream import CachedFile, UpstreamConfig
 
 PYPI = "https://pypi.example/simple/"
 TORCH = "https://torch.example/whl/"
 ALICE = user("alice")
+NOW = datetime.now(UTC)
 
 
 def _index(engine: Engine, **kw: object) -> IndexService:
@@ -141,3 +143,16 @@ def test_cached_files_stay_readable_after_the_name_becomes_local(
         index.upstream.get_file(ALICE, "later", cached.filename, True)
     fetches = [e for e in index.list_events(ADMIN) if e.kind == "upstream.fetch"]
     assert len(fetches) == 1
+
+
+def test_fsck_and_gc_know_cached_upstream_blobs(engine: Engine, upload: Upload) -> None:
+    index = _index(engine)
+    upload(ALICE, "mine")
+    cached = CachedFile("six", "six-1.0-py3-none-any.whl", False, "b" * 64, "b" * 64, 5, PYPI, NOW)
+    index.upstream.record_file(ALICE, cached)
+    index.upstream.record_page("six", PYPI, "c" * 64)
+    refs = [r for page in blob_references(engine) for r in page]
+    by_key = {r.blob_key: r for r in refs}
+    assert not any(r.upstream_cache for r in refs if r.project_name == "mine")
+    assert by_key["b" * 64].upstream_cache and by_key["b" * 64].expected_size == 5
+    assert by_key["c" * 64].upstream_cache
