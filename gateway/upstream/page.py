@@ -194,12 +194,15 @@ def select_files(
     cooldown: timedelta,
     serve_undated: bool,
     local_versions: frozenset[str] = frozenset(),
+    cached: frozenset[str] = frozenset(),
 ) -> tuple[list[dict[str, Any]], list[Held]]:
     """The files of `page` Vestry offers, and those the cooldown holds back.
 
     A file uploaded after `cutoff` is held until its upload-time plus the cooldown; a file
-    without upload-time is held only when `serve_undated` is off. A version the local project
-    has (a merge) is never taken from upstream.
+    without upload-time is held only when `serve_undated` is off. During a cooldown a yanked
+    file is offered only if it is `cached` (served before its yank): a release yanked before
+    anyone here took it, during its cooldown or not, never appears. A version the local
+    project has (a merge) is never taken from upstream.
     """
     offered: list[dict[str, Any]] = []
     held: list[Held] = []
@@ -208,6 +211,8 @@ def select_files(
         if local_versions and (version is None or version in local_versions):
             continue
         if cutoff is not None:
+            if f.get("yanked") and f["filename"] not in cached:
+                continue
             t = upload_time(f)
             if t is None and not serve_undated:
                 held.append(

@@ -89,6 +89,7 @@ class _View:
             timedelta(seconds=decision.cooldown_seconds),
             decision.serve_undated,
             local_versions,
+            frozenset(decision.cached_files),
         )
 
     def local_files(self) -> list[dict[str, Any]]:

@@ -60,6 +60,7 @@ class Decision:
     page_blob_key: str = ""
     page_fetched: datetime | None = None
     anonymous: bool = False
+    cached_files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -170,8 +171,17 @@ class UpstreamDecisions:
             exempt = self._rule(s, normalized, "exempt", now)
             page = s.get(um.UpstreamPage, normalized)
             cutoff = None
+            cached: tuple[str, ...] = ()
             if cfg.cooldown_seconds and exempt is None:
                 cutoff = now - timedelta(seconds=cfg.cooldown_seconds)
+                cached = tuple(
+                    s.scalars(
+                        select(um.UpstreamFile.filename).where(
+                            um.UpstreamFile.normalized_name == normalized,
+                            um.UpstreamFile.is_metadata.is_(False),
+                        )
+                    )
+                )
             return Decision(
                 "merge" if local is not None else "proxy",
                 upstream_url=upstream.url,
@@ -182,6 +192,7 @@ class UpstreamDecisions:
                 page_blob_key=page.blob_key if page and page.upstream_url == upstream.url else "",
                 page_fetched=_utc(page.fetched) if page else None,
                 anonymous=cfg.anonymous_read,
+                cached_files=cached,
             )
 
     def _may_read(self, caller: Caller) -> None:

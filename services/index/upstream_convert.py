@@ -39,6 +39,7 @@ def decision_to_proto(d: Decision) -> index_pb2.UpstreamDecision:
         page_blob_key=d.page_blob_key,
         page_fetched=timestamp(d.page_fetched),
         anonymous=d.anonymous,
+        cached_files=list(d.cached_files),
     )
 
 

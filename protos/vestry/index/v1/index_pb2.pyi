@@ -1543,6 +1543,7 @@ class UpstreamDecision(_message.Message):
     PAGE_BLOB_KEY_FIELD_NUMBER: _builtins.int
     PAGE_FETCHED_FIELD_NUMBER: _builtins.int
     ANONYMOUS_FIELD_NUMBER: _builtins.int
+    CACHED_FILES_FIELD_NUMBER: _builtins.int
     outcome: Global___UpstreamDecision.Outcome.ValueType
     reason: _builtins.str
     """Why the name is not proxied: local, tombstone, reserved, no-upstream."""
@@ -1565,6 +1566,12 @@ class UpstreamDecision(_message.Message):
 
     @_builtins.property
     def page_fetched(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def cached_files(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """During a cooldown, the only yanked upstream files offered: those already cached (a yank
+        that came before Vestry ever served the file, e.g. during its cooldown, hides it for good).
+        """
+
     def __init__(
         self,
         *,
@@ -1578,10 +1585,11 @@ class UpstreamDecision(_message.Message):
         page_blob_key: _builtins.str = ...,
         page_fetched: _timestamp_pb2.Timestamp | None = ...,
         anonymous: _builtins.bool = ...,
+        cached_files: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["cooldown_cutoff", b"cooldown_cutoff", "exempt_until", b"exempt_until", "page_fetched", b"page_fetched"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["anonymous", b"anonymous", "cooldown_cutoff", b"cooldown_cutoff", "cooldown_seconds", b"cooldown_seconds", "exempt_until", b"exempt_until", "outcome", b"outcome", "page_blob_key", b"page_blob_key", "page_fetched", b"page_fetched", "reason", b"reason", "serve_undated", b"serve_undated", "upstream_url", b"upstream_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["anonymous", b"anonymous", "cached_files", b"cached_files", "cooldown_cutoff", b"cooldown_cutoff", "cooldown_seconds", b"cooldown_seconds", "exempt_until", b"exempt_until", "outcome", b"outcome", "page_blob_key", b"page_blob_key", "page_fetched", b"page_fetched", "reason", b"reason", "serve_undated", b"serve_undated", "upstream_url", b"upstream_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
