@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import logging
 import os
 import tempfile
@@ -36,6 +37,7 @@ _ACCEPT = (
 MAX_PAGE_BYTES = 64 * 1024 * 1024
 MAX_METADATA_BYTES = 16 * 1024 * 1024
 _MAX_PAGES = 20_000
+_STAMPS = itertools.count(1)
 
 
 class UpstreamError(Exception):
@@ -201,10 +203,13 @@ class UpstreamFetcher:
                 kept = await self._kept_page(backends, decision)
                 if kept is None:
                     raise
+                kept.stamp = next(_STAMPS)
                 self._pages[key] = _Entry(kept, float("-inf"))
                 return kept, True
             finally:
                 self._locks.pop(key, None)
+            if page is not None:
+                page.stamp = next(_STAMPS)
             self._pages[key] = _Entry(page, time.monotonic())
             self._pages.move_to_end(key)
             while len(self._pages) > _MAX_PAGES:

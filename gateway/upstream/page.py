@@ -45,6 +45,8 @@ class UpstreamPage:
     meta: dict[str, Any] = field(default_factory=dict)
     versions: list[str] | None = None
     status: dict[str, Any] | None = None
+    # Which fetch this is, for caching renderings of it (not part of the page).
+    stamp: int = field(default=0, compare=False)
 
     def dumps(self) -> bytes:
         return json.dumps(

@@ -21,10 +21,12 @@ from vestry.storage.v1 import storage_pb2
 from vestry.gateway import simple_render
 from vestry.gateway.backends import Backends, backends_of
 from vestry.gateway.blobs import put_bytes, read_blob
+from vestry.gateway.compression import encoded_body
 from vestry.gateway.conditional import etag_matches, page_response
 from vestry.gateway.errors import HTTPError
 from vestry.gateway.identity import Identity
 from vestry.gateway.negotiation import HTML, JSON
+from vestry.gateway.page_cache import PageCache, body_etag
 from vestry.gateway.upstream.fetch import UpstreamError, UpstreamFetcher
 from vestry.gateway.upstream.page import (
     Held,
@@ -142,18 +144,31 @@ async def project_page(request: Request, who: Identity, name: str, media: str) -
     view = await _view(request, who, name, decision)
     if view is None:
         raise HTTPError(404, f"{name!r} is neither on this index nor on its upstream")
-    extra = view.local_files()
-    if media == JSON:
-        body = render_json(name, view.page, view.files, view.held, extra, decision.upstream_url)
-        ctype = JSON
-    else:
-        body = render_html(name, view.page, view.files, extra)
-        ctype = media if media != HTML else "text/html; charset=utf-8"
+    ctype = JSON if media == JSON else media if media != HTML else "text/html; charset=utf-8"
     serial = view.local.project.last_serial if view.local else 0
+    # A rendering is reused while the fetched page, what is held back, the yanks allowed and
+    # the merged local page are the same; only the index's decision is asked every time.
+    cache: PageCache = request.app.state.page_cache
+    key = f"upstream {name}"
+    state = (tuple(h.filename for h in view.held), tuple(decision.cached_files))
+    variant = f"{decision.upstream_url} {view.page.stamp} {serial} {hash(state)}"
+    hit = cache.lookup(key, variant, 0, media)
+    if hit is None:
+        extra = view.local_files()
+        if media == JSON:
+            body = render_json(name, view.page, view.files, view.held, extra, decision.upstream_url)
+        else:
+            body = render_html(name, view.page, view.files, extra)
+        hit = (body, body_etag(body, ctype))
+        cache.store(key, variant, 0, media, *hit)
+    body, etag, encoding = await encoded_body(request, cache, key, variant, 0, media, *hit)
     private = not decision.anonymous or bool(
         view.local and view.local.project.visibility != "public"
     )
-    return _headers(page_response(request, body, ctype, serial=serial, private=private), view)
+    response = page_response(
+        request, body, ctype, serial=serial, private=private, etag=etag, encoding=encoding
+    )
+    return _headers(response, view)
 
 
 def _eligible(h: Held) -> str:
