@@ -8,6 +8,7 @@ upload-time, size, core-metadata, and any other key); only `url` is rewritten.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html import escape
@@ -70,6 +71,14 @@ class UpstreamPage:
         return next((f for f in self.files if f.get("filename") == filename), None)
 
 
+_BAD_FILENAME = re.compile(r'[/\\"\x00-\x1f\x7f]')
+
+
+def _acceptable(filename: str) -> bool:
+    """A filename Vestry can put in a URL path and a header: others are left out."""
+    return 0 < len(filename) <= 255 and not _BAD_FILENAME.search(filename)
+
+
 def parse_json(data: bytes, page_url: str, name: str) -> UpstreamPage:
     """A PEP 691 page; raises ValueError if it is not one."""
     doc = json.loads(data)
@@ -78,6 +87,8 @@ def parse_json(data: bytes, page_url: str, name: str) -> UpstreamPage:
     files = []
     for f in doc["files"]:
         if not isinstance(f, dict) or not isinstance(f.get("filename"), str) or "url" not in f:
+            continue
+        if not _acceptable(f["filename"]):
             continue
         f = dict(f)
         f["url"] = urljoin(page_url, str(f["url"]))
@@ -136,6 +147,8 @@ def parse_html(data: bytes, page_url: str, name: str) -> UpstreamPage:
         href = str(attrs["href"])
         url, fragment = urldefrag(urljoin(page_url, href))
         filename = "".join(text).strip() or url.rsplit("/", 1)[-1]
+        if not _acceptable(filename):
+            continue
         hashes: dict[str, str] = {}
         algo, sep, digest = fragment.partition("=")
         if sep:

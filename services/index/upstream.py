@@ -204,6 +204,11 @@ class UpstreamDecisions:
         NotFound when it was never fetched."""
         self._may_read(caller)
         with self._sessions() as s:
+            status = s.scalar(
+                select(m.Project.status).where(m.Project.normalized_name == normalize(name))
+            )
+            if status == "quarantined":  # PEP 792: no files at all, cached ones included
+                raise NotFound("the project is quarantined; its files are not available")
             row = s.scalar(
                 select(um.UpstreamFile).where(
                     um.UpstreamFile.filename == filename,

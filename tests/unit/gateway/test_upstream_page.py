@@ -162,3 +162,11 @@ def test_a_yank_during_the_cooldown_hides_the_file_for_good(
     page = UpstreamPage("demo", [_f("1.0", 30 * WEEK), yanked])
     files, _ = select_files(page, cutoff, WEEK, True, frozenset(), frozenset(cached))
     assert [f["filename"] for f in files] == offered
+
+
+@pytest.mark.parametrize(
+    "filename", ["../../etc/passwd", 'x".whl', "a\\b.whl", "new\nline.whl", ""]
+)
+def test_filenames_unfit_for_urls_and_headers_are_left_out(filename: str) -> None:
+    doc = {"files": [{"filename": filename, "url": "x", "hashes": {}}]}
+    assert parse_json(json.dumps(doc).encode(), BASE, "demo").files == []

@@ -143,6 +143,9 @@ def test_cached_files_stay_readable_after_the_name_becomes_local(
         index.upstream.get_file(ALICE, "later", cached.filename, True)
     fetches = [e for e in index.list_events(ADMIN) if e.kind == "upstream.fetch"]
     assert len(fetches) == 1
+    index.set_status(ADMIN, "later", "quarantined", "malware")
+    with pytest.raises(NotFound):
+        index.upstream.get_file(ALICE, "later", cached.filename, False)
 
 
 def test_fsck_and_gc_know_cached_upstream_blobs(engine: Engine, upload: Upload) -> None:
