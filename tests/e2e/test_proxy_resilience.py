@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+import time
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -243,3 +244,39 @@ def test_uv_exclude_newer_sees_the_upstream_upload_times(
         timeout=180,
     )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_gc_keeps_the_cache_and_prunes_it_on_request(
+    vestry: RunningVestry, admin: str, upstream: Upstream
+) -> None:
+    f = upstream.projects["steady"][0]
+    path = f"/files/steady/{f.filename}"
+    assert _get(vestry, admin, path).status_code == 200
+    fetched = upstream.count(f"/files/{f.filename}")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "vestry"), *args, "--data-dir", str(vestry.data_dir)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    kept = cli("gc", "--grace", "1s")
+    assert kept.returncode == 0 and f.sha256 not in kept.stdout, kept.stdout + kept.stderr
+    pruned = ""
+    for _ in range(20):  # the blob must be older than the grace period first
+        # Only cached blobs here, no uploads: gc refuses to empty a store without this flag.
+        out = cli("gc", "--grace", "1s", "--prune-upstream", "--allow-empty-index")
+        assert out.returncode == 0, out.stderr
+        pruned += out.stdout
+        if f.sha256 in pruned:
+            break
+        time.sleep(0.5)
+    assert f"deleted {f.sha256}" in pruned
+    check = cli("fsck")
+    assert check.returncode == 0, check.stdout + check.stderr  # a pruned cache is no problem
+    again = _get(vestry, admin, path)
+    assert again.status_code == 200 and hashlib.sha256(again.content).hexdigest() == f.sha256
+    assert upstream.count(f"/files/{f.filename}") == fetched + 1

@@ -69,6 +69,7 @@ def _local(data_dir: Path, prune: bool = False) -> tuple[Iterator[Reference], Bl
                         r.filename,
                         r.expected_sha256,
                         r.expected_size,
+                        r.upstream_cache,
                     )
         finally:
             engine.dispose()
@@ -171,6 +172,7 @@ def _remote_references(index: _Remote, prune: bool = False) -> Iterator[Referenc
                     r.filename,
                     r.expected_sha256,
                     r.expected_size,
+                    r.upstream_cache,
                 )
     except grpc.RpcError as exc:
         raise index.error(exc) from exc
