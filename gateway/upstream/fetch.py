@@ -357,7 +357,8 @@ class UpstreamFetcher:
                             os.pwrite(out, chunk, written)
                             flight.release(written)  # all but this newest chunk
                             written += len(chunk)
-                            queue.put_nowait(chunk)
+                            if not put.done():  # storage refused (too big?): stream only
+                                queue.put_nowait(chunk)
                     finally:
                         os.close(out)
             except httpx.HTTPError as exc:

@@ -254,11 +254,21 @@ def test_attack_replay_local_name_never_comes_from_upstream(
         assert (tmp / target / "acme_internal-1.0.dist-info").is_dir()
     attack = upstream.projects["acme-internal"][0].filename
     assert _get(vestry, admin, f"/files/acme-internal/{attack}").status_code == 404
+    # Someone who may not see the private project (pip skips what it cannot read, and would
+    # take the public one): still nothing from upstream.
+    outsider = vestry.create_user("outsider")
+    out = pip_install(vestry.index_url(outsider), tmp / "pip-outsider", "acme-internal")
+    assert out.returncode != 0
+    out = uv_install(vestry.index_url(outsider), tmp / "uv-outsider", "acme-internal")
+    assert out.returncode != 0
+    assert not (tmp / "uv-outsider" / "acme_internal-99.0.dist-info").exists()
     # Deleted locally: a tombstone, never proxied either.
     assert _api(vestry, admin, "DELETE", "/projects/acme-internal").status_code == 200
     assert _get(vestry, admin, "/simple/acme-internal/").status_code == 404
     assert _get(vestry, admin, f"/files/acme-internal/{attack}").status_code == 404
     out = pip_install(vestry.index_url(admin), tmp / "pip-acme-2", "acme-internal")
+    assert out.returncode != 0
+    out = uv_install(vestry.index_url(admin), tmp / "uv-acme-2", "acme-internal")
     assert out.returncode != 0
     assert upstream.requests_for(attack) == 0
     assert upstream.requests_for("/simple/acme-internal/") == 0
