@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urldefrag, urljoin
+from urllib.parse import urldefrag, urljoin, urlsplit, urlunsplit
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -32,6 +32,7 @@ __all__ = [
     "parse_html",
     "parse_json",
     "select_files",
+    "shown",
     "upload_time",
 ]
 
@@ -172,6 +173,15 @@ def parse_html(data: bytes, page_url: str, name: str) -> UpstreamPage:
             status["reason"] = parser.meta["pypi:project-status-reason"]
     page_meta: dict[str, Any] = {"api-version": parser.meta.get("pypi:repository-version", "1.0")}
     return UpstreamPage(name, files, page_meta, None, status)
+
+
+def shown(url: str) -> str:
+    """`url` without credentials (`https://user:token@host/…` for a private upstream), for
+    headers, pages and the events log."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def file_version(filename: str) -> str | None:

@@ -35,6 +35,7 @@ from vestry.gateway.upstream.page import (
     render_html,
     render_json,
     select_files,
+    shown,
     upload_time,
 )
 
@@ -129,7 +130,7 @@ async def _view(
 def _headers(response: Response, view: _View) -> Response:
     if view.stale:
         response.headers["Warning"] = _STALE
-    response.headers["X-Vestry-Upstream"] = view.decision.upstream_url
+    response.headers["X-Vestry-Upstream"] = shown(view.decision.upstream_url)
     return response
 
 
@@ -156,7 +157,9 @@ async def project_page(request: Request, who: Identity, name: str, media: str) -
     if hit is None:
         extra = view.local_files()
         if media == JSON:
-            body = render_json(name, view.page, view.files, view.held, extra, decision.upstream_url)
+            body = render_json(
+                name, view.page, view.files, view.held, extra, shown(decision.upstream_url)
+            )
         else:
             body = render_html(name, view.page, view.files, extra)
         hit = (body, body_etag(body, ctype))
@@ -221,11 +224,11 @@ async def json_document(request: Request, who: Identity, name: str) -> Response 
     for h in view.held:
         held.setdefault(h.version, _eligible(h))
     doc = {
-        "info": {"name": name, "version": latest, "upstream": decision.upstream_url},
+        "info": {"name": name, "version": latest, "upstream": shown(decision.upstream_url)},
         "releases": {v: releases[v] for v in ordered},
         "urls": releases.get(latest, []),
         "vestry": {
-            "upstream": decision.upstream_url,
+            "upstream": shown(decision.upstream_url),
             "held_back": [
                 {"version": v, "eligible": when, "reason": "cooldown"}
                 for v, when in sorted(held.items())
@@ -337,7 +340,7 @@ async def download(
             blob_key=blob_key,
             sha256=digest,
             size=size,
-            upstream_url=str(entry["url"]) + (".metadata" if metadata else ""),
+            upstream_url=shown(str(entry["url"])) + (".metadata" if metadata else ""),
         )
         if uploaded is not None:
             up.upload_time.FromDatetime(uploaded)

@@ -15,6 +15,7 @@ from vestry.gateway.upstream.page import (
     render_html,
     render_json,
     select_files,
+    shown,
 )
 
 BASE = "https://up.example/simple/demo/"
@@ -170,3 +171,15 @@ def test_a_yank_during_the_cooldown_hides_the_file_for_good(
 def test_filenames_unfit_for_urls_and_headers_are_left_out(filename: str) -> None:
     doc = {"files": [{"filename": filename, "url": "x", "hashes": {}}]}
     assert parse_json(json.dumps(doc).encode(), BASE, "demo").files == []
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://pypi.org/simple/", "https://pypi.org/simple/"),
+        ("https://ci:s3cret@corp.example/simple/", "https://corp.example/simple/"),
+        ("https://a@b:c@corp.example:8443/x", "https://corp.example:8443/x"),
+    ],
+)
+def test_upstream_credentials_are_never_shown(url: str, expected: str) -> None:
+    assert shown(url) == expected
