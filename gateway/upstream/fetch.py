@@ -215,7 +215,10 @@ class UpstreamFetcher:
             while len(self._pages) > _MAX_PAGES:
                 self._pages.popitem(last=False)
             if page is not None:
-                await self._keep_page(backends, caller, decision, name, page)
+                # Kept in the background: the asker need not wait for an fsync or two.
+                task = asyncio.create_task(self._keep_page(backends, caller, decision, name, page))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
             return page, False
 
     def _fresh(self, key: tuple[str, str]) -> _Entry | None:
