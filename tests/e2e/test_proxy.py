@@ -5,11 +5,13 @@ and uv through Vestry alone. Nothing here reaches the internet."""
 from __future__ import annotations
 
 import hashlib
+import http.server
 import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -75,9 +77,56 @@ def upstream(tmp: Path) -> Iterator[Upstream]:
     up.stop()
 
 
+class StaticTree:
+    """A static PEP 503 tree on disk (simple/<name>/index.html beside the files), served by
+    http.server's file handler, with a request log."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.log: list[str] = []
+        tree = self
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, directory=str(root), **kwargs)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                tree.log.append(self.path)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/simple/"
+
+
 @pytest.fixture(scope="module")
-def vestry(tmp: Path, upstream: Upstream) -> Iterator[RunningVestry]:
-    running = start_vestry(tmp / "data", env={"VESTRY_UPSTREAM_URL": upstream.url})
+def static_tree(tmp: Path) -> Iterator[StaticTree]:
+    root = tmp / "static"
+    (root / "simple" / "static-pkg").mkdir(parents=True)
+    (root / "packages").mkdir()
+    wheel, up = _wheel(root / "packages", "static-pkg", "3.1")
+    assert up.metadata is not None
+    (root / "packages" / f"{wheel.name}.metadata").write_bytes(up.metadata)
+    meta = hashlib.sha256(up.metadata).hexdigest()
+    (root / "simple" / "static-pkg" / "index.html").write_text(
+        "<!DOCTYPE html><html><body>\n"
+        f'<a href="../../packages/{wheel.name}#sha256={up.sha256}" '
+        f'data-requires-python="&gt;=3.8" data-dist-info-metadata="sha256={meta}">'
+        f"{wheel.name}</a>\n</body></html>\n"
+    )
+    tree = StaticTree(root)
+    yield tree
+    tree.server.shutdown()
+    tree.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def vestry(tmp: Path, upstream: Upstream, static_tree: StaticTree) -> Iterator[RunningVestry]:
+    # Two upstreams: static-* only from the static tree, everything else from the other.
+    routes = f"static-*={static_tree.url},{upstream.url}"
+    running = start_vestry(tmp / "data", env={"VESTRY_UPSTREAM_URL": routes})
     yield running
     assert running.stop() == 0, running.log()
 
@@ -122,7 +171,7 @@ def test_json_page_keeps_every_field_and_points_at_vestry(
     assert doc["project-status"] == {"status": "active"}
 
 
-def test_html_page_from_a_static_tree(
+def test_html_page_keeps_the_attributes(
     vestry: RunningVestry, admin: str, upstream: Upstream
 ) -> None:
     r = _get(vestry, admin, "/simple/pubdep/", Accept="text/html")
@@ -333,3 +382,23 @@ def test_proxied_then_uploaded_becomes_local(
     old = upstream.projects["later"][0]
     assert _get(vestry, admin, f"/files/later/{old.filename}").status_code == 404
     assert upstream.requests_for(f"/files/{old.filename}") == 0
+
+
+def test_a_static_pep_503_tree_routed_by_name(
+    vestry: RunningVestry,
+    admin: str,
+    tmp: Path,
+    upstream: Upstream,
+    static_tree: StaticTree,
+) -> None:
+    doc = _get(vestry, admin, "/simple/static-pkg/", Accept=JSON).json()
+    (f,) = doc["files"]
+    assert f["url"] == "/files/static-pkg/static_pkg-3.1-py3-none-any.whl"
+    assert f["requires-python"] == ">=3.8"
+    assert set(f["core-metadata"]) == {"sha256"}
+    for install, target in ((pip_install, "pip-static"), (uv_install, "uv-static")):
+        out = install(vestry.index_url(admin), tmp / target, "static-pkg")
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert (tmp / target / "static_pkg-3.1.dist-info").is_dir()
+    assert "/packages/static_pkg-3.1-py3-none-any.whl" in static_tree.log
+    assert upstream.requests_for("static") == 0  # routed: never asked of the other upstream
