@@ -22,6 +22,7 @@ from packaging.utils import (
     parse_sdist_filename,
     parse_wheel_filename,
 )
+from packaging.version import InvalidVersion
 
 from vestry.gateway.simple_render import API_VERSION, file_url
 
@@ -184,13 +185,20 @@ def shown(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
-def file_version(filename: str) -> str | None:
+def _parsed(filename: str) -> tuple[str, str] | None:
     try:
         if filename.endswith(".whl"):
-            return str(parse_wheel_filename(filename)[1])
-        return str(parse_sdist_filename(filename)[1])
-    except (InvalidWheelFilename, InvalidSdistFilename):
+            name, version, *_ = parse_wheel_filename(filename)
+        else:
+            name, version = parse_sdist_filename(filename)
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
         return None
+    return str(name), str(version)
+
+
+def file_version(filename: str) -> str | None:
+    parsed = _parsed(filename)
+    return parsed[1] if parsed else None
 
 
 def upload_time(f: dict[str, Any]) -> datetime | None:
@@ -215,6 +223,7 @@ class Held:
 
 def select_files(
     page: UpstreamPage,
+    name: str,
     cutoff: datetime | None,
     cooldown: timedelta,
     serve_undated: bool,
@@ -227,12 +236,16 @@ def select_files(
     without upload-time is held only when `serve_undated` is off. During a cooldown a yanked
     file is offered only if it is `cached` (served before its yank): a release yanked before
     anyone here took it, during its cooldown or not, never appears. A version the local
-    project has (a merge) is never taken from upstream.
+    project has (a merge) is never taken from upstream. A file named for another project is
+    left out (installers ignore it; it must not take that project's filename here).
     """
     offered: list[dict[str, Any]] = []
     held: list[Held] = []
     for f in page.files:
-        version = file_version(str(f["filename"]))
+        parsed = _parsed(str(f["filename"]))
+        if parsed is not None and parsed[0] != name:
+            continue
+        version = parsed[1] if parsed else None
         if local_versions and (version is None or version in local_versions):
             continue
         if cutoff is not None:

@@ -88,6 +88,7 @@ class _View:
         )
         self.files, self.held = select_files(
             page,
+            name,
             _ts(decision, "cooldown_cutoff"),
             timedelta(seconds=decision.cooldown_seconds),
             decision.serve_undated,
@@ -296,7 +297,6 @@ async def download(
             ),
             timeout=backends.timeout,
         )
-        decision = None
     except grpc.aio.AioRpcError as exc:
         if exc.code() != grpc.StatusCode.NOT_FOUND:
             raise
@@ -370,7 +370,11 @@ async def download(
         await record(info.key, sha256, info.size, False)
 
     flight, fd = fetcher.join(dist, str(entry["url"]), sha256, size, store, backends)
-    await flight.first()
+    try:
+        await flight.first()
+    except BaseException:  # the client went away while waiting: the fetch goes on without it
+        os.close(fd)
+        raise
     if flight.error is not None and not flight.released:
         os.close(fd)
         raise HTTPError(flight.error.status, flight.error.message)

@@ -139,7 +139,7 @@ def test_select_files(
     page = UpstreamPage(
         "demo", [_f("1.0", 30 * WEEK), _f("2.0", timedelta(days=1)), _f("3.0", None)]
     )
-    files, holds = select_files(page, cutoff, WEEK, undated, frozenset(local))
+    files, holds = select_files(page, "demo", cutoff, WEEK, undated, frozenset(local))
     assert [str(f["filename"]).split("-")[1][:-7] for f in files] == offered
     assert [h.version for h in holds] == held
     for h in holds:
@@ -161,7 +161,7 @@ def test_a_yank_during_the_cooldown_hides_the_file_for_good(
     yanked = _f("2.0", 2 * WEEK)
     yanked["yanked"] = "malware"
     page = UpstreamPage("demo", [_f("1.0", 30 * WEEK), yanked])
-    files, _ = select_files(page, cutoff, WEEK, True, frozenset(), frozenset(cached))
+    files, _ = select_files(page, "demo", cutoff, WEEK, True, frozenset(), frozenset(cached))
     assert [f["filename"] for f in files] == offered
 
 
@@ -183,3 +183,12 @@ def test_filenames_unfit_for_urls_and_headers_are_left_out(filename: str) -> Non
 )
 def test_upstream_credentials_are_never_shown(url: str, expected: str) -> None:
     assert shown(url) == expected
+
+
+def test_files_named_for_another_project_are_left_out() -> None:
+    page = UpstreamPage(
+        "demo",
+        [_f("1.0", None), {"filename": "requests-2.0.tar.gz", "url": "u", "hashes": {}}],
+    )
+    files, _ = select_files(page, "demo", None, WEEK, True)
+    assert [f["filename"] for f in files] == ["demo-1.0.tar.gz"]
