@@ -58,7 +58,8 @@ def _failure(exc: httpx.HTTPError, what: str) -> UpstreamError:
 @dataclass
 class _Entry:
     page: UpstreamPage | None  # None: the upstream said 404
-    at: float  # time.monotonic() of the fetch
+    until: float  # time.monotonic() until which it is served without asking the upstream
+    stale: bool = False  # the upstream failed: an older copy, until the next try
 
 
 class Flight:
@@ -188,29 +189,34 @@ class UpstreamFetcher:
         key = (decision.upstream_url, name)
         entry = self._fresh(key)
         if entry is not None:
-            return entry.page, False
+            return entry.page, entry.stale
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             entry = self._fresh(key)
             if entry is not None:
-                return entry.page, False
+                return entry.page, entry.stale
             old = self._pages.get(key)
+            now = time.monotonic()
+            # After a failure the stale copy is served without asking again for a while (the
+            # TTL, at most 30 s): a hanging upstream must not cost every request its timeout.
+            retry = now + min(self.settings.page_ttl, 30.0)
             try:
                 page = await self._fetch_page(decision.upstream_url, name)
             except UpstreamError:
-                if old is not None and old.page is not None:
-                    return old.page, True
-                kept = await self._kept_page(backends, decision)
-                if kept is None:
-                    raise
-                kept.stamp = next(_STAMPS)
-                self._pages[key] = _Entry(kept, float("-inf"))
-                return kept, True
+                stale = old.page if old is not None else None
+                if stale is None:
+                    stale = await self._kept_page(backends, decision)
+                    if stale is None:
+                        raise
+                    stale.stamp = next(_STAMPS)
+                self._pages[key] = _Entry(stale, retry, stale=True)
+                return stale, True
             finally:
                 self._locks.pop(key, None)
             if page is not None:
                 page.stamp = next(_STAMPS)
-            self._pages[key] = _Entry(page, time.monotonic())
+            ttl = self.settings.page_ttl if page is not None else self.settings.negative_ttl
+            self._pages[key] = _Entry(page, time.monotonic() + ttl)
             self._pages.move_to_end(key)
             while len(self._pages) > _MAX_PAGES:
                 self._pages.popitem(last=False)
@@ -223,10 +229,7 @@ class UpstreamFetcher:
 
     def _fresh(self, key: tuple[str, str]) -> _Entry | None:
         entry = self._pages.get(key)
-        if entry is None:
-            return None
-        ttl = self.settings.page_ttl if entry.page is not None else self.settings.negative_ttl
-        return entry if time.monotonic() - entry.at < ttl else None
+        return entry if entry is not None and time.monotonic() < entry.until else None
 
     async def _keep_page(
         self,
