@@ -1,24 +1,36 @@
 """HTTP answers for failures: gRPC statuses mapped to HTTP in ONE table, in ONE handler.
 
 Bodies are one plain sentence, because twine and pip print them to the person at the terminal.
-Never a stack trace.
+Never a stack trace. Where one call or one family of routes answers differently from the table,
+the override is written here too, next to it, and nowhere else.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import grpc
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 __all__ = [
+    "CALL_OVERRIDES",
+    "FAMILY_OVERRIDES",
     "RETRY_AFTER_SECONDS",
     "STATUS_TABLE",
+    "UPLOAD",
+    "UPSTREAM_FAILED",
+    "UPSTREAM_TIMEOUT",
     "HTTPError",
+    "Override",
+    "answers_as",
     "install_error_handlers",
     "rpc_error_response",
+    "translate_call_error",
     "unauthorized",
 ]
 
@@ -35,12 +47,10 @@ STATUS_TABLE: dict[grpc.StatusCode, tuple[int, dict[str, str]]] = {
     grpc.StatusCode.INVALID_ARGUMENT: (400, {}),
     grpc.StatusCode.ALREADY_EXISTS: (400, {}),  # PyPI answers duplicates with 400
     grpc.StatusCode.FAILED_PRECONDITION: (400, {}),
-    grpc.StatusCode.OUT_OF_RANGE: (416, {}),
     grpc.StatusCode.UNAUTHENTICATED: (401, {"WWW-Authenticate": REALM}),
     grpc.StatusCode.PERMISSION_DENIED: (403, {}),
     grpc.StatusCode.NOT_FOUND: (404, {}),
     grpc.StatusCode.RESOURCE_EXHAUSTED: (413, {}),
-    grpc.StatusCode.ABORTED: (409, {}),  # a concurrent change won; retrying is safe
     grpc.StatusCode.UNAVAILABLE: (503, {"Retry-After": str(RETRY_AFTER_SECONDS)}),
     grpc.StatusCode.DEADLINE_EXCEEDED: (504, {}),
     grpc.StatusCode.CANCELLED: (503, {"Retry-After": str(RETRY_AFTER_SECONDS)}),
@@ -53,6 +63,11 @@ _RUNTIME_DETAILS = {
     grpc.StatusCode.CANCELLED,
 }
 INTERNAL_MESSAGE = "internal error; the index operator can find details in its logs"
+
+# The upstream proxy's answers, decided in the gateway (no gRPC status behind them): the
+# upstream refused, broke off or sent what does not verify, or it did not answer in time.
+UPSTREAM_FAILED = 502  # Bad Gateway
+UPSTREAM_TIMEOUT = 504  # Gateway Timeout
 
 
 class HTTPError(Exception):
@@ -67,6 +82,56 @@ class HTTPError(Exception):
 
 def unauthorized(message: str = "authentication required: use an API token") -> HTTPError:
     return HTTPError(401, message, {"WWW-Authenticate": REALM})
+
+
+@dataclass(frozen=True)
+class Override:
+    """An answer that replaces the usual one: this status, these headers, the body prefixed."""
+
+    status: int
+    prefix: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+# (RPC, gRPC status) -> the answer, where one call's failure means more than the table says.
+# A token that was sent and does not verify is a 401 with auth's reason, whether auth calls it
+# unauthenticated or (revoked, expired) permission denied: pip asks its keyring only after a 401.
+CALL_OVERRIDES: dict[tuple[str, grpc.StatusCode], Override] = {
+    ("VerifyToken", grpc.StatusCode.UNAUTHENTICATED): Override(
+        401, "invalid API token: ", {"WWW-Authenticate": REALM}
+    ),
+    ("VerifyToken", grpc.StatusCode.PERMISSION_DENIED): Override(
+        401, "invalid API token: ", {"WWW-Authenticate": REALM}
+    ),
+}
+
+# Route families whose clients expect other answers than the rest of the gateway gives.
+UPLOAD = "upload"
+# family -> {status the gateway decided: the answer given instead}. PyPI answers a failed login
+# on upload with 403 and no challenge (twine prints the body and stops).
+FAMILY_OVERRIDES: dict[str, dict[int, Override]] = {
+    UPLOAD: {401: Override(403, "Invalid or non-existent authentication information. ")},
+}
+
+
+def answers_as(family: str) -> Callable[[Request], None]:
+    """A router dependency that puts its routes in `family` of FAMILY_OVERRIDES."""
+
+    def mark(request: Request) -> None:
+        request.state.error_family = family
+
+    return mark
+
+
+def translate_call_error(rpc: str, exc: grpc.aio.AioRpcError) -> Exception:
+    """What to raise for `rpc`'s failure: its CALL_OVERRIDES answer, else the error itself (for
+    the table)."""
+    override = CALL_OVERRIDES.get((rpc, exc.code()))
+    if override is None:
+        return exc
+    return HTTPError(
+        override.status, override.prefix + (exc.details() or ""), dict(override.headers)
+    )
 
 
 def _text(status: int, message: str, headers: dict[str, str]) -> Response:
@@ -89,9 +154,33 @@ def rpc_error_response(exc: grpc.aio.AioRpcError) -> Response:
     return _text(status, exc.details() or code.name.lower().replace("_", " "), headers)
 
 
+_MAX_PROBLEMS = 3
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    """One sentence naming what was wrong where, never echoing the input: an input may be NaN or
+    Infinity (which JSON cannot carry back, so FastAPI's own answer is a 500) or megabytes."""
+    problems = []
+    for error in exc.errors()[:_MAX_PROBLEMS]:
+        where = ".".join(str(part) for part in error.get("loc", ()))[:200]
+        problems.append(f"{where}: {str(error.get('msg', 'invalid'))[:200]}")
+    more = len(exc.errors()) - _MAX_PROBLEMS
+    if more > 0:
+        problems.append(f"and {more} more")
+    return "invalid request: " + "; ".join(problems)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        return _text(422, validation_message(exc), {})
+
     @app.exception_handler(HTTPError)
     async def _http_error(request: Request, exc: HTTPError) -> Response:
+        family = getattr(request.state, "error_family", "")
+        override = FAMILY_OVERRIDES.get(family, {}).get(exc.status)
+        if override is not None:
+            return _text(override.status, override.prefix + exc.message, dict(override.headers))
         return _text(exc.status, exc.message, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)

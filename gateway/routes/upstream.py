@@ -3,73 +3,64 @@ exemptions and the merge allow-list. The index decides who may (administrators).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import Body, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
 from vestry.index.v1 import index_pb2
 
-from vestry.gateway.backends import backends_of
-from vestry.gateway.identity import identify
+from vestry.common.protoconv import timestamp, utc_datetime
+from vestry.gateway.routes._common import ERRORS, management_router, who_calls
+from vestry.gateway.schemas import UpstreamRuleIn, UpstreamRuleOut
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1/upstream", tags=["upstream"])
+router = management_router()
 Rule = Literal["exempt", "merge"]
 
 
-class RuleOut(BaseModel):
-    project: str
-    rule: str
-    until: datetime | None
-    created: datetime | None
-    created_by: str
-
-
-class RuleIn(BaseModel):
-    until: datetime | None = None
-
-
-def _out(r: index_pb2.UpstreamRule) -> RuleOut:
-    return RuleOut(
+def _out(r: index_pb2.UpstreamRule) -> UpstreamRuleOut:
+    return UpstreamRuleOut(
         project=r.project_name,
         rule=r.rule,
-        until=r.until.ToDatetime(tzinfo=UTC) if r.HasField("until") else None,
-        created=r.created.ToDatetime(tzinfo=UTC) if r.HasField("created") else None,
+        until=utc_datetime(r.until),
+        created=utc_datetime(r.created),
         created_by=r.created_by,
     )
 
 
-@router.get("/rules")
-async def list_rules(request: Request) -> list[RuleOut]:
-    backends = backends_of(request)
-    who = await identify(request, backends)
+@router.get("/upstream/rules", response_model=list[UpstreamRuleOut], responses=ERRORS)
+async def list_rules(request: Request) -> list[UpstreamRuleOut]:
+    """Every cooldown exemption and merge allow-list entry (administrators)."""
+    backends, who = await who_calls(request)
     reply = await backends.index.ListUpstreamRules(
         index_pb2.ListUpstreamRulesRequest(caller=who.caller), timeout=backends.timeout
     )
     return [_out(r) for r in reply.rules]
 
 
-@router.put("/rules/{project}/{rule}")
-async def set_rule(request: Request, project: str, rule: Rule, body: RuleIn) -> RuleOut:
-    backends = backends_of(request)
-    who = await identify(request, backends)
+@router.put("/upstream/rules/{project}/{rule}", response_model=UpstreamRuleOut, responses=ERRORS)
+async def set_rule(
+    request: Request, project: str, rule: Rule, body: Annotated[UpstreamRuleIn, Body()]
+) -> UpstreamRuleOut:
+    """Exempt a project from the cooldown, or let a local project merge upstream versions it
+    lacks, until a time or until removed (administrators; an event)."""
+    backends, who = await who_calls(request)
     req = index_pb2.SetUpstreamRuleRequest(
-        caller=who.caller, project_name=project, rule=rule, enabled=True
+        caller=who.caller,
+        project_name=project,
+        rule=rule,
+        enabled=True,
+        until=timestamp(body.until),
     )
-    if body.until is not None:
-        until = body.until if body.until.tzinfo else body.until.replace(tzinfo=UTC)
-        req.until.FromDatetime(until)
     reply = await backends.index.SetUpstreamRule(req, timeout=backends.timeout)
     return _out(reply)
 
 
-@router.delete("/rules/{project}/{rule}", status_code=204)
+@router.delete("/upstream/rules/{project}/{rule}", status_code=204, responses=ERRORS)
 async def remove_rule(request: Request, project: str, rule: Rule) -> Response:
-    backends = backends_of(request)
-    who = await identify(request, backends)
+    """End an exemption or a merge entry (administrators; an event)."""
+    backends, who = await who_calls(request)
     await backends.index.SetUpstreamRule(
         index_pb2.SetUpstreamRuleRequest(
             caller=who.caller, project_name=project, rule=rule, enabled=False

@@ -12,18 +12,36 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from packaging.metadata import ExceptionGroup, InvalidMetadata, Metadata, RawMetadata
-from packaging.version import InvalidVersion, Version
 
-__all__ = ["UploadError", "UploadForm", "parse_form"]
+from vestry.common.errors import InvalidArgument
+from vestry.common.http import is_link_url
+from vestry.common.versions import MAX_VERSION_LENGTH, parse_version
+from vestry.gateway.errors import HTTPError
+
+__all__ = ["MAX_VERSION_LENGTH", "UploadError", "UploadForm", "parse_form"]
+
+# As the index stores them; checked before packaging parses a version (a 100,000-digit release
+# segment costs CPU, and past 4300 digits int() raises ValueError: a 500, not a 400).
+# Warehouse (forklift/metadata.py): Summary at most 512 characters, on one line; a Project-URL
+# label at most 32. Warehouse sets no limit on the others; these are Vestry's, generous for real
+# metadata (a whole licence text in License, a long README in Description).
+SUMMARY_MAX = 512
+PROJECT_URL_LABEL_MAX = 32
+DESCRIPTION_MAX = 4 * 1024 * 1024
+LICENSE_MAX = 128 * 1024
+FIELD_MAX = 8 * 1024  # any other metadata value, each of a repeated field's values included
+VALUES_MAX = 1000  # values of one repeated field
+FORM_MAX = 8 * 1024 * 1024  # all fields together, in characters
+_FIELD_LIMITS = {"description": DESCRIPTION_MAX, "license": LICENSE_MAX, "summary": SUMMARY_MAX}
+_URL_FIELDS = ("home_page", "download_url")
 
 
-class UploadError(Exception):
-    """A 400 answer to an upload; the message is shown by twine/uv."""
+class UploadError(HTTPError):
+    """An answer to an upload (400 unless said), given by the gateway's one error handler; the
+    message is shown by twine/uv."""
 
     def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+        super().__init__(status, message)
 
 
 SUPPORTED_METADATA_VERSIONS = ("1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5")
@@ -106,7 +124,13 @@ class UploadForm:
 
 def _collect(items: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     fields: dict[str, list[str]] = {}
+    total = 0
     for key, value in items:
+        total += len(key) + len(value)
+        if total > FORM_MAX:
+            raise UploadError(
+                f"the upload form is too large: its fields may total {FORM_MAX} characters"
+            )
         fields.setdefault(key, []).append(value)
     for key, values in fields.items():
         if key not in _MULTI and len(values) > 1:
@@ -114,8 +138,36 @@ def _collect(items: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     return fields
 
 
+def _check_sizes(fields: dict[str, list[str]]) -> None:
+    """Per-field limits on the metadata the index stores; the message names the field."""
+    known = {*_SINGLE_META, *_MULTI_META, "keywords", "project_urls"}
+    for key in sorted(known & fields.keys()):
+        values = fields[key]
+        if len(values) > VALUES_MAX:
+            raise UploadError(f"{key}: at most {VALUES_MAX} values may be sent")
+        limit = _FIELD_LIMITS.get(key, FIELD_MAX)
+        for value in values:
+            if len(value) > limit:
+                raise UploadError(f"{key}: the field must be {limit} characters or less")
+    summary = fields.get("summary", [""])[0]
+    if "\n" in summary or "\r" in summary:
+        raise UploadError("summary: multiple lines are not allowed")
+
+
+def _check_url(key: str, url: str) -> None:
+    """Only http(s) URLs with a host: a javascript: or data: link would be rendered as a link."""
+    if not is_link_url(url):
+        raise UploadError(
+            f"{key}: {url[:100]!r} is not a valid URL: only http:// and https:// URLs"
+        )
+
+
 def _raw_metadata(fields: dict[str, list[str]]) -> RawMetadata:
     raw: dict[str, Any] = {"metadata_version": fields["metadata_version"][0]}
+    for key in _URL_FIELDS:
+        value = fields.get(key, [""])[0].strip()
+        if value:
+            _check_url(key, value)
     for form_key, raw_key in _SINGLE_META.items():
         value = fields.get(form_key, [""])[0]
         if value:
@@ -132,7 +184,14 @@ def _raw_metadata(fields: dict[str, list[str]]) -> RawMetadata:
         label, sep, url = entry.partition(",")
         if not sep:
             raise UploadError(f"project_urls: {entry[:100]!r} is not 'Label, URL'")
-        urls[label.strip()] = url.strip()
+        label, url = label.strip(), url.strip()
+        if not label or len(label) > PROJECT_URL_LABEL_MAX:
+            raise UploadError(
+                f"project_urls: the label {label[:100]!r} must be 1-{PROJECT_URL_LABEL_MAX} "
+                "characters"
+            )
+        _check_url("project_urls", url)
+        urls[label] = url
     if urls:
         raw["project_urls"] = urls
     return raw  # type: ignore[return-value]
@@ -208,14 +267,11 @@ def parse_form(items: Iterable[tuple[str, str]]) -> UploadForm:
         raise UploadError(
             f"metadata_version: {metadata_version[:20]!r} is not a supported metadata version"
         )
+    _check_sizes(fields)
     try:
-        version = Version(one("version"))
-    except InvalidVersion as exc:
-        raise UploadError(
-            f"version: {one('version')[:100]!r} is not a valid version (PEP 440)"
-        ) from exc
-    if version.local is not None:
-        raise UploadError("version: local versions (with '+') cannot be uploaded to an index")
+        parse_version(one("version"))
+    except InvalidArgument as exc:
+        raise UploadError(f"version: {exc.message}") from exc
     raw = _raw_metadata(fields)
     # 2.0 was never a published spec, yet old bdist_wheel wrote it alongside 2.1 fields
     # (Provides-Extra, Description-Content-Type): validate such uploads by 2.1's rules.

@@ -24,6 +24,7 @@ from vestry.storage.v1 import storage_pb2
 from vestry.common.upstream_settings import UpstreamSettings
 from vestry.gateway.backends import Backends
 from vestry.gateway.blobs import CHUNK_SIZE, put_bytes, read_blob
+from vestry.gateway.errors import UPSTREAM_FAILED, UPSTREAM_TIMEOUT, HTTPError
 from vestry.gateway.upstream.page import UpstreamPage, parse_html, parse_json
 
 __all__ = ["Flight", "UpstreamError", "UpstreamFetcher"]
@@ -40,19 +41,15 @@ _MAX_PAGES = 20_000
 _STAMPS = itertools.count(1)
 
 
-class UpstreamError(Exception):
-    """The upstream failed us: 502 (refused, broken, mismatched) or 504 (too slow)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+class UpstreamError(HTTPError):
+    """The upstream failed us: UPSTREAM_FAILED (refused, broken, mismatched) or
+    UPSTREAM_TIMEOUT (too slow); answered by the gateway's one error handler."""
 
 
 def _failure(exc: httpx.HTTPError, what: str) -> UpstreamError:
     if isinstance(exc, httpx.TimeoutException):
-        return UpstreamError(504, f"the upstream did not answer in time for {what}")
-    return UpstreamError(502, f"the upstream could not be reached for {what}")
+        return UpstreamError(UPSTREAM_TIMEOUT, f"the upstream did not answer in time for {what}")
+    return UpstreamError(UPSTREAM_FAILED, f"the upstream could not be reached for {what}")
 
 
 @dataclass
@@ -156,17 +153,21 @@ class UpstreamFetcher:
                         return None
                     if r.status_code != 200:
                         raise UpstreamError(
-                            502, f"the upstream answered {r.status_code} for {name!r}"
+                            UPSTREAM_FAILED, f"the upstream answered {r.status_code} for {name!r}"
                         )
                     body = bytearray()
                     async for chunk in r.aiter_bytes():
                         body += chunk
                         if len(body) > MAX_PAGE_BYTES:
-                            raise UpstreamError(502, f"the upstream's page of {name!r} is too big")
+                            raise UpstreamError(
+                                UPSTREAM_FAILED, f"the upstream's page of {name!r} is too big"
+                            )
                     ctype = r.headers.get("content-type", "")
                     final = str(r.url)
         except TimeoutError as exc:
-            raise UpstreamError(504, f"the upstream did not answer in time for {name!r}") from exc
+            raise UpstreamError(
+                UPSTREAM_TIMEOUT, f"the upstream did not answer in time for {name!r}"
+            ) from exc
         except httpx.HTTPError as exc:
             raise _failure(exc, repr(name)) from exc
         try:
@@ -174,7 +175,9 @@ class UpstreamFetcher:
                 return parse_json(bytes(body), final, name)
             return parse_html(bytes(body), final, name)
         except (ValueError, KeyError, TypeError) as exc:
-            raise UpstreamError(502, f"the upstream's page of {name!r} is malformed") from exc
+            raise UpstreamError(
+                UPSTREAM_FAILED, f"the upstream's page of {name!r} is malformed"
+            ) from exc
 
     async def page(
         self,
@@ -283,16 +286,20 @@ class UpstreamFetcher:
             async with asyncio.timeout(self.settings.timeout * 3):
                 r = await self.client.get(url)
         except TimeoutError as exc:
-            raise UpstreamError(504, f"the upstream did not answer in time for {what}") from exc
+            raise UpstreamError(
+                UPSTREAM_TIMEOUT, f"the upstream did not answer in time for {what}"
+            ) from exc
         except httpx.HTTPError as exc:
             raise _failure(exc, what) from exc
         if r.status_code != 200:
-            raise UpstreamError(502, f"the upstream answered {r.status_code} for {what}")
+            raise UpstreamError(
+                UPSTREAM_FAILED, f"the upstream answered {r.status_code} for {what}"
+            )
         if len(r.content) > MAX_METADATA_BYTES:
-            raise UpstreamError(502, f"the upstream's {what} is too big")
+            raise UpstreamError(UPSTREAM_FAILED, f"the upstream's {what} is too big")
         if hashlib.sha256(r.content).hexdigest() != sha256:
             raise UpstreamError(
-                502,
+                UPSTREAM_FAILED,
                 f"sha256 mismatch: the upstream's {what} is not what its "
                 "page announces; it was not stored",
             )
@@ -354,7 +361,7 @@ class UpstreamFetcher:
                 async with self.client.stream("GET", url) as r:
                     if r.status_code != 200:
                         raise UpstreamError(
-                            502, f"the upstream answered {r.status_code} for {filename}"
+                            UPSTREAM_FAILED, f"the upstream answered {r.status_code} for {filename}"
                         )
                     out = os.open(flight.path, os.O_WRONLY)
                     try:
@@ -372,7 +379,7 @@ class UpstreamFetcher:
             if hasher.hexdigest() != sha256:
                 log.warning("sha256 mismatch for upstream file %s from %s", filename, url)
                 raise UpstreamError(
-                    502,
+                    UPSTREAM_FAILED,
                     f"sha256 mismatch: the upstream's {filename} is not what its page "
                     "announces; it was not stored",
                 )
@@ -388,7 +395,9 @@ class UpstreamFetcher:
             flight.finish(exc)
         except Exception:
             log.exception("fetching upstream file %s failed", filename)
-            flight.finish(UpstreamError(502, f"fetching {filename} from the upstream failed"))
+            flight.finish(
+                UpstreamError(UPSTREAM_FAILED, f"fetching {filename} from the upstream failed")
+            )
         finally:
             if not put.done():
                 put.cancel()  # a refused file never reaches storage

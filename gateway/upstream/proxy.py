@@ -18,12 +18,14 @@ from packaging.version import InvalidVersion, Version
 from vestry.index.v1 import index_pb2
 from vestry.storage.v1 import storage_pb2
 
+from vestry.common.http import content_disposition
+from vestry.common.vocabulary import Visibility
 from vestry.gateway import simple_render
 from vestry.gateway.backends import Backends, backends_of
 from vestry.gateway.blobs import put_bytes, read_blob
 from vestry.gateway.compression import encoded_body
 from vestry.gateway.conditional import etag_matches, page_response
-from vestry.gateway.errors import HTTPError
+from vestry.gateway.errors import UPSTREAM_FAILED, HTTPError
 from vestry.gateway.identity import Identity
 from vestry.gateway.negotiation import HTML, JSON
 from vestry.gateway.page_cache import PageCache, body_etag
@@ -117,9 +119,9 @@ async def _view(
         local = await local_page(request, who, name)
     try:
         page, stale = await fetcher.page(backends, who.caller, decision, name)
-    except UpstreamError as exc:
+    except UpstreamError:
         if local is None:
-            raise HTTPError(exc.status, exc.message) from exc
+            raise
         page, stale = UpstreamPage(name, []), True
     if page is None:
         if local is None:
@@ -167,7 +169,7 @@ async def project_page(request: Request, who: Identity, name: str, media: str) -
         cache.store(key, variant, 0, media, *hit)
     body, etag, encoding = await encoded_body(request, cache, key, variant, 0, media, *hit)
     private = not decision.anonymous or bool(
-        view.local and view.local.project.visibility != "public"
+        view.local and view.local.project.visibility != Visibility.PUBLIC
     )
     response = page_response(
         request, body, ctype, serial=serial, private=private, etag=etag, encoding=encoding
@@ -259,7 +261,7 @@ async def _serve_cached(
         media = "text/plain; charset=utf-8"
     else:
         media = "application/octet-stream"
-        headers["Content-Disposition"] = f'attachment; filename="{cached.filename}"'
+        headers["Content-Disposition"] = content_disposition(cached.filename)
     if request.method == "HEAD":
         return Response(status_code=200, media_type=media, headers=headers)
     stream = read_blob(backends, cached.blob_key, 0, cached.size)
@@ -327,7 +329,8 @@ async def download(
     sha256 = str((entry.get("hashes") or {}).get("sha256", "")).lower()
     if len(sha256) != 64:
         raise HTTPError(
-            502, f"the upstream gives no sha256 for {dist}; Vestry serves only files it can verify"
+            UPSTREAM_FAILED,
+            f"the upstream gives no sha256 for {dist}; Vestry serves only files it can verify",
         )
     uploaded = upload_time(entry)
     private = not decision.anonymous
@@ -354,10 +357,7 @@ async def download(
         meta_sha = str(meta.get("sha256", "")) if isinstance(meta, dict) else ""
         if len(meta_sha) != 64:
             raise HTTPError(404, "this file has no separate metadata")
-        try:
-            data = await fetcher.fetch_small(str(entry["url"]) + ".metadata", meta_sha, filename)
-        except UpstreamError as exc:
-            raise HTTPError(exc.status, exc.message) from exc
+        data = await fetcher.fetch_small(str(entry["url"]) + ".metadata", meta_sha, filename)
         info = await put_bytes(backends, data, meta_sha)
         await record(info.key, meta_sha, len(data), True)
         headers = _file_headers(meta_sha, private)
@@ -379,7 +379,7 @@ async def download(
         os.close(fd)
         raise HTTPError(flight.error.status, flight.error.message)
     headers = _file_headers(sha256, private)
-    headers["Content-Disposition"] = f'attachment; filename="{dist}"'
+    headers["Content-Disposition"] = content_disposition(dist)
     if size:
         headers["Content-Length"] = str(size)
     return StreamingResponse(

@@ -31,7 +31,8 @@ class BlobReference:
 def blob_references(
     source: Engine | sessionmaker[Session], page: int = PAGE
 ) -> Iterator[list[BlobReference]]:
-    """Every file's blob and PEP 658 metadata blob, in pages of about `page` files.
+    """Every file's blob and PEP 658 metadata blob, then the upstream proxy's cached blobs
+    (`upstream_cache`), in pages of about `page` files.
 
     Each page is read in its own short transaction (keyset on the file id), so a long listing
     never holds a database snapshot open. A file committed during the listing may be missed;

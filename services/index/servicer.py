@@ -10,47 +10,44 @@ from vestry.index.v1 import index_pb2, index_pb2_grpc
 
 from vestry.common.grpc_server import Context
 from vestry.services.index.convert import (
+    blob_reference_to_proto,
     caller_from_proto,
     detail_to_proto,
     event_to_proto,
     file_from_proto,
     file_to_proto,
     organization_to_proto,
+    page_to_proto,
     project_to_proto,
     release_from_proto,
-    release_to_proto,
     reserved_to_proto,
     role_to_proto,
 )
-from vestry.services.index.records import ProjectPage
+from vestry.services.index.page_protos import BuiltPages
 from vestry.services.index.service import IndexService
-
-_MAX_CACHED_FILES = 300_000
-
-
-def page_to_proto(page: ProjectPage) -> index_pb2.ProjectPage:
-    return index_pb2.ProjectPage(
-        project=project_to_proto(page.project),
-        releases=[release_to_proto(r) for r in page.releases],
-        files=[file_to_proto(f) for f in page.files],
-        global_serial=page.global_serial,
-    )
+from vestry.services.index.upstream_convert import (
+    cached_from_proto,
+    cached_to_proto,
+    decision_to_proto,
+    rule_to_proto,
+    when,
+)
 
 
 class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     def __init__(self, service: IndexService) -> None:
         self._s = service
-        self._pages: dict[tuple[str, int], index_pb2.ProjectPage] = {}
+        self._built = BuiltPages()
 
     async def ListProjects(
         self, request: index_pb2.ListProjectsRequest, context: Context
     ) -> index_pb2.ListProjectsResponse:
         if request.known_serial:
-            current = await asyncio.to_thread(self._s.global_serial)
+            current = await asyncio.to_thread(self._s.pages.global_serial)
             if current == request.known_serial:
                 return index_pb2.ListProjectsResponse(global_serial=current, unchanged=True)
         projects, serial = await asyncio.to_thread(
-            self._s.list_projects, caller_from_proto(request.caller)
+            self._s.pages.list_projects, caller_from_proto(request.caller)
         )
         return index_pb2.ListProjectsResponse(
             projects=[
@@ -67,7 +64,11 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     ) -> index_pb2.ProjectPage:
         caller = caller_from_proto(request.caller)
         page = await asyncio.to_thread(
-            self._s.project_page, caller, request.name, request.known_serial, self._holds
+            self._s.pages.project_page,
+            caller,
+            request.name,
+            request.known_serial,
+            self._built.holds,
         )
         head = page.project
         if page.unchanged and request.known_serial and request.known_serial == head.last_serial:
@@ -75,31 +76,23 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
             return index_pb2.ProjectPage(
                 project=project_to_proto(head), global_serial=page.global_serial, unchanged=True
             )
-        built = self._pages.get((head.id, head.last_serial)) if page.unchanged else None
+        built = self._built.get(head.id, head.last_serial) if page.unchanged else None
         if built is None:
             if page.unchanged:  # evicted since the check: fetch the whole page after all
-                page = await asyncio.to_thread(self._s.project_page, caller, request.name)
+                page = await asyncio.to_thread(self._s.pages.project_page, caller, request.name)
                 head = page.project
-            # Building 30,000 FileRecords takes seconds; the page only changes with its serial.
             built = await asyncio.to_thread(page_to_proto, page)
-            self._pages[(head.id, head.last_serial)] = built
-            while sum(len(p.files) + 1 for p in self._pages.values()) > _MAX_CACHED_FILES:
-                del self._pages[next(iter(self._pages))]
+            self._built.put(head.id, head.last_serial, built)
         # Shared between requests for the same (project, serial): only the global serial
         # differs, and any value read now is a true "current" serial for every one of them.
         built.global_serial = page.global_serial
         return built
 
-    def _holds(self, project_id: str, serial: int) -> bool:
-        """Whether this replica holds the built page (called from worker threads: a dict
-        lookup is atomic)."""
-        return (project_id, serial) in self._pages
-
     async def GetFile(
         self, request: index_pb2.GetFileRequest, context: Context
     ) -> index_pb2.FileRecord:
         f = await asyncio.to_thread(
-            self._s.get_file,
+            self._s.pages.get_file,
             caller_from_proto(request.caller),
             request.project_name,
             request.filename,
@@ -110,7 +103,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.CheckUploadRequest, context: Context
     ) -> index_pb2.CheckUploadResponse:
         check = await asyncio.to_thread(
-            self._s.check_upload,
+            self._s.uploads.check_upload,
             caller_from_proto(request.caller),
             request.project_name,
             request.version,
@@ -134,7 +127,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.CommitFileRequest, context: Context
     ) -> index_pb2.CommitFileResponse:
         result = await asyncio.to_thread(
-            self._s.commit_file,
+            self._s.uploads.commit_file,
             caller_from_proto(request.caller),
             request.project_name,
             release_from_proto(request.release),
@@ -149,28 +142,10 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     async def ListBlobReferences(
         self, request: index_pb2.ListBlobReferencesRequest, context: Context
     ) -> AsyncIterator[index_pb2.ListBlobReferencesResponse]:
-        # Imported here so that this storage-maintenance RPC stays one appended block.
-        from vestry.services.index.blobrefs import blob_references
-
-        kinds = {
-            "file": index_pb2.BlobReference.FILE,
-            "metadata": index_pb2.BlobReference.METADATA,
-        }
-        pages = blob_references(self._s._sessions)
+        pages = self._s.blob_references()
         while (refs := await asyncio.to_thread(next, pages, None)) is not None:
             yield index_pb2.ListBlobReferencesResponse(
-                references=[
-                    index_pb2.BlobReference(
-                        blob_key=r.blob_key,
-                        kind=kinds[r.kind],
-                        project_name=r.project_name,
-                        filename=r.filename,
-                        expected_sha256=r.expected_sha256,
-                        expected_size=r.expected_size,
-                        upstream_cache=r.upstream_cache,
-                    )
-                    for r in refs
-                ]
+                references=[blob_reference_to_proto(r) for r in refs]
             )
 
     # ---- management ------------------------------------------------------------------------
@@ -179,7 +154,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.ProjectRequest, context: Context
     ) -> index_pb2.ProjectDetail:
         detail = await asyncio.to_thread(
-            self._s.get_project, caller_from_proto(request.caller), request.name
+            self._s.management.get_project, caller_from_proto(request.caller), request.name
         )
         return detail_to_proto(detail)
 
@@ -188,7 +163,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     ) -> index_pb2.MutationResponse:
         serial = await asyncio.to_thread(
             functools.partial(
-                self._s.set_yanked,
+                self._s.management.set_yanked,
                 caller_from_proto(request.caller),
                 request.project_name,
                 version=request.version,
@@ -204,7 +179,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     ) -> index_pb2.MutationResponse:
         serial = await asyncio.to_thread(
             functools.partial(
-                self._s.delete,
+                self._s.management.delete,
                 caller_from_proto(request.caller),
                 request.project_name,
                 version=request.version,
@@ -218,7 +193,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.SetVisibilityRequest, context: Context
     ) -> index_pb2.MutationResponse:
         serial = await asyncio.to_thread(
-            self._s.set_visibility,
+            self._s.management.set_visibility,
             caller_from_proto(request.caller),
             request.project_name,
             request.visibility,
@@ -229,7 +204,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.SetStatusRequest, context: Context
     ) -> index_pb2.MutationResponse:
         serial = await asyncio.to_thread(
-            self._s.set_status,
+            self._s.management.set_status,
             caller_from_proto(request.caller),
             request.project_name,
             request.status,
@@ -241,7 +216,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.SetRoleRequest, context: Context
     ) -> index_pb2.RoleEntry:
         role = await asyncio.to_thread(
-            self._s.set_role,
+            self._s.management.set_role,
             caller_from_proto(request.caller),
             request.project_name,
             request.user_id,
@@ -254,7 +229,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.RemoveRoleRequest, context: Context
     ) -> index_pb2.MutationResponse:
         await asyncio.to_thread(
-            self._s.remove_role,
+            self._s.management.remove_role,
             caller_from_proto(request.caller),
             request.project_name,
             request.username,
@@ -265,7 +240,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.TransferProjectRequest, context: Context
     ) -> index_pb2.MutationResponse:
         await asyncio.to_thread(
-            self._s.transfer_to_organization,
+            self._s.management.transfer_to_organization,
             caller_from_proto(request.caller),
             request.project_name,
             request.organization,
@@ -276,7 +251,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.ListEventsRequest, context: Context
     ) -> index_pb2.ListEventsResponse:
         events = await asyncio.to_thread(
-            self._s.list_events,
+            self._s.management.list_events,
             caller_from_proto(request.caller),
             request.project_name,
             request.limit or 100,
@@ -388,7 +363,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.ReserveNameRequest, context: Context
     ) -> index_pb2.ReservedName:
         reserved = await asyncio.to_thread(
-            self._s.orgs.reserve,
+            self._s.reserved.reserve,
             caller_from_proto(request.caller),
             request.pattern,
             request.organization,
@@ -399,7 +374,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.ReserveNameRequest, context: Context
     ) -> index_pb2.MutationResponse:
         await asyncio.to_thread(
-            self._s.orgs.unreserve, caller_from_proto(request.caller), request.pattern
+            self._s.reserved.unreserve, caller_from_proto(request.caller), request.pattern
         )
         return index_pb2.MutationResponse()
 
@@ -407,7 +382,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.ListReservedNamesRequest, context: Context
     ) -> index_pb2.ListReservedNamesResponse:
         names = await asyncio.to_thread(
-            self._s.orgs.list_reserved, caller_from_proto(request.caller)
+            self._s.reserved.list_reserved, caller_from_proto(request.caller)
         )
         return index_pb2.ListReservedNamesResponse(names=[reserved_to_proto(r) for r in names])
 
@@ -416,8 +391,6 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     async def DecideUpstream(
         self, request: index_pb2.DecideUpstreamRequest, context: Context
     ) -> index_pb2.UpstreamDecision:
-        from vestry.services.index.upstream_convert import decision_to_proto
-
         decision = await asyncio.to_thread(
             self._s.upstream.decide, caller_from_proto(request.caller), request.name
         )
@@ -426,8 +399,6 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     async def GetUpstreamFile(
         self, request: index_pb2.GetUpstreamFileRequest, context: Context
     ) -> index_pb2.UpstreamFile:
-        from vestry.services.index.upstream_convert import cached_to_proto
-
         cached = await asyncio.to_thread(
             self._s.upstream.get_file,
             caller_from_proto(request.caller),
@@ -440,8 +411,6 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     async def RecordUpstreamFile(
         self, request: index_pb2.RecordUpstreamFileRequest, context: Context
     ) -> index_pb2.UpstreamFile:
-        from vestry.services.index.upstream_convert import cached_from_proto, cached_to_proto
-
         cached = await asyncio.to_thread(
             self._s.upstream.record_file,
             caller_from_proto(request.caller),
@@ -463,8 +432,6 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     async def SetUpstreamRule(
         self, request: index_pb2.SetUpstreamRuleRequest, context: Context
     ) -> index_pb2.UpstreamRule:
-        from vestry.services.index.upstream_convert import rule_to_proto, when
-
         rule = await asyncio.to_thread(
             self._s.upstream.set_rule,
             caller_from_proto(request.caller),
@@ -478,8 +445,6 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     async def ListUpstreamRules(
         self, request: index_pb2.ListUpstreamRulesRequest, context: Context
     ) -> index_pb2.ListUpstreamRulesResponse:
-        from vestry.services.index.upstream_convert import rule_to_proto
-
         rules = await asyncio.to_thread(
             self._s.upstream.list_rules, caller_from_proto(request.caller)
         )

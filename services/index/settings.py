@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from vestry.common.settings import ServiceSettings
 from vestry.common.upstream_settings import UpstreamSettings
+from vestry.common.vocabulary import Visibility
 
 
 class IndexSettings(ServiceSettings):
@@ -15,6 +14,6 @@ class IndexSettings(ServiceSettings):
     listen: str = "127.0.0.1:50052"
     database_url: str = "sqlite:///vestry-index.sqlite3"
     # Visibility of a project created by its first upload.
-    default_visibility: Literal["private", "public"] = "private"
+    default_visibility: Visibility = Visibility.PRIVATE
     # The upstream proxy's decisions (VESTRY_UPSTREAM_*, shared with the gateway).
     upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)

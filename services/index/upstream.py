@@ -19,10 +19,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vestry.common.errors import InvalidArgument, NotFound, Unauthenticated
 from vestry.common.upstream_settings import Upstream
+from vestry.common.vocabulary import ProjectStatus
 from vestry.services.index import models as m
 from vestry.services.index import upstream_models as um
 from vestry.services.index.access import Caller, require_admin
-from vestry.services.index.names import normalize, ultranormalize
+from vestry.services.index.names import normalize
+from vestry.services.index.reserved import ReservedNames
 from vestry.services.index.txn import record_event, write_session
 
 __all__ = [
@@ -33,7 +35,6 @@ __all__ = [
     "UpstreamConfig",
     "UpstreamDecisions",
     "record_tombstone",
-    "reserved_pattern",
 ]
 
 RULES = ("exempt", "merge")
@@ -97,18 +98,6 @@ def record_tombstone(s: Session, normalized: str) -> None:
         s.add(um.Tombstone(normalized_name=normalized, deleted=datetime.now(UTC)))
 
 
-def reserved_pattern(s: Session, normalized: str) -> str | None:
-    """The reserved name or prefix covering `normalized` (look-alikes included), if any."""
-    ultra = ultranormalize(normalized)
-    for pattern in s.scalars(select(m.ReservedName.pattern)).all():
-        if pattern.endswith("*"):
-            if ultra.startswith(ultranormalize(pattern[:-1])):
-                return pattern
-        elif ultra == ultranormalize(pattern):
-            return pattern
-    return None
-
-
 def _cached(row: um.UpstreamFile) -> CachedFile:
     fetched = _utc(row.fetched)
     assert fetched is not None
@@ -126,12 +115,19 @@ def _cached(row: um.UpstreamFile) -> CachedFile:
 
 
 class UpstreamDecisions:
-    def __init__(self, sessions: sessionmaker[Session], config: UpstreamConfig) -> None:
+    """The upstream proxy's part of the index: `decide`, cached files and pages, and the
+    administrators' rules (cooldown exemptions, the merge allow-list)."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], reserved: ReservedNames, config: UpstreamConfig
+    ) -> None:
         self._sessions = sessions
+        self._reserved = reserved
         self._config = config
 
     @property
     def enabled(self) -> bool:
+        """Whether any upstream is configured."""
         return bool(self._config.upstreams)
 
     def _route(self, normalized: str) -> Upstream | None:
@@ -149,7 +145,8 @@ class UpstreamDecisions:
 
     def decide(self, caller: Caller, name: str) -> Decision:
         """Where `name`'s page comes from. Raises Unauthenticated when it would be proxied and
-        proxied packages need a token; never for a local name (the local rules answer then)."""
+        proxied packages need a token; never for a local name (the local rules answer then).
+        A reserved name or prefix (`ReservedNames.matching`) is never proxied."""
         normalized = normalize(name)
         cfg = self._config
         now = datetime.now(UTC)
@@ -164,7 +161,7 @@ class UpstreamDecisions:
             if local is None:
                 if s.get(um.Tombstone, normalized) is not None:
                     return Decision("local", "tombstone")
-                if reserved_pattern(s, normalized) is not None:
+                if self._reserved.matching(s, normalized) is not None:
                     return Decision("local", "reserved")
             if not caller.authenticated and not cfg.anonymous_read:
                 raise Unauthenticated("authentication required: use an API token")
@@ -200,14 +197,16 @@ class UpstreamDecisions:
             raise Unauthenticated("authentication required: use an API token")
 
     def get_file(self, caller: Caller, name: str, filename: str, metadata: bool) -> CachedFile:
-        """A cached upstream file, whatever the name has become since (lock files pin URLs);
-        NotFound when it was never fetched."""
+        """A cached upstream file, whatever the name has become since (lock files pin URLs).
+        Raises Unauthenticated (proxied packages need a token) or NotFound (never fetched, or
+        the project is quarantined)."""
         self._may_read(caller)
         with self._sessions() as s:
             status = s.scalar(
                 select(m.Project.status).where(m.Project.normalized_name == normalize(name))
             )
-            if status == "quarantined":  # PEP 792: no files at all, cached ones included
+            # PEP 792: no files at all, cached ones included.
+            if status == ProjectStatus.QUARANTINED:
                 raise NotFound("the project is quarantined; its files are not available")
             row = s.scalar(
                 select(um.UpstreamFile).where(
@@ -222,7 +221,8 @@ class UpstreamDecisions:
 
     def record_file(self, caller: Caller, f: CachedFile) -> CachedFile:
         """Record a verified upstream file; the first fetch of a distribution is an event. A
-        concurrent record of the same file (another gateway) keeps the first."""
+        concurrent record of the same file (another gateway) keeps the first, which is
+        returned. Raises Unauthenticated or NotFound only in that race (as `get_file`)."""
         normalized = normalize(f.project_name)
         try:
             with write_session(self._sessions) as s:
@@ -260,6 +260,8 @@ class UpstreamDecisions:
             return self.get_file(caller, normalized, f.filename, f.metadata)
 
     def record_page(self, name: str, upstream_url: str, blob_key: str) -> None:
+        """Keep the blob holding the last page fetched for `name` (served stale when the
+        upstream fails); replaces the previous one. Raises nothing of its own."""
         normalized = normalize(name)
         with write_session(self._sessions) as s:
             row = s.get(um.UpstreamPage, normalized)
@@ -271,8 +273,9 @@ class UpstreamDecisions:
     def set_rule(
         self, caller: Caller, name: str, rule: str, enabled: bool, until: datetime | None
     ) -> RuleData:
-        """Add (or replace) or remove a cooldown exemption or a merge allow-list entry;
-        administrators only, recorded as an event."""
+        """Add (or replace) or remove a cooldown exemption or a merge allow-list entry,
+        recorded as an event. Raises Unauthenticated or PermissionDenied (not an
+        administrator) or InvalidArgument (an unknown rule, or `until` not in the future)."""
         require_admin(caller, "change upstream rules")
         if rule not in RULES:
             raise InvalidArgument(f"rule is one of {', '.join(RULES)}")
@@ -307,6 +310,8 @@ class UpstreamDecisions:
         return RuleData(normalized, rule, until, now, caller.username)
 
     def list_rules(self, caller: Caller) -> list[RuleData]:
+        """Every rule, by name then rule. Raises Unauthenticated or PermissionDenied (not an
+        administrator)."""
         require_admin(caller, "list upstream rules")
         with self._sessions() as s:
             rows = s.scalars(

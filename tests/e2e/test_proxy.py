@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from tests.factories import make_wheel
-from tests.support.clients import pip_install, twine_upload, uv_install
+from tests.support.clients import manage, pip_install, twine_upload, uv_install
 from tests.support.upstream_server import UpFile, Upstream
-from tests.support.vestry_up import RunningVestry, start_vestry
+from tests.support.vestry_up import RunningVestry, module_vestry
 
 pytestmark = pytest.mark.e2e
 
@@ -123,12 +123,12 @@ def static_tree(tmp: Path) -> Iterator[StaticTree]:
 
 
 @pytest.fixture(scope="module")
-def vestry(tmp: Path, upstream: Upstream, static_tree: StaticTree) -> Iterator[RunningVestry]:
+def vestry(
+    tmp_path_factory: pytest.TempPathFactory, upstream: Upstream, static_tree: StaticTree
+) -> Iterator[RunningVestry]:
     # Two upstreams: static-* only from the static tree, everything else from the other.
     routes = f"static-*={static_tree.url},{upstream.url}"
-    running = start_vestry(tmp / "data", env={"VESTRY_UPSTREAM_URL": routes})
-    yield running
-    assert running.stop() == 0, running.log()
+    yield from module_vestry(tmp_path_factory, "proxy-vestry", {"VESTRY_UPSTREAM_URL": routes})
 
 
 @pytest.fixture(scope="module")
@@ -138,16 +138,6 @@ def admin(vestry: RunningVestry) -> str:
 
 def _get(vestry: RunningVestry, token: str, path: str, **headers: str) -> httpx.Response:
     return httpx.get(vestry.base + path, auth=("__token__", token), headers=headers, timeout=60)
-
-
-def _api(vestry: RunningVestry, token: str, method: str, path: str, body: object = None):  # type: ignore[no-untyped-def]
-    return httpx.request(
-        method,
-        f"{vestry.base}/api/v1{path}",
-        json=body,
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=30,
-    )
 
 
 # ---- pages -------------------------------------------------------------------------------
@@ -217,7 +207,7 @@ def test_pip_anduv_install_a_proxied_package(
     assert (tmp / "uv-pubdep" / "pubdep-1.2.0.dist-info").is_dir()
     # Fetched once, kept, and served from storage afterwards; the first fetch is an event.
     assert upstream.count("/files/pubdep-1.2.0-py3-none-any.whl") == 1
-    events = _api(vestry, admin, "GET", "/events").json()
+    events = manage(vestry.base, admin, "GET", "/events").json()
     fetches = [e for e in events if e["kind"] == "upstream.fetch"]
     assert any(e["detail"]["filename"] == "pubdep-1.2.0-py3-none-any.whl" for e in fetches)
 
@@ -312,7 +302,7 @@ def test_attack_replay_local_name_never_comes_from_upstream(
     assert out.returncode != 0
     assert not (tmp / "uv-outsider" / "acme_internal-99.0.dist-info").exists()
     # Deleted locally: a tombstone, never proxied either.
-    assert _api(vestry, admin, "DELETE", "/projects/acme-internal").status_code == 200
+    manage(vestry.base, admin, "DELETE", "/projects/acme-internal")
     assert _get(vestry, admin, "/simple/acme-internal/").status_code == 404
     assert _get(vestry, admin, f"/files/acme-internal/{attack}").status_code == 404
     out = pip_install(vestry.index_url(admin), tmp / "pip-acme-2", "acme-internal")
@@ -326,9 +316,8 @@ def test_attack_replay_local_name_never_comes_from_upstream(
 def test_reserved_prefix_is_never_proxied(
     vestry: RunningVestry, admin: str, upstream: Upstream
 ) -> None:
-    assert _api(vestry, admin, "POST", "/orgs", {"name": "acme"}).status_code == 201
-    r = _api(vestry, admin, "POST", "/reserved", {"pattern": "acme-*", "organization": "acme"})
-    assert r.status_code == 201, r.text
+    manage(vestry.base, admin, "POST", "/orgs", {"name": "acme"})
+    manage(vestry.base, admin, "POST", "/reserved", {"pattern": "acme-*", "organization": "acme"})
     assert _get(vestry, admin, "/simple/acme-tools/").status_code == 404
     f = upstream.projects["acme-tools"][0]
     assert _get(vestry, admin, f"/files/acme-tools/{f.filename}").status_code == 404
@@ -348,7 +337,7 @@ def test_merge_allow_list(vestry: RunningVestry, admin: str, tmp: Path, upstream
 
     assert listed() == ["mixed-1.0-py3-none-any.whl"]
     assert upstream.requests_for("/simple/mixed/") == 0
-    assert _api(vestry, admin, "PUT", "/upstream/rules/mixed/merge", {}).status_code == 200
+    manage(vestry.base, admin, "PUT", "/upstream/rules/mixed/merge", {})
     # Local 1.0 (the local file, not upstream's) and upstream's 2.0.
     doc = _get(vestry, admin, "/simple/mixed/", Accept=JSON).json()
     local_sha = hashlib.sha256((local / "mixed-1.0-py3-none-any.whl").read_bytes()).hexdigest()
@@ -361,7 +350,7 @@ def test_merge_allow_list(vestry: RunningVestry, admin: str, tmp: Path, upstream
         r.status_code == 200
         and hashlib.sha256(r.content).hexdigest() == doc["files"][1]["hashes"]["sha256"]
     )
-    assert _api(vestry, admin, "DELETE", "/upstream/rules/mixed/merge").status_code == 204
+    manage(vestry.base, admin, "DELETE", "/upstream/rules/mixed/merge")
     assert listed() == ["mixed-1.0-py3-none-any.whl"]
 
 

@@ -19,7 +19,7 @@ import pytest
 from tests.factories import make_wheel
 from tests.support.clients import BIN, pip_install, run, twine_upload
 from tests.support.upstream_server import UpFile, Upstream
-from tests.support.vestry_up import RunningVestry, start_vestry
+from tests.support.vestry_up import RunningVestry, module_vestry, start_vestry
 
 pytestmark = pytest.mark.e2e
 
@@ -70,10 +70,8 @@ def _env(upstream: Upstream) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def vestry(tmp: Path, upstream: Upstream) -> Iterator[RunningVestry]:
-    running = start_vestry(tmp / "data", env=_env(upstream))
-    yield running
-    running.stop()
+def vestry(tmp_path_factory: pytest.TempPathFactory, upstream: Upstream) -> Iterator[RunningVestry]:
+    yield from module_vestry(tmp_path_factory, "resilience-vestry", _env(upstream))
 
 
 @pytest.fixture(scope="module")

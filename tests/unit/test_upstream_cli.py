@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from vestry.cli.errors import CliError
 from vestry.cli.main import _parser
-from vestry.cli.projects import CliError
 from vestry.cli.upstream import _until
 
 

@@ -6,9 +6,14 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-from vestry.cli.projects import CliError, Handler, _call, _print_json, _q, _run
+from vestry.cli._command import Handler, SubParsers, add_command, api_command, print_json
+from vestry.cli._command import segment as q
+from vestry.cli.api import Api
+from vestry.cli.errors import CliError
 
 __all__ = ["add_commands"]
+
+_RULE = "/upstream/rules/{project}/"
 
 
 def _until(text: str | None) -> str | None:
@@ -23,8 +28,8 @@ def _until(text: str | None) -> str | None:
 
 def _set(rule: str) -> Handler:
     def handler(args: argparse.Namespace) -> int:
-        body = {"until": _until(getattr(args, "until", None))}
-        out = _call(args, "PUT", f"/upstream/rules/{_q(args.project)}/{rule}", body)
+        body = {"until": _until(args.until)}
+        out = Api.from_args(args).call("PUT", f"/upstream/rules/{q(args.project)}/{rule}", body)
         until = out.get("until") or "until removed"
         print(f"{out['project']}: {rule} ({until})")
         return 0
@@ -32,25 +37,13 @@ def _set(rule: str) -> Handler:
     return handler
 
 
-def _remove(rule: str) -> Handler:
-    def handler(args: argparse.Namespace) -> int:
-        _call(args, "DELETE", f"/upstream/rules/{_q(args.project)}/{rule}")
-        print(f"{args.project}: {rule} removed")
-        return 0
-
-    return handler
-
-
 def _rules(args: argparse.Namespace) -> int:
-    _print_json(_call(args, "GET", "/upstream/rules"))
+    print_json(Api.from_args(args).call("GET", "/upstream/rules"))
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    server = argparse.ArgumentParser(add_help=False)
-    server.add_argument("--url", default="", help="the gateway (default $VESTRY_URL)")
-    server.add_argument("--token", default="", help="an API token (default $VESTRY_TOKEN)")
-    server.add_argument("--timeout", type=float, default=30.0)
+def add_commands(sub: SubParsers) -> None:
+    """Register `vestry upstream exempt|unexempt|merge|unmerge|rules`."""
     up = sub.add_parser("upstream", help="upstream proxy rules on a running Vestry (admins)")
     us = up.add_subparsers(dest="upstream_command", required=True)
     for rule, add, remove, add_help, remove_help in (
@@ -69,12 +62,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
             "make a project local-only again",
         ),
     ):
-        p = us.add_parser(add, parents=[server], help=add_help)
-        p.add_argument("project")
+        p = add_command(us, add, _set(rule), add_help, "project")
         p.add_argument("--until", default=None, help="a date or time (default: until removed)")
-        p.set_defaults(projects_handler=_run(_set(rule)))
-        p = us.add_parser(remove, parents=[server], help=remove_help)
-        p.add_argument("project")
-        p.set_defaults(projects_handler=_run(_remove(rule)))
-    p = us.add_parser("rules", parents=[server], help="list exemptions and merge entries")
-    p.set_defaults(projects_handler=_run(_rules))
+        removed = api_command("DELETE", _RULE + rule, "{project}: " + rule + " removed")
+        add_command(us, remove, removed, remove_help, "project")
+    add_command(us, "rules", _rules, "list exemptions and merge entries")

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from tests.unit.index.conftest import ADMIN, Upload, user
+from tests.factories.index import ADMIN, Upload, user
 from vestry.common.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from vestry.common.upstream_settings import parse_upstreams
+from vestry.common.vocabulary import ProjectStatus
 from vestry.services.index.access import ANONYMOUS
-from vestry.services.index.blobrefs import blob_references
 from vestry.services.index.service import IndexService
 from vestry.services.index.upstream import CachedFile, UpstreamConfig
 
@@ -52,9 +52,9 @@ def test_decisions(
     index = _index(engine)
     upload(ALICE, "acme-internal")
     upload(ALICE, "gone")
-    index.delete(ALICE, "gone", whole_project=True)
+    index.management.delete(ALICE, "gone", whole_project=True)
     org = index.orgs.create(ALICE, "corp")
-    index.orgs.reserve(ADMIN, "corp-*", org.name)
+    index.reserved.reserve(ADMIN, "corp-*", org.name)
     decision = index.upstream.decide(ALICE, name)
     assert (decision.outcome, decision.reason, decision.upstream_url) == (outcome, reason, url)
 
@@ -110,7 +110,7 @@ def test_merge_allow_list_and_exemptions_are_admin_events(engine: Engine, upload
     index.upstream.set_rule(ADMIN, "fresh", "exempt", True, until)
     after = index.upstream.decide(ALICE, "fresh")
     assert after.cooldown_cutoff is None and after.exempt_until == until
-    kinds = [e.kind for e in index.list_events(ADMIN)]
+    kinds = [e.kind for e in index.management.list_events(ADMIN)]
     assert {"upstream.merge", "upstream.exempt"} <= set(kinds)
     with pytest.raises(InvalidArgument):
         index.upstream.set_rule(ADMIN, "fresh", "exempt", True, datetime.now(UTC) - timedelta(1))
@@ -141,9 +141,9 @@ def test_cached_files_stay_readable_after_the_name_becomes_local(
     assert got.sha256 == cached.sha256
     with pytest.raises(NotFound):
         index.upstream.get_file(ALICE, "later", cached.filename, True)
-    fetches = [e for e in index.list_events(ADMIN) if e.kind == "upstream.fetch"]
+    fetches = [e for e in index.management.list_events(ADMIN) if e.kind == "upstream.fetch"]
     assert len(fetches) == 1
-    index.set_status(ADMIN, "later", "quarantined", "malware")
+    index.management.set_status(ADMIN, "later", ProjectStatus.QUARANTINED, "malware")
     with pytest.raises(NotFound):
         index.upstream.get_file(ALICE, "later", cached.filename, False)
 
@@ -154,7 +154,7 @@ def test_fsck_and_gc_know_cached_upstream_blobs(engine: Engine, upload: Upload) 
     cached = CachedFile("six", "six-1.0-py3-none-any.whl", False, "b" * 64, "b" * 64, 5, PYPI, NOW)
     index.upstream.record_file(ALICE, cached)
     index.upstream.record_page("six", PYPI, "c" * 64)
-    refs = [r for page in blob_references(engine) for r in page]
+    refs = [r for page in index.blob_references() for r in page]
     by_key = {r.blob_key: r for r in refs}
     assert not any(r.upstream_cache for r in refs if r.project_name == "mine")
     assert by_key["b" * 64].upstream_cache and by_key["b" * 64].expected_size == 5
