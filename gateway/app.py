@@ -29,9 +29,11 @@ from vestry.gateway.routes import (
     tokens,
     upload,
 )
+from vestry.gateway.routes import upstream as upstream_routes
 from vestry.gateway.security_headers import SecurityHeaders
 from vestry.gateway.settings import GatewaySettings
 from vestry.gateway.telemetry import RequestTelemetry
+from vestry.gateway.upstream.fetch import UpstreamFetcher
 
 
 class _Gateway(FastAPI):
@@ -54,9 +56,13 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.backends = Backends.connect(settings)
+        enabled = settings.upstream.enabled
+        app.state.upstream = UpstreamFetcher(settings.upstream) if enabled else None
         try:
             yield
         finally:
+            if app.state.upstream is not None:
+                await app.state.upstream.close()
             await app.state.backends.close()
 
     app = _Gateway(
@@ -94,6 +100,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    app.include_router(upstream_routes.router)
 
     @app.api_route("/healthz", methods=READ_METHODS, include_in_schema=False)
     async def healthz() -> PlainTextResponse:

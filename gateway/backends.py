@@ -25,6 +25,11 @@ RETRYABLE: dict[str, tuple[str, ...]] = {
         "CheckUpload",
         "CommitFile",
         "ListBlobReferences",
+        # The upstream proxy's: reads, and records that keep the first on a repeat.
+        "DecideUpstream",
+        "GetUpstreamFile",
+        "RecordUpstreamFile",
+        "RecordUpstreamPage",
     ),
     "vestry.storage.v1.StorageService": (
         "PutBlob",

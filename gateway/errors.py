@@ -23,6 +23,8 @@ __all__ = [
     "RETRY_AFTER_SECONDS",
     "STATUS_TABLE",
     "UPLOAD",
+    "UPSTREAM_FAILED",
+    "UPSTREAM_TIMEOUT",
     "HTTPError",
     "Override",
     "answers_as",
@@ -66,6 +68,11 @@ _RUNTIME_DETAILS = {
     grpc.StatusCode.UNKNOWN,
 }
 INTERNAL_MESSAGE = "internal error; the index operator can find details in its logs"
+
+# The upstream proxy's answers, decided in the gateway (no gRPC status behind them): the
+# upstream refused, broke off or sent what does not verify, or it did not answer in time.
+UPSTREAM_FAILED = 502  # Bad Gateway
+UPSTREAM_TIMEOUT = 504  # Gateway Timeout
 
 
 class HTTPError(Exception):

@@ -28,6 +28,8 @@ __all__ = [
     "TeamOut",
     "TeamRoleOut",
     "UnyankIn",
+    "UpstreamRuleIn",
+    "UpstreamRuleOut",
     "VisibilityIn",
     "YankIn",
 ]
@@ -163,3 +165,13 @@ class PublisherOut(BaseModel):
     claims: dict[str, str]
     created_by: str
     created: datetime | None
+class UpstreamRuleIn(BaseModel):
+    until: datetime | None = Field(default=None, description="Omitted: until removed")
+
+
+class UpstreamRuleOut(BaseModel):
+    project: str
+    rule: str
+    until: datetime | None
+    created: datetime | None
+    created_by: str

@@ -4,6 +4,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vestry.common.channels import grpc_target
+from vestry.common.upstream_settings import UpstreamSettings
 
 
 class GatewaySettings(BaseSettings):
@@ -53,6 +54,8 @@ class GatewaySettings(BaseSettings):
     # HTTPS served by the gateway itself (PEM files); both or neither.
     tls_cert: str = ""
     tls_key: str = ""
+    # The upstream proxy's fetching (VESTRY_UPSTREAM_*, shared with the index).
+    upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
 
     @field_validator("auth_address", "index_address", "storage_address")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 
+import grpc
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from vestry.index.v1 import index_pb2
@@ -17,6 +18,7 @@ from vestry.gateway.blobs import read_blob
 from vestry.gateway.conditional import READ_METHODS, etag_matches
 from vestry.gateway.errors import HTTPError
 from vestry.gateway.identity import identify
+from vestry.gateway.upstream import proxy as upstream_proxy
 
 router = APIRouter()
 _RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)\Z")
@@ -59,10 +61,16 @@ async def download(request: Request, project: str, filename: str) -> Response:
     who = await identify(request, backends)
     is_metadata = filename.endswith(".metadata")
     dist = filename[: -len(".metadata")] if is_metadata else filename
-    record: index_pb2.FileRecord = await backends.index.GetFile(
-        index_pb2.GetFileRequest(caller=who.caller, project_name=project, filename=dist),
-        timeout=backends.timeout,
-    )
+    try:
+        record: index_pb2.FileRecord = await backends.index.GetFile(
+            index_pb2.GetFileRequest(caller=who.caller, project_name=project, filename=dist),
+            timeout=backends.timeout,
+        )
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAUTHENTICATED):
+            raise
+        # Not a local file: a cached or fetchable upstream one, if the index allows it.
+        return await upstream_proxy.download(request, who, project, filename, exc)
     if is_metadata:
         if not record.metadata_blob_key:
             raise HTTPError(404, "this file has no separate metadata")

@@ -14,6 +14,7 @@ from vestry.gateway.conditional import READ_METHODS
 from vestry.gateway.errors import HTTPError
 from vestry.gateway.identity import identify
 from vestry.gateway.routes.simple import cached_page
+from vestry.gateway.upstream import proxy as upstream_proxy
 
 router = APIRouter()
 _JSON = "application/json"
@@ -33,6 +34,9 @@ def _key(request: Request, project: str) -> str:
 async def project_json(request: Request, project: str) -> Response:
     who = await identify(request, backends_of(request))
     base = _base(request)
+    proxied = await upstream_proxy.json_document(request, who, canonicalize_name(project))
+    if proxied is not None:
+        return proxied
     return await cached_page(
         request,
         who,

@@ -20,6 +20,7 @@ from vestry.gateway.errors import HTTPError
 from vestry.gateway.identity import Identity, identify
 from vestry.gateway.negotiation import HTML, JSON, choose
 from vestry.gateway.page_cache import PageCache, body_etag
+from vestry.gateway.upstream import proxy as upstream_proxy
 
 router = APIRouter()
 
@@ -154,6 +155,9 @@ async def project(request: Request, project: str) -> Response:
         return _to_canonical(normalized)
     media = _media(request)
     who = await identify(request, backends_of(request))
+    proxied = await upstream_proxy.project_page(request, who, normalized, media)
+    if proxied is not None:  # the index says: not local, from this upstream (docs/proxy.md)
+        return proxied
     return await cached_page(
         request,
         who,

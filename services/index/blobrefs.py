@@ -10,6 +10,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vestry.services.index import models as m
+from vestry.services.index.upstream import upstream_blob_references
 
 __all__ = ["BlobReference", "blob_references"]
 
@@ -24,12 +25,14 @@ class BlobReference:
     filename: str  # of the distribution; for metadata, the file it belongs to
     expected_sha256: str
     expected_size: int  # 0: not recorded (metadata blobs)
+    upstream_cache: bool = False  # a cached upstream blob: `vestry gc --prune-upstream` may go
 
 
 def blob_references(
     source: Engine | sessionmaker[Session], page: int = PAGE
 ) -> Iterator[list[BlobReference]]:
-    """Every file's blob and PEP 658 metadata blob, in pages of about `page` files.
+    """Every file's blob and PEP 658 metadata blob, then the upstream proxy's cached blobs
+    (`upstream_cache`), in pages of about `page` files.
 
     Each page is read in its own short transaction (keyset on the file id), so a long listing
     never holds a database snapshot open. A file committed during the listing may be missed;
@@ -56,7 +59,7 @@ def blob_references(
                 .limit(page)
             ).all()
         if not rows:
-            return
+            break
         refs: list[BlobReference] = []
         for file_id, filename, key, sha256, size, md_key, md_sha256, project in rows:
             refs.append(BlobReference(key, "file", project, filename, sha256, size))
@@ -64,3 +67,9 @@ def blob_references(
                 refs.append(BlobReference(md_key, "metadata", project, filename, md_sha256, 0))
             after = file_id
         yield refs
+    # Then the upstream proxy's cache (docs/proxy.md): kept and checked like uploads.
+    for cached in upstream_blob_references(sessions, page):
+        yield [
+            BlobReference(key, "file" if size else "metadata", name, fn, sha, size, True)
+            for key, name, fn, sha, size in cached
+        ]

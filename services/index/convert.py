@@ -214,6 +214,7 @@ def blob_reference_to_proto(r: BlobReference) -> index_pb2.BlobReference:
         filename=r.filename,
         expected_sha256=r.expected_sha256,
         expected_size=r.expected_size,
+        upstream_cache=r.upstream_cache,
     )
 
 

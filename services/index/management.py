@@ -21,6 +21,7 @@ from vestry.services.index.records import EventData, ProjectDetail, RoleData, Te
 from vestry.services.index.roles import Roles
 from vestry.services.index.rows import project_data, utc
 from vestry.services.index.txn import bump_serial, record_event, write_session
+from vestry.services.index.upstream import record_tombstone
 
 __all__ = ["STATUSES", "VISIBILITIES", "Management"]
 
@@ -210,6 +211,7 @@ class Management:
                     {"name": project.name, "filenames": filenames},
                 )
                 s.execute(delete(m.Project).where(m.Project.id == project.id))
+                record_tombstone(s, project.normalized_name)  # never proxied afterwards
                 s.expunge(project)
                 return serial
             if filename:

@@ -47,6 +47,20 @@ class ReservedNames:
         """The id of the organisation that reserved `normalized`, if the caller may create
         it for them (a member, or an administrator); None if no reservation matches. Raises
         PermissionDenied for anyone else."""
+        reserved = self.matching(s, normalized)
+        if reserved is None:
+            return None
+        if caller.admin or self._orgs.is_member(s, caller, reserved.organization_id):
+            return reserved.organization_id
+        raise PermissionDenied(
+            f"the name {normalized!r} is reserved ({reserved.pattern}); only its organisation "
+            "may create it"
+        )
+
+    @staticmethod
+    def matching(s: Session, normalized: str) -> m.ReservedName | None:
+        """The reservation (name or prefix) covering `normalized`, if any; raises nothing.
+        Project creation and the upstream proxy (never proxied) both ask this."""
         # Look-alikes are matched too: "acmetools" or "acme-t0ols" must not slip past "acme-*".
         ultra = ultranormalize(normalized)
         for reserved in s.scalars(select(m.ReservedName)).all():
@@ -55,14 +69,8 @@ class ReservedNames:
                 hit = ultra.startswith(ultranormalize(pattern[:-1]))
             else:
                 hit = ultra == ultranormalize(pattern)
-            if not hit:
-                continue
-            if caller.admin or self._orgs.is_member(s, caller, reserved.organization_id):
-                return reserved.organization_id
-            raise PermissionDenied(
-                f"the name {normalized!r} is reserved ({pattern}); only its organisation "
-                "may create it"
-            )
+            if hit:
+                return reserved
         return None
 
     def reserve(self, caller: Caller, pattern: str, org_name: str) -> ReservedData:

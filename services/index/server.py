@@ -10,9 +10,11 @@ from vestry.index.v1 import index_pb2, index_pb2_grpc
 from vestry.common.db import migrate_url, migrated_engine
 from vestry.common.grpc_server import create_server as create_grpc_server
 from vestry.common.grpc_server import run_until_signalled
+from vestry.common.vocabulary import Visibility
 from vestry.services.index.service import IndexService
 from vestry.services.index.servicer import IndexServicer
 from vestry.services.index.settings import IndexSettings
+from vestry.services.index.upstream import UpstreamConfig
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "alembic_version_index"
@@ -21,10 +23,20 @@ SERVICE_NAME = index_pb2.DESCRIPTOR.services_by_name["IndexService"].full_name
 
 def build_service(settings: IndexSettings) -> IndexService:
     engine = migrated_engine(settings.database_url, MIGRATIONS, VERSION_TABLE)
+    up = settings.upstream
+    upstream = UpstreamConfig(
+        up.upstreams,
+        up.cooldown_seconds,
+        up.cooldown_serve_undated,
+        settings.default_visibility == Visibility.PUBLIC
+        if up.anonymous_read is None
+        else up.anonymous_read,
+    )
     return IndexService(
         engine,
         default_visibility=settings.default_visibility,
         allow_local_versions=settings.allow_local_versions,
+        upstream=upstream,
     )
 
 

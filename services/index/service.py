@@ -3,8 +3,8 @@ No gRPC here.
 
 Each concept is its own part over one session factory: `pages` (what installers read),
 `uploads`, `management` (changes to a project and its roles), `roles` (effective roles and the
-access check), `orgs` (organisations and teams), `reserved` (reserved names) and `publishers`
-(trusted publishers).
+access check), `orgs` (organisations and teams), `reserved` (reserved names), `publishers`
+(trusted publishers) and `upstream` (the upstream proxy's decisions).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from vestry.services.index.publishers import TrustedPublishers
 from vestry.services.index.reserved import ReservedNames
 from vestry.services.index.roles import Roles
 from vestry.services.index.uploads import Uploads
+from vestry.services.index.upstream import UpstreamConfig, UpstreamDecisions
 
 __all__ = ["IndexService"]
 
@@ -33,10 +34,12 @@ class IndexService:
         engine: Engine,
         default_visibility: str = Visibility.PRIVATE,
         allow_local_versions: bool = True,
+        upstream: UpstreamConfig | None = None,
     ) -> None:
         """The parts of the index over `engine`; new projects get `default_visibility`
         ('private' or 'public', else ValueError); uploads may have PEP 440 local versions
-        unless `allow_local_versions` is false (PyPI's rule)."""
+        unless `allow_local_versions` is false (PyPI's rule); `upstream` configures the proxy's
+        decisions (default: no upstream)."""
         if default_visibility not in VISIBILITIES:
             raise ValueError("default_visibility is 'private' or 'public'")
         self._engine = engine
@@ -55,6 +58,9 @@ class IndexService:
         )
         self.management = Management(self._sessions, self.roles, self.orgs)
         self.publishers = TrustedPublishers(self._sessions, self.roles.facts)
+        self.upstream = UpstreamDecisions(
+            self._sessions, self.reserved, upstream or UpstreamConfig()
+        )
 
     def blob_references(self, page: int = PAGE) -> Iterator[list[BlobReference]]:
         """Every blob the index references, in pages of about `page` files (see

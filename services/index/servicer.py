@@ -28,6 +28,13 @@ from vestry.services.index.convert import (
 )
 from vestry.services.index.page_protos import BuiltPages
 from vestry.services.index.service import IndexService
+from vestry.services.index.upstream_convert import (
+    cached_from_proto,
+    cached_to_proto,
+    decision_to_proto,
+    rule_to_proto,
+    when,
+)
 
 
 class IndexServicer(index_pb2_grpc.IndexServiceServicer):
@@ -436,3 +443,67 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
                 for x in matches
             ]
         )
+
+    # ---- upstream proxy (docs/proxy.md) ----------------------------------------------------
+
+    async def DecideUpstream(
+        self, request: index_pb2.DecideUpstreamRequest, context: Context
+    ) -> index_pb2.UpstreamDecision:
+        decision = await asyncio.to_thread(
+            self._s.upstream.decide, caller_from_proto(request.caller), request.name
+        )
+        return decision_to_proto(decision)
+
+    async def GetUpstreamFile(
+        self, request: index_pb2.GetUpstreamFileRequest, context: Context
+    ) -> index_pb2.UpstreamFile:
+        cached = await asyncio.to_thread(
+            self._s.upstream.get_file,
+            caller_from_proto(request.caller),
+            request.project_name,
+            request.filename,
+            request.metadata,
+        )
+        return cached_to_proto(cached)
+
+    async def RecordUpstreamFile(
+        self, request: index_pb2.RecordUpstreamFileRequest, context: Context
+    ) -> index_pb2.UpstreamFile:
+        cached = await asyncio.to_thread(
+            self._s.upstream.record_file,
+            caller_from_proto(request.caller),
+            cached_from_proto(request.file),
+        )
+        return cached_to_proto(cached)
+
+    async def RecordUpstreamPage(
+        self, request: index_pb2.RecordUpstreamPageRequest, context: Context
+    ) -> index_pb2.MutationResponse:
+        await asyncio.to_thread(
+            self._s.upstream.record_page,
+            request.project_name,
+            request.upstream_url,
+            request.blob_key,
+        )
+        return index_pb2.MutationResponse()
+
+    async def SetUpstreamRule(
+        self, request: index_pb2.SetUpstreamRuleRequest, context: Context
+    ) -> index_pb2.UpstreamRule:
+        rule = await asyncio.to_thread(
+            self._s.upstream.set_rule,
+            caller_from_proto(request.caller),
+            request.project_name,
+            request.rule,
+            request.enabled,
+            when(request, "until"),
+        )
+        return rule_to_proto(rule)
+
+    async def ListUpstreamRules(
+        self, request: index_pb2.ListUpstreamRulesRequest, context: Context
+    ) -> index_pb2.ListUpstreamRulesResponse:
+        rules = await asyncio.to_thread(
+            self._s.upstream.list_rules, caller_from_proto(request.caller)
+        )
+        return index_pb2.ListUpstreamRulesResponse(rules=[rule_to_proto(r) for r in rules])

@@ -49,6 +49,7 @@ class Reference:
     filename: str
     sha256: str = ""  # expected; "" = not recorded
     size: int = 0  # expected; 0 = not recorded
+    cache: bool = False  # a cached upstream blob: may be pruned (then missing is fine)
 
     def describe(self) -> str:
         what = f"{self.filename}.metadata" if self.kind == "metadata" else self.filename
@@ -135,6 +136,8 @@ def _check(key: str, refs: list[Reference], blobs: BlobSource) -> tuple[Problem 
     try:
         actual = blobs.verify(key)
     except BlobNotFound:
+        if all(r.cache for r in refs):
+            return None, 0  # a pruned upstream cache entry: fetched again when asked for
         return Problem("missing", key, tuple(refs), "no blob stored under this key"), 0
     if actual.sha256 != key:
         detail = f"the stored bytes ({actual.size} bytes) have sha256 {actual.sha256}"

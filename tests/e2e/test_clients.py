@@ -26,6 +26,7 @@ from tests.support.clients import (
     raw_upload,
     run,
     twine_upload,
+    uv_install,
 )
 from tests.support.vestry_up import RunningVestry
 
@@ -66,18 +67,8 @@ def _uv(*args: str, **env: str) -> tuple[int, str]:
 
 def _uv_install(index_url: str, target: Path, *requirements: str) -> tuple[int, str]:
     """`uv pip install` into `target` from `index_url` alone, with no cache."""
-    return _uv(
-        "pip",
-        "install",
-        "--no-cache",
-        "--python",
-        sys.executable,
-        "--target",
-        str(target),
-        "--index-url",
-        index_url,
-        *requirements,
-    )
+    result = uv_install(index_url, target, *requirements)
+    return result.returncode, result.stdout + result.stderr
 
 
 def _installed_version(target: Path, dist: str) -> str:

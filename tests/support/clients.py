@@ -113,6 +113,28 @@ def pip_install(
     )
 
 
+def uv_install(
+    index_url: str, target: Path, *requirements: str
+) -> subprocess.CompletedProcess[str]:
+    """`uv pip install` into `target` from `index_url` alone, with no cache."""
+    return run(
+        [
+            str(BIN / "uv"),
+            "pip",
+            "install",
+            "--no-cache",
+            "--python",
+            sys.executable,
+            "--target",
+            str(target),
+            "--index-url",
+            index_url,
+            *requirements,
+        ],
+        timeout=180,
+    )
+
+
 def manage(
     base: str, token: str, method: str, path: str, body: dict[str, str] | None = None
 ) -> httpx.Response:

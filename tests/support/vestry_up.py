@@ -106,10 +106,12 @@ def start_vestry(
     raise RuntimeError(f"vestry up did not start in {timeout}s:\n{running.log()}")
 
 
-def module_vestry(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[RunningVestry]:
-    """A module-scoped fixture's body: `vestry up` on a fresh data directory under `name`, which
-    must exit 0 on SIGTERM afterwards."""
-    running = start_vestry(tmp_path_factory.mktemp(name) / "data")
+def module_vestry(
+    tmp_path_factory: pytest.TempPathFactory, name: str, env: dict[str, str] | None = None
+) -> Iterator[RunningVestry]:
+    """A module-scoped fixture's body: `vestry up` on a fresh data directory under `name`, with
+    `env` added to its environment, which must exit 0 on SIGTERM afterwards."""
+    running = start_vestry(tmp_path_factory.mktemp(name) / "data", env)
     yield running
     code = running.stop()
     assert code == 0, f"vestry up exited {code} on SIGTERM:\n{running.log()}"

@@ -81,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="serve HTTPS with a local CA made in the data directory (for evaluation)",
     )
+    up.add_argument(
+        "--upstream",
+        default=None,
+        metavar="URL",
+        help="proxy this index (e.g. https://pypi.org/simple/); sets VESTRY_UPSTREAM_URL",
+    )
 
     serve = sub.add_parser("serve", help="run one process, configured from VESTRY_* variables")
     serve.add_argument("service", choices=["auth", "index", "storage", "gateway"])
@@ -107,12 +113,13 @@ def _parser() -> argparse.ArgumentParser:
         help="an embedded data dir (default ./vestry-data or $VESTRY_DATA_DIR); without it and "
         "with $VESTRY_AUTH_DATABASE_URL set, that (migrated) deployment database",
     )
-    from vestry.cli import events, orgs, projects, reserved
+    from vestry.cli import events, orgs, projects, reserved, upstream
 
     projects.add_commands(sub)
     orgs.add_commands(sub)
     events.add_commands(sub)
     reserved.add_commands(admin_sub)
+    upstream.add_commands(sub)
 
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
@@ -137,6 +144,11 @@ def _parser() -> argparse.ArgumentParser:
     gc.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
     gc.add_argument("--grace", default="24h", help="spare blobs written this recently (24h)")
     gc.add_argument("--allow-empty-index", action="store_true", help="even if nothing is indexed")
+    gc.add_argument(
+        "--prune-upstream",
+        action="store_true",
+        help="also delete cached upstream files and pages (fetched again when asked for)",
+    )
     return p
 
 
@@ -173,7 +185,7 @@ def _run(args: argparse.Namespace) -> int:
             print("vestry up: give --tls-cert and --tls-key together, or --tls self-signed")
             return 2
         tls = (args.tls_cert, args.tls_key) if args.tls_cert else args.tls
-        return up(args.data_dir or default_data_dir(), args.host, args.port, tls)
+        return up(args.data_dir or default_data_dir(), args.host, args.port, tls, args.upstream)
     if args.command == "migrate":
         from vestry.cli.admin import migrate
 

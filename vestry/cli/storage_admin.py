@@ -49,7 +49,7 @@ _LONG_CALL = 3600.0  # reading back one large blob over a slow link
 # ---- where references and blobs come from -------------------------------------------------
 
 
-def _local(data_dir: Path) -> tuple[Iterator[Reference], BlobSource]:
+def _local(data_dir: Path, prune: bool = False) -> tuple[Iterator[Reference], BlobSource]:
     dd = DataDir(data_dir)
     db = dd.root / "index.sqlite3"
     if not db.is_file():
@@ -63,6 +63,8 @@ def _local(data_dir: Path) -> tuple[Iterator[Reference], BlobSource]:
         try:
             for page in blob_references(engine):
                 for r in page:
+                    if prune and r.upstream_cache:
+                        continue  # gc --prune-upstream: the proxy fetches it again if asked
                     yield Reference(
                         r.blob_key,
                         r.kind,
@@ -70,6 +72,7 @@ def _local(data_dir: Path) -> tuple[Iterator[Reference], BlobSource]:
                         r.filename,
                         r.expected_sha256,
                         r.expected_size,
+                        r.upstream_cache,
                     )
         finally:
             engine.dispose()
@@ -145,13 +148,15 @@ _KINDS: dict[int, str] = {
 }
 
 
-def _remote_references(index: _Remote) -> Iterator[Reference]:
+def _remote_references(index: _Remote, prune: bool = False) -> Iterator[Reference]:
     stub = index_pb2_grpc.IndexServiceStub(index.channel)
     try:
         for page in stub.ListBlobReferences(
             index_pb2.ListBlobReferencesRequest(), metadata=index.metadata(), timeout=_LONG_CALL
         ):
             for r in page.references:
+                if prune and r.upstream_cache:
+                    continue
                 yield Reference(
                     r.blob_key,
                     "metadata" if _KINDS.get(r.kind) == "metadata" else "file",
@@ -159,12 +164,14 @@ def _remote_references(index: _Remote) -> Iterator[Reference]:
                     r.filename,
                     r.expected_sha256,
                     r.expected_size,
+                    r.upstream_cache,
                 )
     except grpc.RpcError as exc:
         raise index.error(exc) from exc
 
 
 def _sources(args: argparse.Namespace) -> tuple[Iterator[Reference], BlobSource, list[_Remote]]:
+    prune = bool(getattr(args, "prune_upstream", False))
     if args.index or args.storage:
         if not (args.index and args.storage):
             raise FailedPrecondition("a deployment needs both --index and --storage")
@@ -177,8 +184,8 @@ def _sources(args: argparse.Namespace) -> tuple[Iterator[Reference], BlobSource,
             )
         index = _Remote(args.index, secret.encode(), "index")
         storage = RemoteBlobs(args.storage, secret.encode())
-        return _remote_references(index), storage, [index, storage]
-    refs, blobs = _local(args.data_dir or default_data_dir())
+        return _remote_references(index, prune), storage, [index, storage]
+    refs, blobs = _local(args.data_dir or default_data_dir(), prune)
     return refs, blobs, []
 
 

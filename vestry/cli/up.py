@@ -79,8 +79,15 @@ class Supervisor:
         return None
 
 
-def up(data_dir: Path, host: str, port: int, tls: tuple[Path, Path] | str | None = None) -> int:
-    """Run everything; `tls` is (cert, key), "self-signed", or None for plain HTTP."""
+def up(
+    data_dir: Path,
+    host: str,
+    port: int,
+    tls: tuple[Path, Path] | str | None = None,
+    upstream: str | None = None,
+) -> int:
+    """Run everything; `tls` is (cert, key), "self-signed", or None for plain HTTP; `upstream`
+    the index to proxy (VESTRY_UPSTREAM_URL), None for none."""
     dd = DataDir(data_dir)
     dd.prepare()
     trust = ""
@@ -98,6 +105,8 @@ def up(data_dir: Path, host: str, port: int, tls: tuple[Path, Path] | str | None
     if isinstance(tls, tuple):
         env["VESTRY_GATEWAY_TLS_CERT"] = str(Path(tls[0]).resolve())
         env["VESTRY_GATEWAY_TLS_KEY"] = str(Path(tls[1]).resolve())
+    if upstream is not None:
+        env["VESTRY_UPSTREAM_URL"] = upstream
     # One HOST:PORT cannot serve four processes' metrics: the embedded default exports none.
     env.pop("VESTRY_METRICS_LISTEN", None)
     sup = Supervisor()

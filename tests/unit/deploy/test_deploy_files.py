@@ -42,6 +42,10 @@ def env_names(cls: type[BaseSettings]) -> tuple[set[str], set[str]]:
     names: set[str] = set()
     required: set[str] = set()
     for field, info in cls.model_fields.items():
+        nested = info.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseSettings):
+            names |= env_names(nested)[0]  # e.g. VESTRY_UPSTREAM_*, read by two processes
+            continue
         alias = info.validation_alias
         if isinstance(alias, AliasChoices):
             choices = {c for c in alias.choices if isinstance(c, str)}

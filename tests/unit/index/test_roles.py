@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from tests.factories.index import ADMIN, Upload, user
-from vestry.common.errors import FailedPrecondition, NotFound, PermissionDenied, Unauthenticated
+from vestry.common.errors import (
+    FailedPrecondition,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
 from vestry.services.index.access import Action, Caller
 from vestry.services.index.errors import NameNotAvailable
 from vestry.services.index.service import IndexService

@@ -666,6 +666,7 @@ class BlobReference(_message.Message):
     FILENAME_FIELD_NUMBER: _builtins.int
     EXPECTED_SHA256_FIELD_NUMBER: _builtins.int
     EXPECTED_SIZE_FIELD_NUMBER: _builtins.int
+    UPSTREAM_CACHE_FIELD_NUMBER: _builtins.int
     blob_key: _builtins.str
     kind: Global___BlobReference.Kind.ValueType
     project_name: _builtins.str
@@ -674,6 +675,8 @@ class BlobReference(_message.Message):
     expected_sha256: _builtins.str
     expected_size: _builtins.int
     """0 = not recorded (metadata blobs)"""
+    upstream_cache: _builtins.bool
+    """A cached upstream blob (file, metadata or page): may be pruned and fetched again."""
     def __init__(
         self,
         *,
@@ -683,10 +686,11 @@ class BlobReference(_message.Message):
         filename: _builtins.str = ...,
         expected_sha256: _builtins.str = ...,
         expected_size: _builtins.int = ...,
+        upstream_cache: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["blob_key", b"blob_key", "expected_sha256", b"expected_sha256", "expected_size", b"expected_size", "filename", b"filename", "kind", b"kind", "project_name", b"project_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blob_key", b"blob_key", "expected_sha256", b"expected_sha256", "expected_size", b"expected_size", "filename", b"filename", "kind", b"kind", "project_name", b"project_name", "upstream_cache", b"upstream_cache"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1711,3 +1715,361 @@ class MatchTrustedPublishersResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MatchTrustedPublishersResponse: _TypeAlias = MatchTrustedPublishersResponse  # noqa: Y015
+
+@_typing.final
+class DecideUpstreamRequest(_message.Message):
+    """---- upstream proxy ------------------------------------------------------------------------"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALLER_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    @_builtins.property
+    def caller(self) -> Global___Caller: ...
+    def __init__(
+        self,
+        *,
+        caller: Global___Caller | None = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DecideUpstreamRequest: _TypeAlias = DecideUpstreamRequest  # noqa: Y015
+
+@_typing.final
+class UpstreamDecision(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _Outcome:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _OutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[UpstreamDecision._Outcome.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        OUTCOME_UNSPECIFIED: UpstreamDecision._Outcome.ValueType  # 0
+        LOCAL: UpstreamDecision._Outcome.ValueType  # 1
+        """serve the local project only (or its absence): never the upstream"""
+        PROXY: UpstreamDecision._Outcome.ValueType  # 2
+        """no local project: serve the upstream's page and files"""
+        MERGE: UpstreamDecision._Outcome.ValueType  # 3
+        """a local project allowed to merge upstream versions it does not have"""
+
+    class Outcome(_Outcome, metaclass=_OutcomeEnumTypeWrapper): ...
+    OUTCOME_UNSPECIFIED: UpstreamDecision.Outcome.ValueType  # 0
+    LOCAL: UpstreamDecision.Outcome.ValueType  # 1
+    """serve the local project only (or its absence): never the upstream"""
+    PROXY: UpstreamDecision.Outcome.ValueType  # 2
+    """no local project: serve the upstream's page and files"""
+    MERGE: UpstreamDecision.Outcome.ValueType  # 3
+    """a local project allowed to merge upstream versions it does not have"""
+
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    UPSTREAM_URL_FIELD_NUMBER: _builtins.int
+    COOLDOWN_CUTOFF_FIELD_NUMBER: _builtins.int
+    COOLDOWN_SECONDS_FIELD_NUMBER: _builtins.int
+    SERVE_UNDATED_FIELD_NUMBER: _builtins.int
+    EXEMPT_UNTIL_FIELD_NUMBER: _builtins.int
+    PAGE_BLOB_KEY_FIELD_NUMBER: _builtins.int
+    PAGE_FETCHED_FIELD_NUMBER: _builtins.int
+    ANONYMOUS_FIELD_NUMBER: _builtins.int
+    CACHED_FILES_FIELD_NUMBER: _builtins.int
+    outcome: Global___UpstreamDecision.Outcome.ValueType
+    reason: _builtins.str
+    """Why the name is not proxied: local, tombstone, reserved, no-upstream."""
+    upstream_url: _builtins.str
+    """the upstream's index URL (ending in /simple/ or like it)"""
+    cooldown_seconds: _builtins.int
+    serve_undated: _builtins.bool
+    """files without upload-time are served during a cooldown"""
+    page_blob_key: _builtins.str
+    """the last upstream page kept, "" if none"""
+    anonymous: _builtins.bool
+    """proxied pages and files are readable without a token"""
+    @_builtins.property
+    def cooldown_cutoff(self) -> _timestamp_pb2.Timestamp:
+        """Files uploaded after this instant are held back (unset: no cooldown, or exempt)."""
+
+    @_builtins.property
+    def exempt_until(self) -> _timestamp_pb2.Timestamp:
+        """set: exempt from the cooldown until then"""
+
+    @_builtins.property
+    def page_fetched(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def cached_files(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """During a cooldown, the only yanked upstream files offered: those already cached (a yank
+        that came before Vestry ever served the file, e.g. during its cooldown, hides it for good).
+        """
+
+    def __init__(
+        self,
+        *,
+        outcome: Global___UpstreamDecision.Outcome.ValueType = ...,
+        reason: _builtins.str = ...,
+        upstream_url: _builtins.str = ...,
+        cooldown_cutoff: _timestamp_pb2.Timestamp | None = ...,
+        cooldown_seconds: _builtins.int = ...,
+        serve_undated: _builtins.bool = ...,
+        exempt_until: _timestamp_pb2.Timestamp | None = ...,
+        page_blob_key: _builtins.str = ...,
+        page_fetched: _timestamp_pb2.Timestamp | None = ...,
+        anonymous: _builtins.bool = ...,
+        cached_files: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cooldown_cutoff", b"cooldown_cutoff", "exempt_until", b"exempt_until", "page_fetched", b"page_fetched"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["anonymous", b"anonymous", "cached_files", b"cached_files", "cooldown_cutoff", b"cooldown_cutoff", "cooldown_seconds", b"cooldown_seconds", "exempt_until", b"exempt_until", "outcome", b"outcome", "page_blob_key", b"page_blob_key", "page_fetched", b"page_fetched", "reason", b"reason", "serve_undated", b"serve_undated", "upstream_url", b"upstream_url"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpstreamDecision: _TypeAlias = UpstreamDecision  # noqa: Y015
+
+@_typing.final
+class UpstreamFile(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_NAME_FIELD_NUMBER: _builtins.int
+    FILENAME_FIELD_NUMBER: _builtins.int
+    METADATA_FIELD_NUMBER: _builtins.int
+    BLOB_KEY_FIELD_NUMBER: _builtins.int
+    SHA256_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    UPSTREAM_URL_FIELD_NUMBER: _builtins.int
+    FETCHED_FIELD_NUMBER: _builtins.int
+    UPLOAD_TIME_FIELD_NUMBER: _builtins.int
+    project_name: _builtins.str
+    """normalised"""
+    filename: _builtins.str
+    """of the distribution"""
+    metadata: _builtins.bool
+    """the PEP 658 metadata of `filename`, not the file itself"""
+    blob_key: _builtins.str
+    sha256: _builtins.str
+    size: _builtins.int
+    upstream_url: _builtins.str
+    """where it was fetched from"""
+    @_builtins.property
+    def fetched(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def upload_time(self) -> _timestamp_pb2.Timestamp:
+        """as the upstream said; unset if it did not"""
+
+    def __init__(
+        self,
+        *,
+        project_name: _builtins.str = ...,
+        filename: _builtins.str = ...,
+        metadata: _builtins.bool = ...,
+        blob_key: _builtins.str = ...,
+        sha256: _builtins.str = ...,
+        size: _builtins.int = ...,
+        upstream_url: _builtins.str = ...,
+        fetched: _timestamp_pb2.Timestamp | None = ...,
+        upload_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["fetched", b"fetched", "upload_time", b"upload_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blob_key", b"blob_key", "fetched", b"fetched", "filename", b"filename", "metadata", b"metadata", "project_name", b"project_name", "sha256", b"sha256", "size", b"size", "upload_time", b"upload_time", "upstream_url", b"upstream_url"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpstreamFile: _TypeAlias = UpstreamFile  # noqa: Y015
+
+@_typing.final
+class GetUpstreamFileRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALLER_FIELD_NUMBER: _builtins.int
+    PROJECT_NAME_FIELD_NUMBER: _builtins.int
+    FILENAME_FIELD_NUMBER: _builtins.int
+    METADATA_FIELD_NUMBER: _builtins.int
+    project_name: _builtins.str
+    filename: _builtins.str
+    metadata: _builtins.bool
+    @_builtins.property
+    def caller(self) -> Global___Caller: ...
+    def __init__(
+        self,
+        *,
+        caller: Global___Caller | None = ...,
+        project_name: _builtins.str = ...,
+        filename: _builtins.str = ...,
+        metadata: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "filename", b"filename", "metadata", b"metadata", "project_name", b"project_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetUpstreamFileRequest: _TypeAlias = GetUpstreamFileRequest  # noqa: Y015
+
+@_typing.final
+class RecordUpstreamFileRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALLER_FIELD_NUMBER: _builtins.int
+    FILE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def caller(self) -> Global___Caller: ...
+    @_builtins.property
+    def file(self) -> Global___UpstreamFile: ...
+    def __init__(
+        self,
+        *,
+        caller: Global___Caller | None = ...,
+        file: Global___UpstreamFile | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "file", b"file"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "file", b"file"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordUpstreamFileRequest: _TypeAlias = RecordUpstreamFileRequest  # noqa: Y015
+
+@_typing.final
+class RecordUpstreamPageRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALLER_FIELD_NUMBER: _builtins.int
+    PROJECT_NAME_FIELD_NUMBER: _builtins.int
+    UPSTREAM_URL_FIELD_NUMBER: _builtins.int
+    BLOB_KEY_FIELD_NUMBER: _builtins.int
+    project_name: _builtins.str
+    upstream_url: _builtins.str
+    blob_key: _builtins.str
+    @_builtins.property
+    def caller(self) -> Global___Caller: ...
+    def __init__(
+        self,
+        *,
+        caller: Global___Caller | None = ...,
+        project_name: _builtins.str = ...,
+        upstream_url: _builtins.str = ...,
+        blob_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blob_key", b"blob_key", "caller", b"caller", "project_name", b"project_name", "upstream_url", b"upstream_url"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordUpstreamPageRequest: _TypeAlias = RecordUpstreamPageRequest  # noqa: Y015
+
+@_typing.final
+class UpstreamRule(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_NAME_FIELD_NUMBER: _builtins.int
+    RULE_FIELD_NUMBER: _builtins.int
+    UNTIL_FIELD_NUMBER: _builtins.int
+    CREATED_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    project_name: _builtins.str
+    rule: _builtins.str
+    """exempt | merge"""
+    created_by: _builtins.str
+    @_builtins.property
+    def until(self) -> _timestamp_pb2.Timestamp:
+        """unset: until removed"""
+
+    @_builtins.property
+    def created(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        project_name: _builtins.str = ...,
+        rule: _builtins.str = ...,
+        until: _timestamp_pb2.Timestamp | None = ...,
+        created: _timestamp_pb2.Timestamp | None = ...,
+        created_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created", b"created", "until", b"until"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created", b"created", "created_by", b"created_by", "project_name", b"project_name", "rule", b"rule", "until", b"until"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpstreamRule: _TypeAlias = UpstreamRule  # noqa: Y015
+
+@_typing.final
+class SetUpstreamRuleRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALLER_FIELD_NUMBER: _builtins.int
+    PROJECT_NAME_FIELD_NUMBER: _builtins.int
+    RULE_FIELD_NUMBER: _builtins.int
+    ENABLED_FIELD_NUMBER: _builtins.int
+    UNTIL_FIELD_NUMBER: _builtins.int
+    project_name: _builtins.str
+    rule: _builtins.str
+    """exempt | merge"""
+    enabled: _builtins.bool
+    """false removes the rule"""
+    @_builtins.property
+    def caller(self) -> Global___Caller: ...
+    @_builtins.property
+    def until(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        caller: Global___Caller | None = ...,
+        project_name: _builtins.str = ...,
+        rule: _builtins.str = ...,
+        enabled: _builtins.bool = ...,
+        until: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "until", b"until"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "enabled", b"enabled", "project_name", b"project_name", "rule", b"rule", "until", b"until"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetUpstreamRuleRequest: _TypeAlias = SetUpstreamRuleRequest  # noqa: Y015
+
+@_typing.final
+class ListUpstreamRulesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALLER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def caller(self) -> Global___Caller: ...
+    def __init__(
+        self,
+        *,
+        caller: Global___Caller | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListUpstreamRulesRequest: _TypeAlias = ListUpstreamRulesRequest  # noqa: Y015
+
+@_typing.final
+class ListUpstreamRulesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rules(self) -> _containers.RepeatedCompositeFieldContainer[Global___UpstreamRule]: ...
+    def __init__(
+        self,
+        *,
+        rules: _abc.Iterable[Global___UpstreamRule] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rules", b"rules"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListUpstreamRulesResponse: _TypeAlias = ListUpstreamRulesResponse  # noqa: Y015

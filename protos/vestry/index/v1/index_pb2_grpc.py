@@ -189,6 +189,36 @@ class IndexServiceStub:
                 request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.MatchTrustedPublishersRequest.SerializeToString,
                 response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.MatchTrustedPublishersResponse.FromString,
                 _registered_method=True)
+        self.DecideUpstream = channel.unary_unary(
+                '/vestry.index.v1.IndexService/DecideUpstream',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.DecideUpstreamRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.UpstreamDecision.FromString,
+                _registered_method=True)
+        self.GetUpstreamFile = channel.unary_unary(
+                '/vestry.index.v1.IndexService/GetUpstreamFile',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.GetUpstreamFileRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.UpstreamFile.FromString,
+                _registered_method=True)
+        self.RecordUpstreamFile = channel.unary_unary(
+                '/vestry.index.v1.IndexService/RecordUpstreamFile',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.RecordUpstreamFileRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.UpstreamFile.FromString,
+                _registered_method=True)
+        self.RecordUpstreamPage = channel.unary_unary(
+                '/vestry.index.v1.IndexService/RecordUpstreamPage',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.RecordUpstreamPageRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+                _registered_method=True)
+        self.SetUpstreamRule = channel.unary_unary(
+                '/vestry.index.v1.IndexService/SetUpstreamRule',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.SetUpstreamRuleRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.UpstreamRule.FromString,
+                _registered_method=True)
+        self.ListUpstreamRules = channel.unary_unary(
+                '/vestry.index.v1.IndexService/ListUpstreamRules',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.ListUpstreamRulesRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.ListUpstreamRulesResponse.FromString,
+                _registered_method=True)
 
 
 class IndexServiceServicer:
@@ -393,6 +423,48 @@ class IndexServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DecideUpstream(self, request, context):
+        """Upstream proxy (docs/proxy.md): the index decides, the gateway fetches, storage keeps.
+        May this name come from an upstream, from which one, and which of its files?
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUpstreamFile(self, request, context):
+        """A cached upstream file (or its .metadata), readable by URL even once the name is local.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordUpstreamFile(self, request, context):
+        """Record a file fetched from upstream and verified (an event marks the first fetch).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordUpstreamPage(self, request, context):
+        """Keep the last upstream page of a name (a blob), to serve it while the upstream is down.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetUpstreamRule(self, request, context):
+        """Cooldown exemptions and merge allow-list entries, per project (administrators).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUpstreamRules(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IndexServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -550,6 +622,36 @@ def add_IndexServiceServicer_to_server(servicer, server):
                     servicer.MatchTrustedPublishers,
                     request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.MatchTrustedPublishersRequest.FromString,
                     response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.MatchTrustedPublishersResponse.SerializeToString,
+            ),
+            'DecideUpstream': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideUpstream,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.DecideUpstreamRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.UpstreamDecision.SerializeToString,
+            ),
+            'GetUpstreamFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUpstreamFile,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.GetUpstreamFileRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.UpstreamFile.SerializeToString,
+            ),
+            'RecordUpstreamFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordUpstreamFile,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.RecordUpstreamFileRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.UpstreamFile.SerializeToString,
+            ),
+            'RecordUpstreamPage': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordUpstreamPage,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.RecordUpstreamPageRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.SerializeToString,
+            ),
+            'SetUpstreamRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetUpstreamRule,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.SetUpstreamRuleRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.UpstreamRule.SerializeToString,
+            ),
+            'ListUpstreamRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUpstreamRules,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.ListUpstreamRulesRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.ListUpstreamRulesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1389,6 +1491,168 @@ class IndexService:
             '/vestry.index.v1.IndexService/MatchTrustedPublishers',
             vestry_dot_index_dot_v1_dot_index__pb2.MatchTrustedPublishersRequest.SerializeToString,
             vestry_dot_index_dot_v1_dot_index__pb2.MatchTrustedPublishersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideUpstream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/DecideUpstream',
+            vestry_dot_index_dot_v1_dot_index__pb2.DecideUpstreamRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.UpstreamDecision.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUpstreamFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/GetUpstreamFile',
+            vestry_dot_index_dot_v1_dot_index__pb2.GetUpstreamFileRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.UpstreamFile.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordUpstreamFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/RecordUpstreamFile',
+            vestry_dot_index_dot_v1_dot_index__pb2.RecordUpstreamFileRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.UpstreamFile.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordUpstreamPage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/RecordUpstreamPage',
+            vestry_dot_index_dot_v1_dot_index__pb2.RecordUpstreamPageRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetUpstreamRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/SetUpstreamRule',
+            vestry_dot_index_dot_v1_dot_index__pb2.SetUpstreamRuleRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.UpstreamRule.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUpstreamRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/ListUpstreamRules',
+            vestry_dot_index_dot_v1_dot_index__pb2.ListUpstreamRulesRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.ListUpstreamRulesResponse.FromString,
             options,
             channel_credentials,
             insecure,

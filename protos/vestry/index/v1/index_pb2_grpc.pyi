@@ -77,6 +77,19 @@ class IndexServiceStub:
     RemoveTrustedPublisher: _grpc.UnaryUnaryMultiCallable[_index_pb2.RemoveTrustedPublisherRequest, _index_pb2.MutationResponse]
     MatchTrustedPublishers: _grpc.UnaryUnaryMultiCallable[_index_pb2.MatchTrustedPublishersRequest, _index_pb2.MatchTrustedPublishersResponse]
     """The publishers a CI job's verified claims match, or NOT_FOUND saying which claim did not."""
+    DecideUpstream: _grpc.UnaryUnaryMultiCallable[_index_pb2.DecideUpstreamRequest, _index_pb2.UpstreamDecision]
+    """Upstream proxy (docs/proxy.md): the index decides, the gateway fetches, storage keeps.
+    May this name come from an upstream, from which one, and which of its files?
+    """
+    GetUpstreamFile: _grpc.UnaryUnaryMultiCallable[_index_pb2.GetUpstreamFileRequest, _index_pb2.UpstreamFile]
+    """A cached upstream file (or its .metadata), readable by URL even once the name is local."""
+    RecordUpstreamFile: _grpc.UnaryUnaryMultiCallable[_index_pb2.RecordUpstreamFileRequest, _index_pb2.UpstreamFile]
+    """Record a file fetched from upstream and verified (an event marks the first fetch)."""
+    RecordUpstreamPage: _grpc.UnaryUnaryMultiCallable[_index_pb2.RecordUpstreamPageRequest, _index_pb2.MutationResponse]
+    """Keep the last upstream page of a name (a blob), to serve it while the upstream is down."""
+    SetUpstreamRule: _grpc.UnaryUnaryMultiCallable[_index_pb2.SetUpstreamRuleRequest, _index_pb2.UpstreamRule]
+    """Cooldown exemptions and merge allow-list entries, per project (administrators)."""
+    ListUpstreamRules: _grpc.UnaryUnaryMultiCallable[_index_pb2.ListUpstreamRulesRequest, _index_pb2.ListUpstreamRulesResponse]
 
 @_typing.type_check_only
 class IndexServiceAsyncStub(IndexServiceStub):
@@ -127,6 +140,19 @@ class IndexServiceAsyncStub(IndexServiceStub):
     RemoveTrustedPublisher: _aio.UnaryUnaryMultiCallable[_index_pb2.RemoveTrustedPublisherRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
     MatchTrustedPublishers: _aio.UnaryUnaryMultiCallable[_index_pb2.MatchTrustedPublishersRequest, _index_pb2.MatchTrustedPublishersResponse]  # type: ignore[assignment]
     """The publishers a CI job's verified claims match, or NOT_FOUND saying which claim did not."""
+    DecideUpstream: _aio.UnaryUnaryMultiCallable[_index_pb2.DecideUpstreamRequest, _index_pb2.UpstreamDecision]  # type: ignore[assignment]
+    """Upstream proxy (docs/proxy.md): the index decides, the gateway fetches, storage keeps.
+    May this name come from an upstream, from which one, and which of its files?
+    """
+    GetUpstreamFile: _aio.UnaryUnaryMultiCallable[_index_pb2.GetUpstreamFileRequest, _index_pb2.UpstreamFile]  # type: ignore[assignment]
+    """A cached upstream file (or its .metadata), readable by URL even once the name is local."""
+    RecordUpstreamFile: _aio.UnaryUnaryMultiCallable[_index_pb2.RecordUpstreamFileRequest, _index_pb2.UpstreamFile]  # type: ignore[assignment]
+    """Record a file fetched from upstream and verified (an event marks the first fetch)."""
+    RecordUpstreamPage: _aio.UnaryUnaryMultiCallable[_index_pb2.RecordUpstreamPageRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
+    """Keep the last upstream page of a name (a blob), to serve it while the upstream is down."""
+    SetUpstreamRule: _aio.UnaryUnaryMultiCallable[_index_pb2.SetUpstreamRuleRequest, _index_pb2.UpstreamRule]  # type: ignore[assignment]
+    """Cooldown exemptions and merge allow-list entries, per project (administrators)."""
+    ListUpstreamRules: _aio.UnaryUnaryMultiCallable[_index_pb2.ListUpstreamRulesRequest, _index_pb2.ListUpstreamRulesResponse]  # type: ignore[assignment]
 
 class IndexServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -360,5 +386,54 @@ class IndexServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_index_pb2.MatchTrustedPublishersResponse, _abc.Awaitable[_index_pb2.MatchTrustedPublishersResponse]]:
         """The publishers a CI job's verified claims match, or NOT_FOUND saying which claim did not."""
+
+    @_abc_1.abstractmethod
+    def DecideUpstream(
+        self,
+        request: _index_pb2.DecideUpstreamRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.UpstreamDecision, _abc.Awaitable[_index_pb2.UpstreamDecision]]:
+        """Upstream proxy (docs/proxy.md): the index decides, the gateway fetches, storage keeps.
+        May this name come from an upstream, from which one, and which of its files?
+        """
+
+    @_abc_1.abstractmethod
+    def GetUpstreamFile(
+        self,
+        request: _index_pb2.GetUpstreamFileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.UpstreamFile, _abc.Awaitable[_index_pb2.UpstreamFile]]:
+        """A cached upstream file (or its .metadata), readable by URL even once the name is local."""
+
+    @_abc_1.abstractmethod
+    def RecordUpstreamFile(
+        self,
+        request: _index_pb2.RecordUpstreamFileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.UpstreamFile, _abc.Awaitable[_index_pb2.UpstreamFile]]:
+        """Record a file fetched from upstream and verified (an event marks the first fetch)."""
+
+    @_abc_1.abstractmethod
+    def RecordUpstreamPage(
+        self,
+        request: _index_pb2.RecordUpstreamPageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.MutationResponse, _abc.Awaitable[_index_pb2.MutationResponse]]:
+        """Keep the last upstream page of a name (a blob), to serve it while the upstream is down."""
+
+    @_abc_1.abstractmethod
+    def SetUpstreamRule(
+        self,
+        request: _index_pb2.SetUpstreamRuleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.UpstreamRule, _abc.Awaitable[_index_pb2.UpstreamRule]]:
+        """Cooldown exemptions and merge allow-list entries, per project (administrators)."""
+
+    @_abc_1.abstractmethod
+    def ListUpstreamRules(
+        self,
+        request: _index_pb2.ListUpstreamRulesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.ListUpstreamRulesResponse, _abc.Awaitable[_index_pb2.ListUpstreamRulesResponse]]: ...
 
 def add_IndexServiceServicer_to_server(servicer: IndexServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

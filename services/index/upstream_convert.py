@@ -1,0 +1,81 @@
+"""Proto <-> domain conversions for the upstream proxy's RPCs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from vestry.index.v1 import index_pb2
+
+from vestry.common.protoconv import timestamp
+from vestry.services.index.upstream import CachedFile, Decision, RuleData
+
+__all__ = ["cached_from_proto", "cached_to_proto", "decision_to_proto", "rule_to_proto", "when"]
+
+_OUTCOMES = {
+    "local": index_pb2.UpstreamDecision.LOCAL,
+    "proxy": index_pb2.UpstreamDecision.PROXY,
+    "merge": index_pb2.UpstreamDecision.MERGE,
+}
+
+
+def when(msg: object, field: str) -> datetime | None:
+    """A Timestamp field read with its presence."""
+    if not msg.HasField(field):  # type: ignore[attr-defined]
+        return None
+    ts: Timestamp = getattr(msg, field)
+    return ts.ToDatetime(tzinfo=UTC)
+
+
+def decision_to_proto(d: Decision) -> index_pb2.UpstreamDecision:
+    return index_pb2.UpstreamDecision(
+        outcome=_OUTCOMES[d.outcome],
+        reason=d.reason,
+        upstream_url=d.upstream_url,
+        cooldown_cutoff=timestamp(d.cooldown_cutoff),
+        cooldown_seconds=d.cooldown_seconds,
+        serve_undated=d.serve_undated,
+        exempt_until=timestamp(d.exempt_until),
+        page_blob_key=d.page_blob_key,
+        page_fetched=timestamp(d.page_fetched),
+        anonymous=d.anonymous,
+        cached_files=list(d.cached_files),
+    )
+
+
+def cached_to_proto(f: CachedFile) -> index_pb2.UpstreamFile:
+    return index_pb2.UpstreamFile(
+        project_name=f.project_name,
+        filename=f.filename,
+        metadata=f.metadata,
+        blob_key=f.blob_key,
+        sha256=f.sha256,
+        size=f.size,
+        upstream_url=f.upstream_url,
+        fetched=timestamp(f.fetched),
+        upload_time=timestamp(f.upload_time),
+    )
+
+
+def cached_from_proto(f: index_pb2.UpstreamFile) -> CachedFile:
+    return CachedFile(
+        f.project_name,
+        f.filename,
+        f.metadata,
+        f.blob_key,
+        f.sha256,
+        f.size,
+        f.upstream_url,
+        when(f, "fetched") or datetime.now(UTC),
+        when(f, "upload_time"),
+    )
+
+
+def rule_to_proto(r: RuleData) -> index_pb2.UpstreamRule:
+    return index_pb2.UpstreamRule(
+        project_name=r.project_name,
+        rule=r.rule,
+        until=timestamp(r.until),
+        created=timestamp(r.created),
+        created_by=r.created_by,
+    )
