@@ -521,3 +521,8 @@ class AuthService:
         except Exception:
             # The caller is owed its 401, not an error about the audit trail.
             log.exception("could not record a verification-failure event")
+
+    def list_users(self) -> list[UserRecord]:
+        """Every user, in name order (the gateway shows them to administrators only)."""
+        with self._sessions() as s:
+            return [_user(u) for u in s.scalars(select(User).order_by(User.name_key))]

@@ -90,3 +90,9 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     ) -> auth_pb2.ListTokensResponse:
         rows = await asyncio.to_thread(self._s.list_tokens, request.caller_token)
         return auth_pb2.ListTokensResponse(tokens=[token_to_proto(t) for t in rows])
+
+    async def ListUsers(
+        self, request: auth_pb2.ListUsersRequest, context: Context
+    ) -> auth_pb2.ListUsersResponse:
+        users = await asyncio.to_thread(self._s.list_users)
+        return auth_pb2.ListUsersResponse(users=[user_to_proto(u) for u in users])

@@ -409,3 +409,57 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
             self._s.orgs.list_reserved, caller_from_proto(request.caller)
         )
         return index_pb2.ListReservedNamesResponse(names=[reserved_to_proto(r) for r in names])
+
+    # ---- download counts and imports -------------------------------------------------------
+    # Imported in each method, as ListBlobReferences does: the block stays one appended piece.
+
+    async def RecordDownloads(
+        self, request: index_pb2.RecordDownloadsRequest, context: Context
+    ) -> index_pb2.MutationResponse:
+        from vestry.services.index.downloads import Downloads
+
+        increments = [(c.project_name, c.filename, c.count) for c in request.counts]
+        await asyncio.to_thread(Downloads(self._s._sessions).record, increments)
+        return index_pb2.MutationResponse()
+
+    async def GetDownloadCounts(
+        self, request: index_pb2.ProjectRequest, context: Context
+    ) -> index_pb2.DownloadCounts:
+        from vestry.common.errors import NotFound, Unauthenticated
+        from vestry.services.index.access import Action
+        from vestry.services.index.downloads import Downloads
+
+        caller = caller_from_proto(request.caller)
+        # The same answers as the project page: 401 for the anonymous, 404 for the rest.
+        if not await asyncio.to_thread(self._s.can, caller, request.name, Action.READ):
+            if not caller.authenticated:
+                raise Unauthenticated("authentication required")
+            raise NotFound("project not found")
+        counts = await asyncio.to_thread(Downloads(self._s._sessions).counts, request.name)
+        return index_pb2.DownloadCounts(
+            project_name=counts.project_name,
+            total=counts.total,
+            files=[
+                index_pb2.DownloadCount(
+                    project_name=counts.project_name, filename=name, count=count
+                )
+                for name, count in sorted(counts.files.items())
+            ],
+        )
+
+    async def SetUploadTime(
+        self, request: index_pb2.SetUploadTimeRequest, context: Context
+    ) -> index_pb2.MutationResponse:
+        from datetime import UTC
+
+        from vestry.services.index.imports import set_upload_time
+
+        serial = await asyncio.to_thread(
+            set_upload_time,
+            self._s._sessions,
+            caller_from_proto(request.caller),
+            request.project_name,
+            request.filename,
+            request.upload_time.ToDatetime(tzinfo=UTC),
+        )
+        return index_pb2.MutationResponse(serial=serial)

@@ -74,6 +74,11 @@ class AuthServiceStub:
                 request_serializer=vestry_dot_auth_dot_v1_dot_auth__pb2.ListTokensRequest.SerializeToString,
                 response_deserializer=vestry_dot_auth_dot_v1_dot_auth__pb2.ListTokensResponse.FromString,
                 _registered_method=True)
+        self.ListUsers = channel.unary_unary(
+                '/vestry.auth.v1.AuthService/ListUsers',
+                request_serializer=vestry_dot_auth_dot_v1_dot_auth__pb2.ListUsersRequest.SerializeToString,
+                response_deserializer=vestry_dot_auth_dot_v1_dot_auth__pb2.ListUsersResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -132,6 +137,13 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListUsers(self, request, context):
+        """Every user, by name (the gateway allows it to administrators only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -174,6 +186,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.ListTokens,
                     request_deserializer=vestry_dot_auth_dot_v1_dot_auth__pb2.ListTokensRequest.FromString,
                     response_serializer=vestry_dot_auth_dot_v1_dot_auth__pb2.ListTokensResponse.SerializeToString,
+            ),
+            'ListUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUsers,
+                    request_deserializer=vestry_dot_auth_dot_v1_dot_auth__pb2.ListUsersRequest.FromString,
+                    response_serializer=vestry_dot_auth_dot_v1_dot_auth__pb2.ListUsersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -392,6 +409,33 @@ class AuthService:
             '/vestry.auth.v1.AuthService/ListTokens',
             vestry_dot_auth_dot_v1_dot_auth__pb2.ListTokensRequest.SerializeToString,
             vestry_dot_auth_dot_v1_dot_auth__pb2.ListTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.auth.v1.AuthService/ListUsers',
+            vestry_dot_auth_dot_v1_dot_auth__pb2.ListUsersRequest.SerializeToString,
+            vestry_dot_auth_dot_v1_dot_auth__pb2.ListUsersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -71,6 +71,13 @@ class IndexServiceStub:
     ReserveName: _grpc.UnaryUnaryMultiCallable[_index_pb2.ReserveNameRequest, _index_pb2.ReservedName]
     UnreserveName: _grpc.UnaryUnaryMultiCallable[_index_pb2.ReserveNameRequest, _index_pb2.MutationResponse]
     ListReservedNames: _grpc.UnaryUnaryMultiCallable[_index_pb2.ListReservedNamesRequest, _index_pb2.ListReservedNamesResponse]
+    RecordDownloads: _grpc.UnaryUnaryMultiCallable[_index_pb2.RecordDownloadsRequest, _index_pb2.MutationResponse]
+    """Download counts: the gateways count in memory and add their counts here in batches, so a
+    download never waits on a write. Reading is access-checked like the project page.
+    """
+    GetDownloadCounts: _grpc.UnaryUnaryMultiCallable[_index_pb2.ProjectRequest, _index_pb2.DownloadCounts]
+    SetUploadTime: _grpc.UnaryUnaryMultiCallable[_index_pb2.SetUploadTimeRequest, _index_pb2.MutationResponse]
+    """An import from another index keeps the source's upload time (administrators only)."""
 
 @_typing.type_check_only
 class IndexServiceAsyncStub(IndexServiceStub):
@@ -115,6 +122,13 @@ class IndexServiceAsyncStub(IndexServiceStub):
     ReserveName: _aio.UnaryUnaryMultiCallable[_index_pb2.ReserveNameRequest, _index_pb2.ReservedName]  # type: ignore[assignment]
     UnreserveName: _aio.UnaryUnaryMultiCallable[_index_pb2.ReserveNameRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
     ListReservedNames: _aio.UnaryUnaryMultiCallable[_index_pb2.ListReservedNamesRequest, _index_pb2.ListReservedNamesResponse]  # type: ignore[assignment]
+    RecordDownloads: _aio.UnaryUnaryMultiCallable[_index_pb2.RecordDownloadsRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
+    """Download counts: the gateways count in memory and add their counts here in batches, so a
+    download never waits on a write. Reading is access-checked like the project page.
+    """
+    GetDownloadCounts: _aio.UnaryUnaryMultiCallable[_index_pb2.ProjectRequest, _index_pb2.DownloadCounts]  # type: ignore[assignment]
+    SetUploadTime: _aio.UnaryUnaryMultiCallable[_index_pb2.SetUploadTimeRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
+    """An import from another index keeps the source's upload time (administrators only)."""
 
 class IndexServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -318,5 +332,30 @@ class IndexServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _index_pb2.ListReservedNamesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_index_pb2.ListReservedNamesResponse, _abc.Awaitable[_index_pb2.ListReservedNamesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RecordDownloads(
+        self,
+        request: _index_pb2.RecordDownloadsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.MutationResponse, _abc.Awaitable[_index_pb2.MutationResponse]]:
+        """Download counts: the gateways count in memory and add their counts here in batches, so a
+        download never waits on a write. Reading is access-checked like the project page.
+        """
+
+    @_abc_1.abstractmethod
+    def GetDownloadCounts(
+        self,
+        request: _index_pb2.ProjectRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.DownloadCounts, _abc.Awaitable[_index_pb2.DownloadCounts]]: ...
+
+    @_abc_1.abstractmethod
+    def SetUploadTime(
+        self,
+        request: _index_pb2.SetUploadTimeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.MutationResponse, _abc.Awaitable[_index_pb2.MutationResponse]]:
+        """An import from another index keeps the source's upload time (administrators only)."""
 
 def add_IndexServiceServicer_to_server(servicer: IndexServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
