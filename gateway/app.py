@@ -10,27 +10,32 @@ from fastapi.responses import PlainTextResponse
 
 from vestry.gateway.backends import Backends
 from vestry.gateway.conditional import READ_METHODS
+from vestry.gateway.downloads import DownloadCounter
 from vestry.gateway.errors import install_error_handlers
 from vestry.gateway.page_cache import PageCache
-from vestry.gateway.routes import files, json_api, projects, simple, tokens, upload
+from vestry.gateway.routes import files, json_api, projects, simple, tokens, upload, users
 from vestry.gateway.settings import GatewaySettings
 from vestry.gateway.telemetry import RequestTelemetry
+from vestry.gateway.web import install_web
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.backends = Backends.connect(settings)
+        app.state.downloads.start(app.state.backends)
         try:
             yield
         finally:
+            await app.state.downloads.stop(app.state.backends)
+            await app.state.web_sessions.close()
             await app.state.backends.close()
 
     app = FastAPI(
         title="Vestry",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # gateway.web.docs serves it, from local files
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
@@ -38,6 +43,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.state.page_cache = PageCache(settings.page_cache_bytes, "pages")
     # Root listings depend on the caller: one per (caller, format), far fewer bytes each.
     app.state.listing_cache = PageCache(settings.page_cache_bytes // 4, "listings")
+    app.state.downloads = DownloadCounter(settings.downloads_flush_seconds)
     app.add_middleware(RequestTelemetry, access_log_enabled=settings.access_log)
     install_error_handlers(app)
     app.include_router(simple.router)
@@ -46,6 +52,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(json_api.router)
     app.include_router(tokens.router)
     app.include_router(projects.router)
+    app.include_router(users.router)
+    install_web(app, settings)
 
     @app.api_route("/healthz", methods=READ_METHODS, include_in_schema=False)
     async def healthz() -> PlainTextResponse:
