@@ -32,6 +32,7 @@ from vestry.gateway.web.context import (
     clear_session_cookie,
     set_cookie,
     signed_session_id,
+    signer_of,
     store_of,
     viewer,
 )
@@ -100,18 +101,12 @@ async def login(
         return _login_page(request, v, next, f"That token was not accepted: {message}.", 401)
     settings = request.app.state.settings
     expires = time.time() + settings.session_seconds
-    caveats = auth_pb2.Scope()
-    caveats.expires.FromSeconds(int(expires))
-    attenuated = await backends.auth.AttenuateToken(
-        auth_pb2.AttenuateTokenRequest(token=token, caveats=caveats), timeout=backends.timeout
-    )
     username = who.principal.username if who.principal else ""
     sid = new_session_id()
     if v.session_id is not None:  # a new ID at every sign-in: nothing fixed in advance
         await store_of(request).delete(v.session_id)
-    await store_of(request).put(
-        sid, Session(attenuated.token, username, secrets.token_urlsafe(32), expires)
-    )
+    sealed = signer_of(request).seal(sid, token)
+    await store_of(request).put(sid, Session(sealed, username, secrets.token_urlsafe(32), expires))
     response = RedirectResponse(_local(next), status_code=303)
     set_cookie(
         request, response, SESSION_COOKIE, signed_session_id(request, sid), settings.session_seconds
@@ -149,7 +144,7 @@ async def _tokens_page(
     can_manage = True
     try:
         reply = await backends.auth.ListTokens(
-            auth_pb2.ListTokensRequest(caller_token=v.session.token), timeout=backends.timeout
+            auth_pb2.ListTokensRequest(caller_token=v.token), timeout=backends.timeout
         )
         listed = [token_api.token_json(t) for t in reply.tokens]
     except grpc.aio.AioRpcError as exc:
@@ -219,7 +214,7 @@ async def create_token(
         error = "Check the form: a value is invalid."
         return await _tokens_page(request, v, error=error, status=400)
     try:
-        answer = await token_api.create_token(as_bearer(request, v.session.token), body)
+        answer = await token_api.create_token(as_bearer(request, v.token), body)
     except HTTPError as exc:
         return await _tokens_page(request, v, error=exc.message, status=exc.status)
     except grpc.aio.AioRpcError as exc:
@@ -241,7 +236,7 @@ async def revoke_token(
     backends = backends_of(request)
     try:
         reply = await backends.auth.RevokeToken(
-            auth_pb2.RevokeTokenRequest(caller_token=v.session.token, token_or_id=token_id),
+            auth_pb2.RevokeTokenRequest(caller_token=v.token, token_or_id=token_id),
             timeout=backends.timeout,
         )
     except grpc.aio.AioRpcError as exc:

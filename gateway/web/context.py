@@ -34,6 +34,9 @@ __all__ = [
     "clear_session_cookie",
     "csrf_token",
     "set_cookie",
+    "signed_session_id",
+    "signer_of",
+    "store_of",
     "viewer",
 ]
 
@@ -47,6 +50,7 @@ class Viewer:
     who: Identity
     session: Session | None
     session_id: str | None
+    token: str = ""  # the session's token, opened for this request only
     # The cookie named a session that has ended: the answer clears it.
     stale_cookie: bool = False
 
@@ -77,16 +81,17 @@ async def viewer(request: Request) -> Viewer:
     sid = signer_of(request).unsign(_SESSION_PURPOSE, request.cookies.get(SESSION_COOKIE))
     if sid is not None:
         session = await store_of(request).get(sid)
-        if session is not None:
+        token = signer_of(request).open(sid, session.sealed_token) if session else None
+        if session is not None and token is not None:
             try:
-                who = await identify(as_bearer(request, session.token), backends)
+                who = await identify(as_bearer(request, token), backends)
             except HTTPError as exc:
                 if exc.status != 401:
                     raise
                 # The token that signed in was revoked, or its user disabled: signed out.
                 await store_of(request).delete(sid)
             else:
-                return Viewer(who, session, sid)
+                return Viewer(who, session, sid, token)
     stale = SESSION_COOKIE in request.cookies
     return Viewer(await identify(request, backends), None, None, stale_cookie=stale)
 

@@ -1,11 +1,16 @@
 """Web sign-in sessions: a signed random ID in a cookie, everything else on the server.
 
-Signing in with an API token creates a session that holds, on the server only, that token
-attenuated with an expiry caveat (the session's lifetime). The cookie holds nothing but a random
-session ID and its HMAC: stolen, it works as a token nowhere, and it is refused once the session
-is gone. Because the session's token is attenuated from the one given (same token row), revoking
-the token that signed in ends the session at once; signing out deletes the session and so the
-only copy of its token.
+Signing in with an API token creates a session that holds, on the server only, that token sealed
+(XSalsa20-Poly1305) under a key derived from the session ID and the gateway's secret. The cookie
+holds nothing but the random session ID and its HMAC: stolen, it works as a token nowhere (the
+simple API refuses it), and it is refused once the session is gone. A copy of the session store
+alone opens nothing either: the key needs the ID, which only the browser has (Redis keys are
+its SHA-256).
+
+The session acts with the very token that signed in, not a narrower copy, so tokens made on the
+token page are as wide as that token allows and expire when asked, not with the session. So
+revoking that token, or disabling its user, ends the session at once (every page verifies it);
+signing out deletes the session, and with it the only sealed copy.
 
 Sessions live in this process by default, or in Redis (VESTRY_GATEWAY_SESSION_REDIS_URL) when
 several gateway replicas serve the UI.
@@ -23,6 +28,9 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
+from nacl.exceptions import CryptoError
+from nacl.secret import SecretBox
+
 __all__ = [
     "SESSION_COOKIE",
     "MemorySessionStore",
@@ -39,7 +47,7 @@ SESSION_COOKIE = "vestry_session"
 
 @dataclass(frozen=True)
 class Session:
-    token: str  # attenuated to expire with the session; never sent to the browser
+    sealed_token: str  # see Signer.seal; never sent to the browser
     username: str
     csrf: str  # this session's anti-forgery token, put in every form
     expires: float  # unix time
@@ -64,6 +72,19 @@ class Signer:
 
     def sign(self, purpose: str, value: str) -> str:
         return f"{value}.{self.mac(purpose, value)}"
+
+    def _box(self, sid: str) -> SecretBox:
+        return SecretBox(hmac.new(self._key, f"seal\0{sid}".encode(), hashlib.sha256).digest())
+
+    def seal(self, sid: str, token: str) -> str:
+        """`token` encrypted and authenticated under a key only `sid` and this secret give."""
+        return base64.urlsafe_b64encode(bytes(self._box(sid).encrypt(token.encode()))).decode()
+
+    def open(self, sid: str, sealed: str) -> str | None:
+        try:
+            return self._box(sid).decrypt(base64.urlsafe_b64decode(sealed)).decode()
+        except (CryptoError, ValueError):
+            return None
 
     def unsign(self, purpose: str, signed: str | None) -> str | None:
         """The value, when `signed` carries a valid signature for `purpose`; None otherwise."""

@@ -5,51 +5,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 import pytest
 
-from tests.factories import make_wheel
-from tests.support.clients import twine_upload
-from tests.support.vestry_up import RunningVestry, start_vestry
-from tests.support.web import csrf_of, sign_in, wheel_with_readme
+from tests.support.web import Site, csrf_of, running_site, sign_in
 
 pytestmark = pytest.mark.e2e
 
 
-@dataclass
-class Site:
-    vestry: RunningVestry
-    admin: str
-    bob: str
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    root = tmp_path_factory.mktemp("web")
-    vestry = start_vestry(root / "data", env={"VESTRY_GATEWAY_DOWNLOADS_FLUSH_SECONDS": "0.3"})
-    try:
-        admin = vestry.create_user("alice", admin=True)
-        bob = vestry.create_user("bob")
-        dist = root / "dist"
-        dist.mkdir()
-        pub = wheel_with_readme(dist, "pub-lib", "1.0")
-        pub2 = wheel_with_readme(dist, "pub-lib", "2.0")
-        secret = make_wheel(dist, "secret-lib", "0.1")
-        for path in (pub, pub2, secret):
-            result = twine_upload(vestry.upload_url, admin, path)
-            assert result.returncode == 0, result.stdout + result.stderr
-        with httpx.Client(base_url=vestry.base, auth=("__token__", admin)) as api:
-            assert api.put(
-                "/api/v1/projects/pub-lib/visibility", json={"visibility": "public"}
-            ).is_success
-            assert api.post(
-                "/api/v1/projects/pub-lib/yank", json={"version": "1.0", "reason": "broken"}
-            ).is_success
-        yield Site(vestry, admin, bob)
-    finally:
-        vestry.stop()
+    with running_site(tmp_path_factory.mktemp("web")) as built:
+        yield built
 
 
 def client(site: Site) -> httpx.Client:
@@ -175,6 +144,12 @@ def test_token_page_creates_once_and_revocation_is_immediate(site: Site) -> None
         assert token.startswith("vestry-")
         simple = f"{site.vestry.base}/simple/secret-lib/"
         assert httpx.get(simple, auth=("__token__", token)).status_code == 200
+        # As wide and as long-lived as asked: not bound to the session's lifetime.
+        api = httpx.get(f"{site.vestry.base}/api/v1/tokens", auth=("__token__", site.admin))
+        made = next(t for t in api.json()["tokens"] if t["name"] == "ui-made")
+        lifetime = datetime.fromisoformat(made["expires"]) - datetime.fromisoformat(made["created"])
+        assert abs(lifetime.total_seconds() - 86400) < 60
+        assert made["scope"]["projects"] == ["secret-lib"]
         listing = c.get("/account/tokens/")
         assert "ui-made" in listing.text and token not in listing.text  # shown once
         token_id = listing.text.split("ui-made</td>")[1].split("<code>")[1].split("</code>")[0]
