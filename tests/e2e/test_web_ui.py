@@ -3,6 +3,8 @@ page, security headers, and the offline API docs."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -10,6 +12,7 @@ from datetime import datetime
 import httpx
 import pytest
 
+from tests.support.vestry_up import BIN
 from tests.support.web import Site, csrf_of, running_site, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -250,3 +253,34 @@ def test_admin_sets_upload_time(site: Site, admin: httpx.Client, bob: httpx.Clie
     assert times["pub_lib-2.0-py3-none-any.whl"].startswith("2020-01-02T03:04:05")
     future = {"upload_time": "2999-01-01T00:00:00Z"}
     assert admin.put(path, json=future).status_code == 400
+
+
+def test_operator_cli(site: Site) -> None:
+    env = {**os.environ, "VESTRY_URL": site.vestry.base, "VESTRY_TOKEN": site.admin}
+
+    def vestry(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "vestry"), *args], capture_output=True, text=True, env=env, timeout=60
+        )
+
+    made = vestry("user", "create", "dave")
+    assert made.returncode == 0, made.stderr
+    dave = made.stdout.strip().splitlines()[-1]
+    assert dave.startswith("vestry-")
+    listed = vestry("user", "list")
+    assert "alice  (admin)" in listed.stdout and "dave" in listed.stdout
+    assert vestry("user", "disable", "dave").stdout.strip() == "dave: disabled"
+    assert httpx.get(f"{site.vestry.base}/simple/", auth=("__token__", dave)).status_code == 401
+    assert "dave  (disabled)" in vestry("user", "list").stdout
+    assert vestry("projects", "--limit", "1", "--all").stdout.split() == ["pub-lib", "secret-lib"]
+    first = vestry("projects", "--limit", "1").stdout
+    assert first.splitlines() == ["pub-lib", "(more: --after pub-lib)"]
+    assert "in all" in vestry("downloads", "pub-lib").stdout
+    refused = subprocess.run(
+        [str(BIN / "vestry"), "user", "list"],
+        capture_output=True,
+        text=True,
+        env={**env, "VESTRY_TOKEN": site.bob},
+        timeout=60,
+    )
+    assert refused.returncode == 1 and "403" in refused.stderr

@@ -107,6 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     from vestry.cli.projects import add_commands as add_project_commands
 
     add_project_commands(sub, admin_sub)
+    from vestry.cli.users import add_commands as add_operator_commands
+
+    add_operator_commands(sub)
 
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
