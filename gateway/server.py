@@ -5,6 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from vestry.gateway.app import create_app
+from vestry.gateway.reason_phrase import http_protocol
 from vestry.gateway.settings import GatewaySettings
 
 
@@ -20,6 +21,8 @@ def uvicorn_config(settings: GatewaySettings) -> uvicorn.Config:
         forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=10,
         server_header=False,
+        # Status lines with the error's text (gateway.reason_phrase), which twine prints.
+        http=http_protocol(),
     )
 
 
