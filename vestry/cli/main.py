@@ -110,6 +110,9 @@ def _parser() -> argparse.ArgumentParser:
     from vestry.cli.users import add_commands as add_operator_commands
 
     add_operator_commands(sub)
+    from vestry.cli.importer import add_commands as add_import_command
+
+    add_import_command(sub)
 
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
