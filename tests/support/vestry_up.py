@@ -72,13 +72,16 @@ class RunningVestry:
 
 
 def start_vestry(
-    data_dir: Path, env: dict[str, str] | None = None, timeout: float = 60
+    data_dir: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    extra_args: tuple[str, ...] = (),
 ) -> RunningVestry:
     port = free_port()
     log_path = data_dir.parent / f"vestry-up-{port}.log"
     log = open(log_path, "w")  # noqa: SIM115 - lives as long as the process
     proc = subprocess.Popen(
-        [str(BIN / "vestry"), "up", "--data-dir", str(data_dir), "--port", str(port)],
+        [str(BIN / "vestry"), "up", "--data-dir", str(data_dir), "--port", str(port), *extra_args],
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,

@@ -73,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=8080)
+    up.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        default="",
+        help="serve Prometheus /metrics of all four processes there (default: none)",
+    )
 
     serve = sub.add_parser("serve", help="run one process, configured from VESTRY_* variables")
     serve.add_argument("service", choices=["auth", "index", "storage", "gateway"])
@@ -161,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "up":
         from vestry.cli.up import up
 
-        return up(args.data_dir or default_data_dir(), args.host, args.port)
+        return up(args.data_dir or default_data_dir(), args.host, args.port, args.metrics)
     if args.command == "migrate":
         from vestry.cli.admin import migrate
 

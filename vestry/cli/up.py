@@ -76,7 +76,23 @@ class Supervisor:
         return None
 
 
-def up(data_dir: Path, host: str, port: int) -> int:
+def _metrics(dd: DataDir, listen: str, env: dict[str, str]) -> None:
+    """Each process writes its metrics to files in one directory (prometheus_client's
+    multiprocess mode); this supervisor serves them all, added up, on `listen`."""
+    import shutil
+
+    from vestry.common.metrics import serve_multiprocess_metrics
+
+    directory = dd.root / "metrics"
+    shutil.rmtree(directory, ignore_errors=True)  # counters start again with the processes
+    directory.mkdir(mode=0o700)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    port = serve_multiprocess_metrics(listen, str(directory))
+    host = listen.rpartition(":")[0] or "0.0.0.0"
+    print(f"Metrics: http://{host}:{port}/metrics", flush=True)
+
+
+def up(data_dir: Path, host: str, port: int, metrics: str = "") -> int:
     dd = DataDir(data_dir)
     dd.prepare()
     migrate_auth(dd.auth_db_url)
@@ -87,8 +103,11 @@ def up(data_dir: Path, host: str, port: int) -> int:
         "VESTRY_GATEWAY_HOST": host,
         "VESTRY_GATEWAY_PORT": str(port),
     }
-    # One HOST:PORT cannot serve four processes' metrics: the embedded default exports none.
+    # One HOST:PORT cannot serve four processes' metrics each: with --metrics the supervisor
+    # serves them all, else none are exported.
     env.pop("VESTRY_METRICS_LISTEN", None)
+    if metrics:
+        _metrics(dd, metrics, env)
     sup = Supervisor()
     stop_requested = False
 
