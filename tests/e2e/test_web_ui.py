@@ -284,3 +284,18 @@ def test_operator_cli(site: Site) -> None:
         timeout=60,
     )
     assert refused.returncode == 1 and "403" in refused.stderr
+
+
+def test_organisation_page_for_its_members_only(site: Site, admin: httpx.Client) -> None:
+    assert admin.post("/api/v1/orgs", json={"name": "acme"}).status_code == 201
+    assert admin.post("/api/v1/orgs/acme/teams", json={"name": "builders"}).is_success
+    with client(site) as c:
+        assert c.get("/org/acme/").status_code == 404  # anonymous
+        sign_in(c, site.bob)
+        assert c.get("/org/acme/").status_code == 404  # not a member
+    with client(site) as c:
+        sign_in(c, site.admin)
+        page = c.get("/org/acme/")
+        assert page.status_code == 200, page.text
+        assert_security_headers(page)
+        assert "alice" in page.text and "builders" in page.text
