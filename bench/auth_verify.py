@@ -32,7 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.support.vestry_up import start_vestry
 from vestry.common.db import make_engine
 from vestry.services.auth import tokens
-from vestry.services.auth.cache import MemoryCache, RedisCache, VerificationCache
+from vestry.services.auth.backends.memory import MemoryCache
+from vestry.services.auth.backends.redis import RedisCache
+from vestry.services.auth.cache import VerificationCache
 from vestry.services.auth.caveats import Scope
 from vestry.services.auth.server import migrate_database
 from vestry.services.auth.service import AuthService

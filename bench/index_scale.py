@@ -1,8 +1,8 @@
 """Index at scale: a 10,000-release x 3-file project among 100,000 projects.
 
 Fills an index database with bulk inserts, then prints the latency of
-  - the files page (IndexService.project_page, in process),
-  - the visible-projects listing (IndexService.list_projects, anonymous and for a user),
+  - the files page (IndexService.pages.project_page, in process),
+  - the visible-projects listing (IndexService.pages.list_projects, anonymous and for a user),
   - both end to end through the gateway (GET /simple/<big>/ as JSON and HTML, GET /simple/),
     with the real four processes (auth, index, storage, gateway) on unix sockets,
 and the query plans of the two queries, on SQLite and/or PostgreSQL.
@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from vestry.common.db import make_engine  # noqa: E402
-from vestry.services.auth.cache import MemoryCache  # noqa: E402
+from vestry.services.auth.backends.memory import MemoryCache  # noqa: E402
 from vestry.services.auth.caveats import Scope  # noqa: E402
 from vestry.services.auth.server import migrate_database as migrate_auth  # noqa: E402
 from vestry.services.auth.service import AuthService  # noqa: E402
@@ -215,10 +215,10 @@ def plans(url: str) -> None:
         statements.append((statement, params))  # type: ignore[arg-type]
 
     sa.event.listen(engine, "before_cursor_execute", capture)
-    service.project_page(OWNER, BIG)
+    service.pages.project_page(OWNER, BIG)
     page_statements = list(statements)
     statements.clear()
-    service.list_projects(OWNER)
+    service.pages.list_projects(OWNER)
     sa.event.remove(engine, "before_cursor_execute", capture)
     print(f"  statements: files page {len(page_statements)}, listing {len(statements)} (no N+1)")
     statements[:] = page_statements
@@ -311,20 +311,24 @@ def bench(url: str, args: argparse.Namespace, workdir: Path) -> None:
     plans(url)
     engine = make_engine(url)
     service = IndexService(engine)
-    page = service.project_page(OWNER, BIG)
+    page = service.pages.project_page(OWNER, BIG)
     print(f"  big project: {len(page.releases)} releases, {len(page.files)} files")
     timed(
         "files page, in process, uncached (project_page)",
-        lambda: service.project_page(OWNER, BIG),
+        lambda: service.pages.project_page(OWNER, BIG),
         args.runs,
     )
     anon = Caller()
     print(
-        f"  visible: anonymous {len(service.list_projects(anon)[0])}, "
-        f"user {len(service.list_projects(OWNER)[0])}"
+        f"  visible: anonymous {len(service.pages.list_projects(anon)[0])}, "
+        f"user {len(service.pages.list_projects(OWNER)[0])}"
     )
-    timed("listing, in process, anonymous", lambda: service.list_projects(anon), args.runs)
-    timed("listing, in process, user with roles", lambda: service.list_projects(OWNER), args.runs)
+    timed("listing, in process, anonymous", lambda: service.pages.list_projects(anon), args.runs)
+    timed(
+        "listing, in process, user with roles",
+        lambda: service.pages.list_projects(OWNER),
+        args.runs,
+    )
     engine.dispose()
     with (
         running_stack(url, workdir) as (base, token),

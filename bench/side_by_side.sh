@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Vestry next to its peers, in one sitting, with the shared harness (../shared/bench):
+# Vestry next to its peers, in one sitting, with the benchmark harness (BENCH_HARNESS):
 #   bench/side_by_side.sh [PEER...]        (default: pypiserver nginx)
 # Starts `vestry up` on a fresh data dir (port 8090), runs the whole harness against it with a
 # token, then the same harness against each peer (which the harness starts and stops itself),
-# and prints one table of all runs. Needs ../shared/bench/setup_peers.sh and make_corpus.sh once.
+# and prints one table of all runs. Needs the harness's setup_peers.sh and make_corpus.sh run once.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bench=${BENCH_HARNESS:-$here/../shared/bench}

@@ -34,7 +34,7 @@ from vestry.storage.v1 import storage_pb2, storage_pb2_grpc
 from tests.support.seaweedfs import SeaweedS3, start_seaweedfs
 from vestry.common.channels import internal_channel
 from vestry.services.storage.backends.s3 import PART_SIZE
-from vestry.services.storage.server import create_storage_server
+from vestry.services.storage.server import build_service, create_server
 from vestry.services.storage.settings import StorageSettings
 
 MB = 1_000_000
@@ -67,14 +67,14 @@ class Server:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
 
-        async def start() -> tuple[grpc.aio.Server, int, Any]:
-            server, port, store = create_storage_server(settings, "127.0.0.1:0")
-            await server.start()
-            return server, port, store
+        self.store = build_service(settings)
 
-        self.server, port, self.store = asyncio.run_coroutine_threadsafe(
-            start(), self.loop
-        ).result()
+        async def start() -> tuple[grpc.aio.Server, int]:
+            server, port = create_server(settings, "127.0.0.1:0", store=self.store)
+            await server.start()
+            return server, port
+
+        self.server, port = asyncio.run_coroutine_threadsafe(start(), self.loop).result()
         self.address = f"127.0.0.1:{port}"
 
     def stop(self) -> None:

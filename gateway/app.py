@@ -7,16 +7,35 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
+from starlette.types import ASGIApp
 
 from vestry.gateway.backends import Backends
 from vestry.gateway.conditional import READ_METHODS
 from vestry.gateway.downloads import DownloadCounter
 from vestry.gateway.errors import install_error_handlers
 from vestry.gateway.page_cache import PageCache
-from vestry.gateway.routes import files, json_api, projects, simple, tokens, upload, users
+from vestry.gateway.routes import (
+    audit,
+    files,
+    json_api,
+    orgs,
+    projects,
+    reserved,
+    simple,
+    tokens,
+    upload,
+    users,
+)
+from vestry.gateway.security_headers import SecurityHeaders
 from vestry.gateway.settings import GatewaySettings
 from vestry.gateway.telemetry import RequestTelemetry
 from vestry.gateway.web import install_web
+
+
+class _Gateway(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside even Starlette's ServerErrorMiddleware: a 500 carries the headers too.
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
@@ -31,7 +50,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             await app.state.web_sessions.close()
             await app.state.backends.close()
 
-    app = FastAPI(
+    app = _Gateway(
         title="Vestry",
         version="0.1.0",
         lifespan=lifespan,
@@ -52,6 +71,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(json_api.router)
     app.include_router(tokens.router)
     app.include_router(projects.router)
+    app.include_router(audit.router)
+    app.include_router(orgs.router)
+    app.include_router(reserved.router)
     app.include_router(users.router)
     install_web(app, settings)
 

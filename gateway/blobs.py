@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import BinaryIO
 
+import grpc
 from vestry.storage.v1 import storage_pb2
 
 from vestry.gateway.backends import Backends
@@ -13,6 +15,9 @@ __all__ = ["CHUNK_SIZE", "put_bytes", "put_file", "read_blob"]
 
 # 1 MiB: measured (bench/storage_bench.py) as the knee between per-message overhead and memory.
 CHUNK_SIZE = 1024 * 1024
+# The slowest transfer to storage allowed on top of the rpc timeout: a file's deadline grows
+# with its size, so a hung storage process fails an upload in seconds, not after many minutes.
+MIN_TRANSFER_RATE = 1024 * 1024  # bytes per second
 
 
 async def _requests(
@@ -35,7 +40,8 @@ async def put_file(
 ) -> storage_pb2.BlobInfo:
     f.seek(0)
     info: storage_pb2.BlobInfo = await backends.storage.PutBlob(
-        _requests(f, expected_sha256, expected_size), timeout=max(backends.timeout, 600)
+        _requests(f, expected_sha256, expected_size),
+        timeout=backends.timeout + expected_size / MIN_TRANSFER_RATE,
     )
     return info
 
@@ -59,11 +65,30 @@ async def read_blob(
     backends: Backends, key: str, offset: int = 0, length: int = 0
 ) -> AsyncIterator[bytes]:
     """Stream a blob's bytes. The first chunk is fetched by the caller before answering, so a
-    missing blob becomes an error status rather than a truncated 200."""
+    missing blob becomes an error status rather than a truncated 200.
+
+    The stream as a whole may last long (a slow client reads a large file), but its first
+    message is due within the rpc timeout: a hung storage process is a 504, not an hour's wait.
+    """
     call = backends.storage.GetBlob(
         storage_pb2.GetBlobRequest(key=key, offset=offset, length=length),
         timeout=max(backends.timeout, 3600),
     )
-    async for message in call:
+    messages = aiter(call)
+    try:
+        first = await asyncio.wait_for(anext(messages, None), backends.timeout)
+    except TimeoutError:
+        call.cancel()
+        raise grpc.aio.AioRpcError(
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            grpc.aio.Metadata(),
+            grpc.aio.Metadata(),
+            details=f"GetBlob sent nothing within {backends.timeout} s",
+        ) from None
+    if first is None:
+        return
+    if first.chunk:
+        yield first.chunk
+    async for message in messages:
         if message.chunk:
             yield message.chunk

@@ -12,7 +12,7 @@ from vestry.auth.v1 import auth_pb2
 from vestry.index.v1 import index_pb2
 
 from vestry.gateway.backends import Backends
-from vestry.gateway.errors import unauthorized
+from vestry.gateway.errors import translate_call_error, unauthorized
 from vestry.gateway.telemetry import note_caller
 
 __all__ = ["Identity", "identify", "token_from_request"]
@@ -99,8 +99,6 @@ async def identify(request: Request, backends: Backends) -> Identity:
             auth_pb2.VerifyTokenRequest(token=token), timeout=backends.timeout
         )
     except grpc.aio.AioRpcError as exc:
-        if exc.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
-            raise unauthorized(f"invalid API token: {exc.details()}") from exc
-        raise
+        raise translate_call_error("VerifyToken", exc) from exc
     note_caller(request, reply.principal.username, reply.principal.token_id)
     return Identity(token, _caller(reply.principal, reply.scope), reply.principal)

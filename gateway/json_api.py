@@ -13,9 +13,11 @@ from urllib.parse import quote
 from packaging.version import InvalidVersion, Version
 from vestry.index.v1 import index_pb2
 
+from vestry.common.http import is_link_url
+from vestry.common.protoconv import iso_utc
+from vestry.common.versions import MAX_VERSION_LENGTH
 from vestry.gateway.simple_render import (
     file_url,
-    iso_utc,
     listed_files,
     sorted_versions,
     yank_state,
@@ -29,9 +31,13 @@ class VersionNotFound(LookupError):
 
 
 def _parse(version: str) -> Version | None:
+    # A version named in a URL can be anything: packaging's int() of more than 4300 digits
+    # raises ValueError, not InvalidVersion. No release has a longer version than the index takes.
+    if len(version) > MAX_VERSION_LENGTH:
+        return None
     try:
         return Version(version)
-    except InvalidVersion:
+    except (InvalidVersion, ValueError):
         return None
 
 
@@ -107,7 +113,7 @@ def _info(
         "docs_url": None,
         "download_url": "",
         "downloads": {"last_day": -1, "last_month": -1, "last_week": -1},
-        "home_page": r.home_page,
+        "home_page": r.home_page if is_link_url(r.home_page) else "",
         "keywords": r.keywords,
         "license": r.license,
         "maintainer": r.maintainer,
@@ -116,7 +122,8 @@ def _info(
         "package_url": project_url,
         "platform": None,
         "project_url": project_url,
-        "project_urls": dict(r.project_urls) or None,
+        # Stored before uploads were checked, a javascript: URL must still never become a link.
+        "project_urls": {k: v for k, v in r.project_urls.items() if is_link_url(v)} or None,
         "release_url": f"{base}/pypi/{quoted}/{quote(r.version)}/json" if release else None,
         "requires_dist": list(r.requires_dist) or None,
         "requires_python": r.requires_python or None,

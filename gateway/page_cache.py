@@ -25,6 +25,9 @@ def body_etag(body: bytes, content_type: str) -> str:
 class CachedPage:
     project_id: str
     serial: int
+    # The serial the page shows, where it differs from the one it is held under (a listing is
+    # held under the global serial but shows only what its caller can see).
+    shown: int = 0
     # (media type, content coding; "" for none) -> (body, etag)
     bodies: dict[tuple[str, str], tuple[bytes, str]] = field(default_factory=dict)
 
@@ -48,6 +51,11 @@ class PageCache:
         page = self._pages.get(name)
         return page.serial if page is not None else 0
 
+    def shown(self, name: str) -> int:
+        """The serial the page held for `name` shows (see `store`), 0 for none."""
+        page = self._pages.get(name)
+        return page.shown if page is not None else 0
+
     def lookup(
         self, name: str, project_id: str, serial: int, media: str, encoding: str = ""
     ) -> tuple[bytes, str] | None:
@@ -68,6 +76,7 @@ class PageCache:
         body: bytes,
         etag: str,
         encoding: str = "",
+        shown: int | None = None,
     ) -> None:
         if len(body) > self._max // 4:
             return  # one giant page must not flush everything else
@@ -77,6 +86,8 @@ class PageCache:
                 self._size -= page.size
             page = CachedPage(project_id, serial)
             self._pages[name] = page
+        if shown is not None:
+            page.shown = shown
         elif (media, encoding) in page.bodies:
             self._size -= len(page.bodies[media, encoding][0])
         page.bodies[media, encoding] = (body, etag)

@@ -10,15 +10,16 @@ from collections.abc import Iterable
 from html import escape
 from urllib.parse import quote
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from vestry.index.v1 import index_pb2
 
+from vestry.common.protoconv import iso_utc
+from vestry.common.vocabulary import ProjectStatus
+
 __all__ = [
     "API_VERSION",
     "file_url",
-    "iso_utc",
     "listed_files",
     "project_html",
     "project_json",
@@ -34,11 +35,6 @@ API_VERSION = "1.4"
 
 def file_url(project: str, filename: str) -> str:
     return f"/files/{quote(project)}/{quote(filename)}"
-
-
-def iso_utc(ts: Timestamp) -> str:
-    """PEP 700's form: yyyy-mm-ddThh:mm:ss.ffffffZ, always UTC."""
-    return ts.ToDatetime().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def yank_state(
@@ -70,7 +66,7 @@ def sorted_versions(page: index_pb2.ProjectPage) -> list[str]:
 def listed_files(page: index_pb2.ProjectPage) -> list[index_pb2.FileRecord]:
     """The files a page offers: none for a quarantined project (PEP 792: the index MUST NOT offer
     its distributions)."""
-    if page.project.status == "quarantined":
+    if page.project.status == ProjectStatus.QUARANTINED:
         return []
     return list(page.files)
 

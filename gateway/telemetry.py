@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vestry.common.metrics import LATENCY_BUCKETS
+from vestry.common.tokens import TOKEN_PREFIX
 
 __all__ = ["HTTP_REQUESTS", "HTTP_SECONDS", "PAGE_CACHE", "RequestTelemetry", "note_caller"]
 
@@ -41,7 +42,7 @@ PAGE_CACHE = Counter(
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 # A token pasted into a URL (the revoke route refuses it, but the line is written first).
-_TOKEN = re.compile(r"vestry-[A-Za-z0-9_\-=%]+")
+_TOKEN = re.compile(re.escape(TOKEN_PREFIX) + r"[A-Za-z0-9_\-=%]+")
 _UNPRINTABLE = re.compile(r"[^\x21-\x7e]")
 _CALLER = "vestry_caller"  # request-state key: (user name, token ID) of an authenticated caller
 
@@ -94,7 +95,9 @@ class RequestTelemetry:
         client = scope.get("client") or ("-", 0)
         # As the client sent it (still percent-encoded): a decoded %0A would forge a log line.
         raw = scope.get("raw_path") or scope.get("path", "").encode()
-        path = _UNPRINTABLE.sub(_escape, _TOKEN.sub("vestry-<redacted>", raw.decode("latin-1")))
+        path = _UNPRINTABLE.sub(
+            _escape, _TOKEN.sub(TOKEN_PREFIX + "<redacted>", raw.decode("latin-1"))
+        )
         access_log.info(
             "%s %s %s %d %.1fms user=%s token=%s",
             client[0],

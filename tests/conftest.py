@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.clients import clean_env
-
-STRICT = os.environ.get("VESTRY_TEST_STRICT") == "1"
+from tests.support.tools import STRICT
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -29,11 +28,16 @@ def internal_secret() -> str:
     return secrets.token_hex(32)
 
 
+def required_env(name: str, what: str) -> str:
+    """The variable's value; skips the test when it is unset or empty."""
+    value = os.environ.get(name)
+    if not value:
+        pytest.skip(f"{what} not available ({name} unset)")
+    return value
+
+
 def postgres_admin_url() -> str:
-    url = os.environ.get("VESTRY_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("PostgreSQL not available (VESTRY_TEST_POSTGRES_URL unset)")
-    return url
+    return required_env("VESTRY_TEST_POSTGRES_URL", "PostgreSQL")
 
 
 @pytest.fixture
@@ -66,10 +70,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def redis_url() -> str:
-    url = os.environ.get("VESTRY_TEST_REDIS_URL")
-    if not url:
-        pytest.skip("Redis not available (VESTRY_TEST_REDIS_URL unset)")
-    return url
+    return required_env("VESTRY_TEST_REDIS_URL", "Redis")
 
 
 @pytest.fixture

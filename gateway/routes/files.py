@@ -10,6 +10,8 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from vestry.index.v1 import index_pb2
 from vestry.storage.v1 import storage_pb2
 
+from vestry.common.http import content_disposition
+from vestry.common.vocabulary import Visibility
 from vestry.gateway.backends import backends_of
 from vestry.gateway.blobs import read_blob
 from vestry.gateway.conditional import READ_METHODS, etag_matches
@@ -17,7 +19,16 @@ from vestry.gateway.errors import HTTPError
 from vestry.gateway.identity import identify
 
 router = APIRouter()
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)\Z")
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)\Z")
+# No file is 10**18 bytes: a longer position only means "past any end", and int() of more than
+# 4300 digits raises (a 500); such positions are read as this instead.
+_MAX_DIGITS = 18
+_PAST_ANY_END = 10**_MAX_DIGITS
+
+
+def _position(digits: str) -> int:
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= _MAX_DIGITS else _PAST_ANY_END
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int] | None:
@@ -29,13 +40,13 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     if first == "" and last == "":
         return None
     if first == "":
-        suffix = int(last)
-        if suffix == 0:
+        suffix = _position(last)
+        if suffix == 0 or size == 0:
             raise HTTPError(416, "range not satisfiable", {"Content-Range": f"bytes */{size}"})
         start = max(size - suffix, 0)
         return start, size - start
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
+    start = _position(first)
+    end = min(_position(last), size - 1) if last else size - 1
     if start >= size or end < start:
         raise HTTPError(416, "range not satisfiable", {"Content-Range": f"bytes */{size}"})
     return start, end - start + 1
@@ -59,7 +70,7 @@ async def download(request: Request, project: str, filename: str) -> Response:
     else:
         key, digest, size = record.blob_key, record.sha256, record.size
         media = "application/octet-stream"
-    private = record.project_visibility != "public"
+    private = record.project_visibility != Visibility.PUBLIC
     etag = f'"{digest}"'
     headers = {
         "ETag": etag,
@@ -100,7 +111,7 @@ async def download(request: Request, project: str, filename: str) -> Response:
     if is_metadata:
         media = "text/plain; charset=utf-8"
     else:
-        headers["Content-Disposition"] = f'attachment; filename="{dist}"'
+        headers["Content-Disposition"] = content_disposition(dist)
     if request.method == "HEAD":  # the same headers, and no bytes fetched from storage
         return Response(status_code=status, media_type=media, headers=headers)
     stream = read_blob(backends, key, offset, length)

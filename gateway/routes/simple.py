@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from packaging.utils import canonicalize_name
 from vestry.index.v1 import index_pb2
 
+from vestry.common.vocabulary import Visibility
 from vestry.gateway import simple_render
 from vestry.gateway.backends import backends_of
 from vestry.gateway.compression import encoded_body
@@ -54,8 +55,11 @@ async def root(request: Request) -> Response:
         index_pb2.ListProjectsRequest(caller=who.caller, known_serial=cache.serial(key)),
         timeout=backends.timeout,
     )
+    # Held under the global serial, so that no change is missed; shown is the serial of what
+    # this caller can see, so that a private project's activity never moves it.
     serial = reply.global_serial
     hit = cache.lookup(key, "", serial, media)
+    shown = cache.shown(key)
     if hit is None:
         if reply.unchanged:  # held in the other format only: fetch the listing once
             reply = await backends.index.ListProjects(
@@ -63,22 +67,23 @@ async def root(request: Request) -> Response:
             )
             serial = reply.global_serial
         projects = list(reply.projects)
+        shown = max((p.last_serial for p in projects), default=0)
 
         def render() -> bytes:
             if media == JSON:
-                return simple_render.root_json(projects, serial)
+                return simple_render.root_json(projects, shown)
             return simple_render.root_html(projects)
 
         # 100,000 projects take a while to render: not on the event loop.
         body = await asyncio.to_thread(render) if len(projects) > 5000 else render()
         hit = (body, body_etag(body, _content_type(media)))
-        cache.store(key, "", serial, media, *hit)
+        cache.store(key, "", serial, media, *hit, shown=shown)
     body, etag, encoding = await encoded_body(request, cache, key, "", serial, media, *hit)
     return page_response(
         request,
         body,
         _content_type(media),
-        serial=serial,
+        serial=shown,
         private=who.authenticated,
         etag=etag,
         encoding=encoding,
@@ -134,7 +139,7 @@ async def cached_page(
         body,
         content_type,
         serial=head.last_serial,
-        private=head.visibility != "public",
+        private=head.visibility != Visibility.PUBLIC,
         vary=vary,
         etag=etag,
         encoding=encoding,

@@ -21,14 +21,14 @@ from pydantic import BaseModel, Field
 from vestry.auth.v1 import auth_pb2
 from vestry.index.v1 import index_pb2
 
+from vestry.common.protoconv import iso_utc
+from vestry.common.tokens import MAX_TIMESTAMP, TOKEN_PREFIX
 from vestry.gateway.backends import Backends, backends_of
 from vestry.gateway.errors import HTTPError, unauthorized
 from vestry.gateway.identity import identify, token_from_request
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
 _NO_STORE = {"Cache-Control": "no-store"}
-# 9999-12-31T23:59:59Z, the latest instant a token's expiry can name.
-_MAX_EXPIRY = 253_402_300_799
 
 
 class CreateToken(BaseModel):
@@ -46,7 +46,7 @@ def _caller_token(request: Request) -> str:
 
 
 def _time(ts: Timestamp, present: bool) -> str | None:
-    return ts.ToDatetime().strftime("%Y-%m-%dT%H:%M:%SZ") if present else None
+    return iso_utc(ts, fraction=False) if present else None
 
 
 def scope_json(scope: auth_pb2.Scope) -> dict[str, Any]:
@@ -115,7 +115,7 @@ async def create_token(request: Request, body: CreateToken) -> JSONResponse:
         caveats.permissions.values.extend(sorted(set(body.permissions)))
     if body.expires_in is not None:
         expires = int(time.time()) + body.expires_in
-        if expires > _MAX_EXPIRY:
+        if expires > MAX_TIMESTAMP:
             raise HTTPError(400, "expires_in is too far in the future")
         caveats.expires.FromSeconds(expires)
     reply = await backends.auth.MintToken(
@@ -141,7 +141,7 @@ async def list_tokens(request: Request) -> JSONResponse:
 @router.delete("/{token_id}")
 async def revoke_token(request: Request, token_id: str) -> JSONResponse:
     caller = _caller_token(request)
-    if token_id.startswith("vestry-"):
+    if token_id.startswith(TOKEN_PREFIX):
         # The secret would now sit in proxy and server logs: refuse, and say how to do it.
         raise HTTPError(
             400,

@@ -1,6 +1,6 @@
 """`POST /legacy/` (also `/`): twine, uv publish and poetry publish.
 
-Order of checks (STANDARDS.md): authenticate -> form -> metadata -> content present -> filename ->
+Order of checks (Warehouse's): authenticate -> form -> metadata -> content present -> filename ->
 size -> digests -> project and permission, duplicates, filename registry (one index call) ->
 archive -> PEP 625 for new projects -> store -> commit. One documented difference from Warehouse:
 the filename, size and digest checks, which the gateway decides alone, come before the index is
@@ -14,7 +14,7 @@ import hashlib
 import logging
 from collections.abc import Awaitable
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -24,12 +24,12 @@ from vestry.storage.v1 import storage_pb2
 
 from vestry.gateway.backends import backends_of
 from vestry.gateway.blobs import put_bytes, put_file
-from vestry.gateway.errors import HTTPError
+from vestry.gateway.errors import UPLOAD, answers_as
 from vestry.gateway.identity import identify
 from vestry.gateway.upload.checks import after_index, before_index, too_large
 from vestry.gateway.upload.form import UploadError, UploadForm
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(answers_as(UPLOAD))])
 log = logging.getLogger(__name__)
 _FORM_OVERHEAD = 16 * 1024 * 1024  # metadata fields beside the file
 
@@ -101,15 +101,16 @@ async def _store_blobs(
     return stored, meta.key
 
 
-async def _upload(request: Request) -> Response:
+@router.post("/legacy/")
+# Also without the slash (a redirect would make twine refuse, and drop the body on other
+# clients) and at the root, where some tools post.
+@router.post("/legacy", include_in_schema=False)
+@router.post("/", include_in_schema=False)
+async def upload(request: Request) -> Response:
     backends = backends_of(request)
     limit: int = request.app.state.settings.max_upload_size
-    try:
-        who = await identify(request, backends)
-    except HTTPError as exc:
-        raise UploadError(
-            f"Invalid or non-existent authentication information. {exc.message}", status=403
-        ) from exc
+    # A refused credential is 403 here, as on PyPI: errors.FAMILY_OVERRIDES[UPLOAD].
+    who = await identify(request, backends)
     if not who.authenticated:
         raise UploadError(
             "Invalid or non-existent authentication information: upload with an API token "
@@ -198,15 +199,3 @@ async def _upload(request: Request) -> Response:
         return _ok("OK (identical file already uploaded)")
     log.info("uploaded %s by %s", filename, who.caller.username)
     return _ok()
-
-
-@router.post("/legacy/")
-# Also without the slash (a redirect would make twine refuse, and drop the body on other
-# clients) and at the root, where some tools post.
-@router.post("/legacy", include_in_schema=False)
-@router.post("/", include_in_schema=False)
-async def upload(request: Request) -> Response:
-    try:
-        return await _upload(request)
-    except UploadError as exc:
-        return PlainTextResponse(exc.message + "\n", status_code=exc.status)

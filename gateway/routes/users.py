@@ -8,86 +8,42 @@ rest (which projects, whose counts, who may set an upload time).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from google.protobuf.timestamp_pb2 import Timestamp
-from pydantic import BaseModel, Field
+from fastapi import Query, Request
 from vestry.auth.v1 import auth_pb2
 from vestry.index.v1 import index_pb2
 
+from vestry.common.protoconv import timestamp, utc_datetime
 from vestry.common.vocabulary import Permission
-from vestry.gateway.backends import Backends, backends_of
+from vestry.gateway.backends import Backends
 from vestry.gateway.errors import HTTPError, unauthorized
-from vestry.gateway.identity import Identity, identify
+from vestry.gateway.identity import Identity
+from vestry.gateway.routes._common import ERRORS, management_router, who_calls
+from vestry.gateway.schemas import (
+    DownloadsOut,
+    NewUserOut,
+    ProjectListOut,
+    ProjectSummaryOut,
+    SerialOut,
+    UploadTimeIn,
+    UserIn,
+    UserOut,
+)
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1", tags=["operator"])
-
-_ERRORS: dict[int | str, dict[str, object]] = {
-    400: {"description": "Invalid input (the body says what to fix)"},
-    401: {"description": "No or invalid API token"},
-    403: {"description": "Not an administrator, or the token does not permit administration"},
-    404: {"description": "No such user, project or file, or not visible to the caller"},
-}
-_NO_STORE = {"Cache-Control": "no-store"}
-
-
-class UserOut(BaseModel):
-    name: str
-    active: bool
-    admin: bool
-    created: datetime | None
-
-
-class UserIn(BaseModel):
-    name: str = Field(max_length=100)
-    admin: bool = False
-
-
-class NewUserOut(UserOut):
-    token: str = Field(description="The user's first API token, shown only this once")
-
-
-class ProjectSummaryOut(BaseModel):
-    name: str
-    normalized_name: str
-    last_serial: int
-
-
-class ProjectListOut(BaseModel):
-    projects: list[ProjectSummaryOut]
-    total: int = Field(description="How many projects the caller can see in all")
-    next: str | None = Field(description="Pass as `after` for the next page; null on the last")
-
-
-class DownloadsOut(BaseModel):
-    project: str
-    total: int
-    files: dict[str, int] = Field(description="filename -> downloads (files never downloaded: 0)")
-
-
-class UploadTimeIn(BaseModel):
-    upload_time: datetime = Field(description="ISO 8601; a time without zone is UTC")
-
-
-class SerialOut(BaseModel):
-    serial: int
-
-
-def _dt(ts: Timestamp) -> datetime | None:
-    return ts.ToDatetime(tzinfo=UTC) if ts.seconds or ts.nanos else None
+router = management_router()
 
 
 def _user(u: auth_pb2.User) -> UserOut:
-    return UserOut(name=u.name, active=u.active, admin=u.admin, created=_dt(u.created))
+    return UserOut(name=u.name, active=u.active, admin=u.admin, created=utc_datetime(u.created))
 
 
 async def _admin(request: Request) -> tuple[Backends, Identity]:
-    backends = backends_of(request)
-    who = await identify(request, backends)
+    """The caller, if an administrator whose token permits administration: 401 for the
+    anonymous, 403 for anyone else."""
+    backends, who = await who_calls(request)
     if not who.authenticated:
         raise unauthorized()
     if not who.caller.admin:
@@ -101,7 +57,7 @@ async def _admin(request: Request) -> tuple[Backends, Identity]:
 # ---- users (administrators) ----------------------------------------------------------------
 
 
-@router.get("/users", response_model=list[UserOut], responses=_ERRORS)
+@router.get("/users", response_model=list[UserOut], responses=ERRORS)
 async def list_users(request: Request) -> list[UserOut]:
     """Every user, by name."""
     backends, _ = await _admin(request)
@@ -109,7 +65,7 @@ async def list_users(request: Request) -> list[UserOut]:
     return [_user(u) for u in reply.users]
 
 
-@router.post("/users", response_model=NewUserOut, status_code=201, responses=_ERRORS)
+@router.post("/users", response_model=NewUserOut, status_code=201, responses=ERRORS)
 async def create_user(request: Request, body: UserIn) -> NewUserOut:
     """Create a user and mint their first token (shown once: hand it to them)."""
     backends, _ = await _admin(request)
@@ -131,13 +87,13 @@ async def _set_active(request: Request, name: str, active: bool) -> UserOut:
     return _user(user)
 
 
-@router.post("/users/{name}/disable", response_model=UserOut, responses=_ERRORS)
+@router.post("/users/{name}/disable", response_model=UserOut, responses=ERRORS)
 async def disable_user(request: Request, name: str) -> UserOut:
     """Disable a user: every token of theirs is refused at once, everywhere."""
     return await _set_active(request, name, False)
 
 
-@router.post("/users/{name}/enable", response_model=UserOut, responses=_ERRORS)
+@router.post("/users/{name}/enable", response_model=UserOut, responses=ERRORS)
 async def enable_user(request: Request, name: str) -> UserOut:
     return await _set_active(request, name, True)
 
@@ -145,15 +101,14 @@ async def enable_user(request: Request, name: str) -> UserOut:
 # ---- projects and download counts ----------------------------------------------------------
 
 
-@router.get("/projects", response_model=ProjectListOut, responses=_ERRORS)
+@router.get("/projects", response_model=ProjectListOut, responses=ERRORS)
 async def list_projects(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     after: Annotated[str, Query(description="The `next` of the previous page")] = "",
 ) -> ProjectListOut:
     """The projects the caller can see (anonymous: the public ones), by normalised name."""
-    backends = backends_of(request)
-    who = await identify(request, backends)
+    backends, who = await who_calls(request)
     reply = await backends.index.ListProjects(
         index_pb2.ListProjectsRequest(caller=who.caller), timeout=backends.timeout
     )
@@ -173,11 +128,10 @@ async def list_projects(
     )
 
 
-@router.get("/projects/{project}/downloads", response_model=DownloadsOut, responses=_ERRORS)
+@router.get("/projects/{project}/downloads", response_model=DownloadsOut, responses=ERRORS)
 async def downloads(request: Request, project: str) -> DownloadsOut:
     """Downloads per file and in all (counted by the gateways, sent every few seconds)."""
-    backends = backends_of(request)
-    who = await identify(request, backends)
+    backends, who = await who_calls(request)
     counts = await backends.index.GetDownloadCounts(
         index_pb2.ProjectRequest(caller=who.caller, name=project), timeout=backends.timeout
     )
@@ -190,17 +144,14 @@ async def downloads(request: Request, project: str) -> DownloadsOut:
 
 
 @router.put(
-    "/projects/{project}/files/{filename}/upload-time", response_model=SerialOut, responses=_ERRORS
+    "/projects/{project}/files/{filename}/upload-time", response_model=SerialOut, responses=ERRORS
 )
 async def set_upload_time(
     request: Request, project: str, filename: str, body: UploadTimeIn
 ) -> SerialOut:
     """Set a file's upload time (administrators; `vestry import` keeps the source's)."""
-    backends = backends_of(request)
-    who = await identify(request, backends)
-    when = Timestamp()
-    at = body.upload_time if body.upload_time.tzinfo else body.upload_time.replace(tzinfo=UTC)
-    when.FromDatetime(at.astimezone(UTC))
+    backends, who = await who_calls(request)
+    when = timestamp(body.upload_time)
     reply = await backends.index.SetUploadTime(
         index_pb2.SetUploadTimeRequest(
             caller=who.caller, project_name=project, filename=filename, upload_time=when

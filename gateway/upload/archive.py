@@ -27,6 +27,9 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from vestry.common.errors import InvalidArgument
+from vestry.common.filenames import check_filename_characters
+from vestry.common.versions import MAX_VERSION_LENGTH, parse_version
 from vestry.gateway.upload.bounded import (
     METHODS,
     CappedReader,
@@ -34,7 +37,7 @@ from vestry.gateway.upload.bounded import (
     check_zip_directory,
     zip_member,
 )
-from vestry.gateway.upload.form import MAX_VERSION_LENGTH, UploadError
+from vestry.gateway.upload.form import UploadError
 
 __all__ = ["ArchiveFacts", "check_filename", "check_pep625", "inspect_archive"]
 
@@ -55,7 +58,6 @@ _EXTENSION_TYPES = (
     tarfile.SOLARIS_XHDTYPE,
 )
 _DRIVE = re.compile(r"[A-Za-z]:")
-_FILENAME_CHARS = re.compile(r"[A-Za-z0-9._+!-]+\Z")
 _TAG_PART = re.compile(r"[A-Za-z0-9_.]+\Z")
 
 
@@ -66,22 +68,12 @@ class ArchiveFacts:
 
 def check_filename(filename: str, filetype: str, name: str, version: str) -> None:
     """Filename rules: characters, extension vs filetype, name and version vs the form."""
-    if not filename or len(filename) > 255:
-        raise UploadError("invalid filename: it must be 1-255 characters")
-    if "/" in filename or "\\" in filename or any(ord(c) < 32 or ord(c) == 127 for c in filename):
-        raise UploadError("invalid filename: it may not contain '/', '\\' or control characters")
-    if filename.startswith(".") or ".." in filename.split("/"):
-        raise UploadError("invalid filename")
-    # Filenames go verbatim into URLs and Content-Disposition headers: only what the wheel and
-    # sdist specs can produce, ASCII, no quote or ';' to carry anything into a header.
-    if not _FILENAME_CHARS.match(filename):
-        raise UploadError(
-            f"invalid filename {filename[:100]!r}: only ASCII letters, digits and '._+!-' "
-            "are allowed"
-        )
-    if len(version) > MAX_VERSION_LENGTH:
-        raise UploadError(f"version: the field must be {MAX_VERSION_LENGTH} characters or less")
-    form_name, form_version = canonicalize_name(name), Version(version)
+    try:
+        check_filename_characters(filename)
+        form_version = parse_version(version)
+    except InvalidArgument as exc:
+        raise UploadError(exc.message) from exc
+    form_name = canonicalize_name(name)
     if filetype == "bdist_wheel":
         if not filename.endswith(".whl"):
             raise UploadError("invalid file extension: a bdist_wheel must end in .whl")
@@ -119,9 +111,11 @@ def check_filename(filename: str, filetype: str, name: str, version: str) -> Non
 
 def check_pep625(filename: str, name: str, version: str) -> None:
     """New projects get normalised sdist names (PEP 625); older ones keep their legacy form."""
-    if len(version) > MAX_VERSION_LENGTH:
-        raise UploadError(f"version: the field must be {MAX_VERSION_LENGTH} characters or less")
-    expected = f"{canonicalize_name(name).replace('-', '_')}-{Version(version)}.tar.gz"
+    try:
+        parsed = parse_version(version)
+    except InvalidArgument as exc:
+        raise UploadError(exc.message) from exc
+    expected = f"{canonicalize_name(name).replace('-', '_')}-{parsed}.tar.gz"
     if filename != expected:
         raise UploadError(f"invalid sdist filename {filename!r}: it must be {expected!r} (PEP 625)")
 

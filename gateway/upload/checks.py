@@ -1,4 +1,4 @@
-"""The gateway's own upload checks, in STANDARDS.md order, around the one index call.
+"""The gateway's own upload checks, in the route's documented order, around the one index call.
 
 `before_index` runs everything the gateway can decide alone (form, metadata, content present,
 filename, size, digests); the index then decides project, permission and duplicates;

@@ -10,12 +10,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from packaging.metadata import ExceptionGroup, InvalidMetadata, Metadata, RawMetadata
 
 from vestry.common.errors import InvalidArgument
+from vestry.common.http import is_link_url
 from vestry.common.versions import MAX_VERSION_LENGTH, parse_version
+from vestry.gateway.errors import HTTPError
 
 __all__ = ["MAX_VERSION_LENGTH", "UploadError", "UploadForm", "parse_form"]
 
@@ -35,13 +36,12 @@ _FIELD_LIMITS = {"description": DESCRIPTION_MAX, "license": LICENSE_MAX, "summar
 _URL_FIELDS = ("home_page", "download_url")
 
 
-class UploadError(Exception):
-    """A 400 answer to an upload; the message is shown by twine/uv."""
+class UploadError(HTTPError):
+    """An answer to an upload (400 unless said), given by the gateway's one error handler; the
+    message is shown by twine/uv."""
 
     def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+        super().__init__(status, message)
 
 
 SUPPORTED_METADATA_VERSIONS = ("1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5")
@@ -156,17 +156,10 @@ def _check_sizes(fields: dict[str, list[str]]) -> None:
 
 def _check_url(key: str, url: str) -> None:
     """Only http(s) URLs with a host: a javascript: or data: link would be rendered as a link."""
-    shown = url[:100]
-    try:
-        parts = urlsplit(url)
-    except ValueError as exc:
-        raise UploadError(f"{key}: {shown!r} is not a valid URL") from exc
-    if (
-        parts.scheme.lower() not in ("http", "https")
-        or not parts.netloc
-        or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url)
-    ):
-        raise UploadError(f"{key}: {shown!r} is not a valid URL: only http:// and https:// URLs")
+    if not is_link_url(url):
+        raise UploadError(
+            f"{key}: {url[:100]!r} is not a valid URL: only http:// and https:// URLs"
+        )
 
 
 def _raw_metadata(fields: dict[str, list[str]]) -> RawMetadata:

@@ -10,7 +10,6 @@ import functools
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import nh3
 from fastapi import Request
@@ -19,6 +18,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from vestry.common.http import is_link_url
+from vestry.gateway.security_headers import WEB_PAGE_HEADERS
 from vestry.gateway.web.context import (
     PRE_SESSION_COOKIE,
     Viewer,
@@ -38,13 +39,7 @@ def http_url(value: str | None) -> str | None:
     if not value:
         return None
     url = value.strip()
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    return url
+    return url if is_link_url(url) else None
 
 
 def size(value: int) -> str:
@@ -136,7 +131,9 @@ def html_page(
         )
     )
     response = HTMLResponse(
-        body, status_code=status, headers={"Cache-Control": cache, "Vary": "Cookie, Authorization"}
+        body,
+        status_code=status,
+        headers={**WEB_PAGE_HEADERS, "Cache-Control": cache, "Vary": "Cookie, Authorization"},
     )
     if pre_cookie is not None:
         set_cookie(request, response, PRE_SESSION_COOKIE, pre_cookie, 3600)

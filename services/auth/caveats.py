@@ -17,12 +17,15 @@ from typing import Any, ClassVar
 
 from packaging.utils import canonicalize_name
 
+from vestry.common.tokens import MAX_TIMESTAMP
+from vestry.common.vocabulary import Permission, values
+from vestry.services.auth.errors import CaveatError
+
 __all__ = [
     "MAX_TIMESTAMP",
     "PERMISSIONS",
     "AccessContext",
     "Caveat",
-    "CaveatError",
     "Expiry",
     "Permissions",
     "ProjectIds",
@@ -33,16 +36,9 @@ __all__ = [
     "parse_caveat",
 ]
 
-PERMISSIONS = frozenset({"read", "upload", "yank", "manage-tokens", "admin"})
-# 9999-12-31T23:59:59Z: the largest instant a protobuf Timestamp, a SQL timestamp and a Python
-# datetime can all hold. "No expiry" with a not-before is written as this.
-MAX_TIMESTAMP = 253_402_300_799
+PERMISSIONS = frozenset(values(Permission))
 _MAX_ITEMS = 1000
 _MAX_ITEM_LEN = 200
-
-
-class CaveatError(ValueError):
-    """A caveat that does not parse. Its message says why, without echoing the caveat."""
 
 
 def _strings(value: Any, what: str) -> tuple[str, ...]:
@@ -254,6 +250,17 @@ class Scope:
             users = sorted(self.user_ids) or ["-", "+"]
             out.extend(UserBound(u) for u in users)
         return out
+
+    def reaches_no_more_projects_than(self, other: Scope) -> bool:
+        """True when every project this scope may act on, `other` may act on too (by name and
+        by ID; a restriction of one kind is not compared with one of the other kind)."""
+        for mine, theirs in (
+            (self.project_names, other.project_names),
+            (self.project_ids, other.project_ids),
+        ):
+            if theirs is not None and (mine is None or not mine <= theirs):
+                return False
+        return True
 
     def is_empty(self) -> bool:
         """True when no request can ever satisfy this scope (some dimension allows nothing)."""

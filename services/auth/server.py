@@ -8,12 +8,12 @@ import logging
 from pathlib import Path
 
 import grpc
-import redis
 from vestry.auth.v1 import auth_pb2, auth_pb2_grpc
 
-from vestry.common.db import check_migrated, make_engine, migrate
-from vestry.common.grpc_server import create_server, run_until_signalled
-from vestry.services.auth.cache import MemoryCache, RedisCache, VerificationCache
+from vestry.common.db import migrate_url, migrated_engine
+from vestry.common.grpc_server import create_server as create_grpc_server
+from vestry.common.grpc_server import run_until_signalled
+from vestry.services.auth.backends import make_cache
 from vestry.services.auth.service import AuthService
 from vestry.services.auth.servicer import AuthServicer
 from vestry.services.auth.settings import AuthSettings
@@ -24,41 +24,30 @@ VERSION_TABLE = "alembic_version_auth"
 SERVICE_NAME = auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name
 
 
-def make_cache(settings: AuthSettings) -> VerificationCache:
-    if settings.redis_url:
-        client = redis.Redis.from_url(
-            settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
-        )
-        return RedisCache(client, settings.redis_prefix, settings.cache_ttl)
-    return MemoryCache()
-
-
 def build_service(settings: AuthSettings) -> AuthService:
-    engine = make_engine(settings.database_url)
-    check_migrated(engine, MIGRATIONS, VERSION_TABLE)
+    engine = migrated_engine(settings.database_url, MIGRATIONS, VERSION_TABLE)
     return AuthService(engine, make_cache(settings), cache_ttl=settings.cache_ttl)
 
 
 def migrate_database(database_url: str) -> None:
-    engine = make_engine(database_url)
-    try:
-        migrate(engine, MIGRATIONS, VERSION_TABLE)
-    finally:
-        engine.dispose()
+    migrate_url(database_url, MIGRATIONS, VERSION_TABLE)
 
 
-def create_auth_server(
-    settings: AuthSettings, address: str | None = None
-) -> tuple[grpc.aio.Server, int, AuthService]:
-    service = build_service(settings)
+def create_server(
+    settings: AuthSettings, address: str | None = None, *, service: AuthService | None = None
+) -> tuple[grpc.aio.Server, int]:
+    """The auth gRPC server on `address` (default `settings.listen`) and its bound port,
+    serving `service`, or one `build_service(settings)` makes."""
+    if service is None:
+        service = build_service(settings)
+    servicer = AuthServicer(service)
 
     def register(server: grpc.aio.Server) -> None:
-        auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(service), server)
+        auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server)
 
-    server, port = create_server(
+    return create_grpc_server(
         settings.secret_bytes, address or settings.listen, register, [SERVICE_NAME]
     )
-    return server, port, service
 
 
 async def _flush_last_used(service: AuthService, every: float) -> None:
@@ -71,7 +60,8 @@ async def _flush_last_used(service: AuthService, every: float) -> None:
 
 
 async def serve(settings: AuthSettings) -> None:
-    server, _, service = create_auth_server(settings)
+    service = build_service(settings)
+    server, _ = create_server(settings, service=service)
     flusher = asyncio.create_task(_flush_last_used(service, settings.last_used_flush_seconds))
     try:
         await run_until_signalled(server)

@@ -31,17 +31,18 @@ from vestry.common.errors import (
     Unauthenticated,
     Unavailable,
 )
+from vestry.common.vocabulary import Permission
 from vestry.services.auth import tokens
 from vestry.services.auth.cache import ENTRY_VERSION, VerificationCache
 from vestry.services.auth.caveats import (
     PERMISSIONS,
     AccessContext,
     Caveat,
-    CaveatError,
     Scope,
     dump_caveat,
     parse_caveat,
 )
+from vestry.services.auth.errors import CaveatError, MalformedToken
 from vestry.services.auth.metrics import TOKEN_CACHE, TOKEN_FAILURES
 from vestry.services.auth.models import Event, Token, User
 
@@ -293,7 +294,7 @@ class AuthService:
         """
         requested = _normalised(requested)
         if parent_token:
-            parent = self.verify(parent_token, AccessContext(permission="manage-tokens"))
+            parent = self.verify(parent_token, AccessContext(permission=Permission.MANAGE_TOKENS))
             scope = requested
             # Carry every restriction of the parent over: the child can only be narrower.
             for caveat in parent.scope.caveats():
@@ -390,14 +391,14 @@ class AuthService:
     def _from_cache(entry: dict[str, Any], token: str) -> Verified | None:
         try:
             token_id = tokens.token_id(tokens.load(token))
-        except tokens.MalformedToken:
+        except MalformedToken:
             return None  # only a corrupted cache maps garbage to an entry
         return _from_entry(entry, token_id)
 
     def _verify_uncached(self, token: str) -> Verified:
         try:
             macaroon = tokens.load(token)
-        except tokens.MalformedToken as exc:
+        except MalformedToken as exc:
             self._failed(str(exc))
             raise Unauthenticated(str(exc)) from exc
         token_id = tokens.token_id(macaroon)
@@ -450,18 +451,25 @@ class AuthService:
         return tokens.add_caveats(token, caveats)
 
     def revoke(self, caller_token: str, token_or_id: str) -> str:
-        """Revoke a root token (and so every token attenuated from it). Owner or admin only."""
-        caller = self.verify(caller_token, AccessContext(permission="manage-tokens"))
+        """Revoke a root token (and so every token attenuated from it). Owner or admin only,
+        and only with a token that reaches every project the target reaches (see
+        `list_tokens`). Raises NotFound for any other token, as for one that does not exist."""
+        caller = self.verify(caller_token, AccessContext(permission=Permission.MANAGE_TOKENS))
         target_id = token_or_id
         if token_or_id.startswith(tokens.PREFIX):
             try:
                 target_id = tokens.token_id(tokens.load(token_or_id))
-            except tokens.MalformedToken as exc:
+            except MalformedToken as exc:
                 raise InvalidArgument(str(exc)) from exc
         with self._sessions() as s:
             row = s.get(Token, target_id) if tokens.TOKEN_ID.fullmatch(target_id) else None
-        # The same answer for "not yours" and "does not exist": no probing other users' IDs.
-        if row is None or (row.user_id != caller.user_id and not caller.admin):
+        # The same answer for "not yours", "wider than the token used" and "does not exist":
+        # no probing other users' IDs, and a narrow token never acts on a wider one.
+        if (
+            row is None
+            or (row.user_id != caller.user_id and not caller.admin)
+            or not _token_record(row).caveats.reaches_no_more_projects_than(caller.scope)
+        ):
             raise NotFound("no such token")
         self._cache.invalidate_token(target_id, self._ttl + 60)
         with self._sessions.begin() as s:
@@ -471,12 +479,17 @@ class AuthService:
         return target_id
 
     def list_tokens(self, caller_token: str) -> list[TokenRecord]:
-        caller = self.verify(caller_token, AccessContext(permission="manage-tokens"))
+        """The caller's tokens that are no wider than the token used, by project: a token
+        restricted to some projects sees (and revokes, and mints) only tokens restricted to a
+        subset of them, never the user's unrestricted tokens. Permissions and time bounds are
+        not compared: holding `manage-tokens` is what lets a token manage the user's tokens."""
+        caller = self.verify(caller_token, AccessContext(permission=Permission.MANAGE_TOKENS))
         with self._sessions() as s:
             rows = s.scalars(
                 select(Token).where(Token.user_id == caller.user_id).order_by(Token.created)
             ).all()
-            return [_token_record(t) for t in rows]
+            records = [_token_record(t) for t in rows]
+        return [r for r in records if r.caveats.reaches_no_more_projects_than(caller.scope)]
 
     # ---- audit -----------------------------------------------------------------------------
 

@@ -8,13 +8,14 @@ from vestry.auth.v1 import auth_pb2, auth_pb2_grpc
 
 from vestry.common.errors import InvalidArgument
 from vestry.common.grpc_server import Context
-from vestry.services.auth.caveats import AccessContext, CaveatError
+from vestry.services.auth.caveats import AccessContext
 from vestry.services.auth.convert import (
     scope_from_proto,
     scope_to_proto,
     token_to_proto,
     user_to_proto,
 )
+from vestry.services.auth.errors import CaveatError
 from vestry.services.auth.service import AuthService
 
 

@@ -14,21 +14,21 @@ from collections.abc import Iterable
 from packaging.utils import canonicalize_name
 from pymacaroons import MACAROON_V2, Macaroon
 
+from vestry.common.tokens import TOKEN_PREFIX
 from vestry.services.auth.caveats import (
     MAX_TIMESTAMP,
     Caveat,
-    CaveatError,
     Expiry,
     Permissions,
     ProjectNames,
     dump_caveat,
     parse_caveat,
 )
+from vestry.services.auth.errors import CaveatError, MalformedToken
 
 __all__ = [
     "PREFIX",
     "TOKEN_ID",
-    "MalformedToken",
     "add_caveats",
     "attenuate",
     "load",
@@ -37,16 +37,12 @@ __all__ = [
     "token_id",
 ]
 
-PREFIX = "vestry-"
+PREFIX = TOKEN_PREFIX
 LOCATION = "vestry"
 # Real tokens are a few hundred bytes; anything this large is garbage or an attack.
 _MAX_TOKEN_LEN = 64 * 1024
 # Identifiers are UUIDs; anything else (NUL bytes, megabytes of text) never reaches the database.
 TOKEN_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
-
-
-class MalformedToken(ValueError):
-    """The text is not a Vestry token. The message never echoes the token."""
 
 
 def mint(token_id: str, key: bytes, caveats: Iterable[Caveat]) -> str:

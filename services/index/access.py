@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from vestry.common.errors import DomainError, NotFound, PermissionDenied, Unauthenticated
+from vestry.common.vocabulary import OrgRole, Permission, ProjectRole, Visibility
 
 __all__ = [
     "ANONYMOUS",
@@ -49,27 +50,27 @@ class OrgAction(StrEnum):
 # Token permission each action needs (the token vocabulary is auth's: read, upload, yank,
 # manage-tokens, admin). Project management needs a token that says "admin".
 TOKEN_PERMISSION = {
-    Action.READ: "read",
-    Action.UPLOAD: "upload",
-    Action.YANK: "yank",
-    Action.DELETE: "admin",
-    Action.SET_VISIBILITY: "admin",
-    Action.MANAGE_ROLES: "admin",
-    Action.SET_STATUS: "admin",
+    Action.READ: Permission.READ,
+    Action.UPLOAD: Permission.UPLOAD,
+    Action.YANK: Permission.YANK,
+    Action.DELETE: Permission.ADMIN,
+    Action.SET_VISIBILITY: Permission.ADMIN,
+    Action.MANAGE_ROLES: Permission.ADMIN,
+    Action.SET_STATUS: Permission.ADMIN,
 }
-ORG_TOKEN_PERMISSION = {OrgAction.VIEW: "read", OrgAction.MANAGE: "admin"}
+ORG_TOKEN_PERMISSION = {OrgAction.VIEW: Permission.READ, OrgAction.MANAGE: Permission.ADMIN}
 
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
-    "owner": frozenset(Action),
-    "maintainer": frozenset({Action.READ, Action.UPLOAD, Action.YANK}),
-    "reader": frozenset({Action.READ}),
+    ProjectRole.OWNER: frozenset(Action),
+    ProjectRole.MAINTAINER: frozenset({Action.READ, Action.UPLOAD, Action.YANK}),
+    ProjectRole.READER: frozenset({Action.READ}),
 }
 ROLES = tuple(ROLE_ACTIONS)
 # Organisation owners hold the owner role on every project of the organisation; plain members
 # get access to projects only through teams.
 ORG_ROLE_ACTIONS: dict[str, frozenset[OrgAction]] = {
-    "owner": frozenset(OrgAction),
-    "member": frozenset({OrgAction.VIEW}),
+    OrgRole.OWNER: frozenset(OrgAction),
+    OrgRole.MEMBER: frozenset({OrgAction.VIEW}),
 }
 
 
@@ -116,7 +117,7 @@ class ProjectFacts:
 
 def can(caller: Caller, project: ProjectFacts, action: Action) -> bool:
     """True when both the roles and the token allow `action` on `project`."""
-    if action is Action.READ and project.visibility == "public":
+    if action is Action.READ and project.visibility == Visibility.PUBLIC:
         return True  # readable without a token, so a narrow token cannot hide it either
     if not caller.authenticated:
         return False
@@ -147,7 +148,7 @@ def authorize(caller: Caller, project: ProjectFacts | None, action: Action) -> N
         raise Unauthenticated("authentication required")
     if not caller.token_allows(action, project.normalized_name, project.id):
         raise PermissionDenied(
-            f"the token used does not permit {TOKEN_PERMISSION[action]!r} on "
+            f"the token used does not permit {TOKEN_PERMISSION[action].value!r} on "
             f"project {project.normalized_name!r}"
         )
     raise PermissionDenied(
@@ -176,8 +177,8 @@ def authorize_org(caller: Caller, exists: bool, org_role: str | None, action: Or
         raise NotFound("organisation not found")
     if not caller.token_allows_org(action):
         raise PermissionDenied(
-            f"the token used does not permit {ORG_TOKEN_PERMISSION[action]!r} on organisations "
-            "(it must not be restricted to projects)"
+            f"the token used does not permit {ORG_TOKEN_PERMISSION[action].value!r} on "
+            "organisations (it must not be restricted to projects)"
         )
     if caller.admin or action in ORG_ROLE_ACTIONS.get(org_role or "", frozenset()):
         return

@@ -8,12 +8,14 @@ from vestry.index.v1 import index_pb2
 
 from vestry.common.protoconv import optional_set, timestamp
 from vestry.services.index.access import Caller
+from vestry.services.index.blobrefs import BlobReference
 from vestry.services.index.records import (
     EventData,
     FileData,
     OrganizationData,
     ProjectData,
     ProjectDetail,
+    ProjectPage,
     ReleaseData,
     ReservedData,
     RoleData,
@@ -185,3 +187,29 @@ def organization_to_proto(o: OrganizationData) -> index_pb2.Organization:
 
 def reserved_to_proto(r: ReservedData) -> index_pb2.ReservedName:
     return index_pb2.ReservedName(pattern=r.pattern, organization=r.organization)
+
+
+def page_to_proto(page: ProjectPage) -> index_pb2.ProjectPage:
+    return index_pb2.ProjectPage(
+        project=project_to_proto(page.project),
+        releases=[release_to_proto(r) for r in page.releases],
+        files=[file_to_proto(f) for f in page.files],
+        global_serial=page.global_serial,
+    )
+
+
+_BLOB_KINDS = {
+    "file": index_pb2.BlobReference.FILE,
+    "metadata": index_pb2.BlobReference.METADATA,
+}
+
+
+def blob_reference_to_proto(r: BlobReference) -> index_pb2.BlobReference:
+    return index_pb2.BlobReference(
+        blob_key=r.blob_key,
+        kind=_BLOB_KINDS[r.kind],
+        project_name=r.project_name,
+        filename=r.filename,
+        expected_sha256=r.expected_sha256,
+        expected_size=r.expected_size,
+    )

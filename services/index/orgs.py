@@ -1,6 +1,6 @@
-"""Organisations, their members and teams, team roles on projects, and reserved names.
+"""Organisations, their members and teams, and team roles on projects.
 
-Membership is read fresh on every access decision (see `IndexService._roles`), so removing
+Membership is read fresh on every access decision (see `Roles.effective`), so removing
 someone from an organisation or a team takes their access away with the same commit.
 """
 
@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vestry.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from vestry.common.vocabulary import OrgRole
 from vestry.services.index import models as m
 from vestry.services.index.access import (
     ORG_ROLE_ACTIONS,
@@ -21,19 +22,15 @@ from vestry.services.index.access import (
     OrgAction,
     authorize_org,
     may_create_org,
-    require_admin,
 )
-from vestry.services.index.names import MAX_NAME_LENGTH, normalize, validate_project_name
-from vestry.services.index.records import OrganizationData, ReservedData, RoleData, TeamData
+from vestry.services.index.names import normalize, validate_project_name
+from vestry.services.index.records import OrganizationData, RoleData, TeamData
+from vestry.services.index.rows import utc
 from vestry.services.index.txn import record_event, write_session
 
-__all__ = ["Organizations", "normalize_pattern"]
+__all__ = ["Organizations"]
 
 ORG_ROLES = tuple(ORG_ROLE_ACTIONS)
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _name(kind: str, name: str) -> str:
@@ -41,18 +38,6 @@ def _name(kind: str, name: str) -> str:
         return validate_project_name(name)
     except InvalidArgument as exc:
         raise InvalidArgument(exc.message.replace("project name", f"{kind} name")) from exc
-
-
-def normalize_pattern(pattern: str) -> str:
-    """A reserved name (`acme-tools`) or prefix (`acme-*`), PEP 503 normalised."""
-    prefix = pattern.endswith("*")
-    stem = pattern[:-1] if prefix else pattern
-    # A prefix may end in a separator ("acme-*"), which a project name may not.
-    probe = stem.rstrip("._-") if prefix else stem
-    if not probe or len(stem) > MAX_NAME_LENGTH:
-        raise InvalidArgument("a reserved pattern is a project name, or a name prefix ending in *")
-    validate_project_name(probe)
-    return normalize(stem) + ("*" if prefix else "")
 
 
 def _user(user_id: str, username: str) -> None:
@@ -123,7 +108,7 @@ class Organizations:
                     organization_id=org.id,
                     user_id=caller.user_id,
                     username=caller.username,
-                    role="owner",
+                    role=OrgRole.OWNER,
                 )
             )
             record_event(s, caller, None, "org.create", {"organization": normalized})
@@ -168,7 +153,7 @@ class Organizations:
             ).all()
             return OrganizationData(
                 name=org.name,
-                created=_utc(org.created),
+                created=utc(org.created),
                 members=[RoleData(*r) for r in members],
                 teams=[TeamData(t.name, team_members[t.id], team_projects[t.id]) for t in teams],
                 projects=list(projects),
@@ -195,7 +180,7 @@ class Organizations:
                     )
                 )
             else:
-                if row.role == "owner" and role != "owner":
+                if row.role == OrgRole.OWNER and role != OrgRole.OWNER:
                     self._keep_an_owner(s, org, user_id)
                 row.role, row.username = role, username
             record_event(
@@ -219,7 +204,7 @@ class Organizations:
             )
             if row is None:
                 raise NotFound(f"{username!r} is not a member of {org.name!r}")
-            if row.role == "owner":
+            if row.role == OrgRole.OWNER:
                 self._keep_an_owner(s, org, row.user_id)
             team_ids = select(m.Team.id).where(m.Team.organization_id == org.id)
             s.execute(
@@ -237,7 +222,7 @@ class Organizations:
         others = s.scalar(
             select(m.OrganizationMember.id).where(
                 m.OrganizationMember.organization_id == org.id,
-                m.OrganizationMember.role == "owner",
+                m.OrganizationMember.role == OrgRole.OWNER,
                 m.OrganizationMember.user_id != leaving_user_id,
             )
         )
@@ -360,44 +345,3 @@ class Organizations:
                 "team.role.set" if role else "team.role.remove",
                 {"organization": org.name, "team": row.name, "role": role},
             )
-
-    # ---- reserved names (administrators) ---------------------------------------------------
-
-    def reserve(self, caller: Caller, pattern: str, org_name: str) -> ReservedData:
-        """Reserve a name or a prefix (`acme-*`) for an organisation: nobody else may create
-        a project matching it. Existing projects are not affected."""
-        require_admin(caller, "reserve names")
-        normalized = normalize_pattern(pattern)
-        with write_session(self._sessions) as s:
-            org = s.scalar(select(m.Organization).where(m.Organization.name == normalize(org_name)))
-            if org is None:
-                raise NotFound(f"organisation {org_name!r} not found")
-            row = s.get(m.ReservedName, normalized)
-            if row is None:
-                s.add(m.ReservedName(pattern=normalized, organization_id=org.id))
-            else:
-                row.organization_id = org.id
-            record_event(
-                s, caller, None, "name.reserve", {"pattern": normalized, "organization": org.name}
-            )
-        return ReservedData(normalized, org.name)
-
-    def unreserve(self, caller: Caller, pattern: str) -> None:
-        require_admin(caller, "release reserved names")
-        normalized = normalize_pattern(pattern)
-        with write_session(self._sessions) as s:
-            row = s.get(m.ReservedName, normalized)
-            if row is None:
-                raise NotFound(f"{normalized!r} is not reserved")
-            s.delete(row)
-            record_event(s, caller, None, "name.unreserve", {"pattern": normalized})
-
-    def list_reserved(self, caller: Caller) -> list[ReservedData]:
-        require_admin(caller, "list reserved names")
-        with self._sessions() as s:
-            rows = s.execute(
-                select(m.ReservedName.pattern, m.Organization.name)
-                .outerjoin(m.Organization, m.Organization.id == m.ReservedName.organization_id)
-                .order_by(m.ReservedName.pattern)
-            ).all()
-        return [ReservedData(p, o or "") for p, o in rows]

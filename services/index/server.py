@@ -7,8 +7,9 @@ from pathlib import Path
 import grpc
 from vestry.index.v1 import index_pb2, index_pb2_grpc
 
-from vestry.common.db import check_migrated, make_engine, migrate
-from vestry.common.grpc_server import create_server, run_until_signalled
+from vestry.common.db import migrate_url, migrated_engine
+from vestry.common.grpc_server import create_server as create_grpc_server
+from vestry.common.grpc_server import run_until_signalled
 from vestry.services.index.service import IndexService
 from vestry.services.index.servicer import IndexServicer
 from vestry.services.index.settings import IndexSettings
@@ -19,29 +20,30 @@ SERVICE_NAME = index_pb2.DESCRIPTOR.services_by_name["IndexService"].full_name
 
 
 def build_service(settings: IndexSettings) -> IndexService:
-    engine = make_engine(settings.database_url)
-    check_migrated(engine, MIGRATIONS, VERSION_TABLE)
+    engine = migrated_engine(settings.database_url, MIGRATIONS, VERSION_TABLE)
     return IndexService(engine, default_visibility=settings.default_visibility)
 
 
 def migrate_database(database_url: str) -> None:
-    migrate(make_engine(database_url), MIGRATIONS, VERSION_TABLE)
+    migrate_url(database_url, MIGRATIONS, VERSION_TABLE)
 
 
-def create_index_server(
-    settings: IndexSettings, address: str | None = None
-) -> tuple[grpc.aio.Server, int, IndexService]:
-    service = build_service(settings)
+def create_server(
+    settings: IndexSettings, address: str | None = None, *, service: IndexService | None = None
+) -> tuple[grpc.aio.Server, int]:
+    """The index gRPC server (not started) on `address` (default: the settings' listen
+    address) and the port it is bound to. Serves `service` if given (a test that also wants
+    the domain object), else one built from the settings."""
+    served = service if service is not None else build_service(settings)
 
     def register(server: grpc.aio.Server) -> None:
-        index_pb2_grpc.add_IndexServiceServicer_to_server(IndexServicer(service), server)
+        index_pb2_grpc.add_IndexServiceServicer_to_server(IndexServicer(served), server)
 
-    server, port = create_server(
+    return create_grpc_server(
         settings.secret_bytes, address or settings.listen, register, [SERVICE_NAME]
     )
-    return server, port, service
 
 
 async def serve(settings: IndexSettings) -> None:
-    server, _, _ = create_index_server(settings)
+    server, _ = create_server(settings)
     await run_until_signalled(server)

@@ -5,52 +5,43 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import AsyncIterator
+from datetime import UTC
 
 from vestry.index.v1 import index_pb2, index_pb2_grpc
 
 from vestry.common.grpc_server import Context
 from vestry.services.index.convert import (
+    blob_reference_to_proto,
     caller_from_proto,
     detail_to_proto,
     event_to_proto,
     file_from_proto,
     file_to_proto,
     organization_to_proto,
+    page_to_proto,
     project_to_proto,
     release_from_proto,
-    release_to_proto,
     reserved_to_proto,
     role_to_proto,
 )
-from vestry.services.index.records import ProjectPage
+from vestry.services.index.page_protos import BuiltPages
 from vestry.services.index.service import IndexService
-
-_MAX_CACHED_FILES = 300_000
-
-
-def page_to_proto(page: ProjectPage) -> index_pb2.ProjectPage:
-    return index_pb2.ProjectPage(
-        project=project_to_proto(page.project),
-        releases=[release_to_proto(r) for r in page.releases],
-        files=[file_to_proto(f) for f in page.files],
-        global_serial=page.global_serial,
-    )
 
 
 class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     def __init__(self, service: IndexService) -> None:
         self._s = service
-        self._pages: dict[tuple[str, int], index_pb2.ProjectPage] = {}
+        self._built = BuiltPages()
 
     async def ListProjects(
         self, request: index_pb2.ListProjectsRequest, context: Context
     ) -> index_pb2.ListProjectsResponse:
         if request.known_serial:
-            current = await asyncio.to_thread(self._s.global_serial)
+            current = await asyncio.to_thread(self._s.pages.global_serial)
             if current == request.known_serial:
                 return index_pb2.ListProjectsResponse(global_serial=current, unchanged=True)
         projects, serial = await asyncio.to_thread(
-            self._s.list_projects, caller_from_proto(request.caller)
+            self._s.pages.list_projects, caller_from_proto(request.caller)
         )
         return index_pb2.ListProjectsResponse(
             projects=[
@@ -67,7 +58,11 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     ) -> index_pb2.ProjectPage:
         caller = caller_from_proto(request.caller)
         page = await asyncio.to_thread(
-            self._s.project_page, caller, request.name, request.known_serial, self._holds
+            self._s.pages.project_page,
+            caller,
+            request.name,
+            request.known_serial,
+            self._built.holds,
         )
         head = page.project
         if page.unchanged and request.known_serial and request.known_serial == head.last_serial:
@@ -75,31 +70,23 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
             return index_pb2.ProjectPage(
                 project=project_to_proto(head), global_serial=page.global_serial, unchanged=True
             )
-        built = self._pages.get((head.id, head.last_serial)) if page.unchanged else None
+        built = self._built.get(head.id, head.last_serial) if page.unchanged else None
         if built is None:
             if page.unchanged:  # evicted since the check: fetch the whole page after all
-                page = await asyncio.to_thread(self._s.project_page, caller, request.name)
+                page = await asyncio.to_thread(self._s.pages.project_page, caller, request.name)
                 head = page.project
-            # Building 30,000 FileRecords takes seconds; the page only changes with its serial.
             built = await asyncio.to_thread(page_to_proto, page)
-            self._pages[(head.id, head.last_serial)] = built
-            while sum(len(p.files) + 1 for p in self._pages.values()) > _MAX_CACHED_FILES:
-                del self._pages[next(iter(self._pages))]
+            self._built.put(head.id, head.last_serial, built)
         # Shared between requests for the same (project, serial): only the global serial
         # differs, and any value read now is a true "current" serial for every one of them.
         built.global_serial = page.global_serial
         return built
 
-    def _holds(self, project_id: str, serial: int) -> bool:
-        """Whether this replica holds the built page (called from worker threads: a dict
-        lookup is atomic)."""
-        return (project_id, serial) in self._pages
-
     async def GetFile(
         self, request: index_pb2.GetFileRequest, context: Context
     ) -> index_pb2.FileRecord:
         f = await asyncio.to_thread(
-            self._s.get_file,
+            self._s.pages.get_file,
             caller_from_proto(request.caller),
             request.project_name,
             request.filename,
@@ -110,7 +97,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.CheckUploadRequest, context: Context
     ) -> index_pb2.CheckUploadResponse:
         check = await asyncio.to_thread(
-            self._s.check_upload,
+            self._s.uploads.check_upload,
             caller_from_proto(request.caller),
             request.project_name,
             request.version,
@@ -134,7 +121,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.CommitFileRequest, context: Context
     ) -> index_pb2.CommitFileResponse:
         result = await asyncio.to_thread(
-            self._s.commit_file,
+            self._s.uploads.commit_file,
             caller_from_proto(request.caller),
             request.project_name,
             release_from_proto(request.release),
@@ -149,27 +136,10 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     async def ListBlobReferences(
         self, request: index_pb2.ListBlobReferencesRequest, context: Context
     ) -> AsyncIterator[index_pb2.ListBlobReferencesResponse]:
-        # Imported here so that this storage-maintenance RPC stays one appended block.
-        from vestry.services.index.blobrefs import blob_references
-
-        kinds = {
-            "file": index_pb2.BlobReference.FILE,
-            "metadata": index_pb2.BlobReference.METADATA,
-        }
-        pages = blob_references(self._s._sessions)
+        pages = self._s.blob_references()
         while (refs := await asyncio.to_thread(next, pages, None)) is not None:
             yield index_pb2.ListBlobReferencesResponse(
-                references=[
-                    index_pb2.BlobReference(
-                        blob_key=r.blob_key,
-                        kind=kinds[r.kind],
-                        project_name=r.project_name,
-                        filename=r.filename,
-                        expected_sha256=r.expected_sha256,
-                        expected_size=r.expected_size,
-                    )
-                    for r in refs
-                ]
+                references=[blob_reference_to_proto(r) for r in refs]
             )
 
     # ---- management ------------------------------------------------------------------------
@@ -178,7 +148,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.ProjectRequest, context: Context
     ) -> index_pb2.ProjectDetail:
         detail = await asyncio.to_thread(
-            self._s.get_project, caller_from_proto(request.caller), request.name
+            self._s.management.get_project, caller_from_proto(request.caller), request.name
         )
         return detail_to_proto(detail)
 
@@ -187,7 +157,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     ) -> index_pb2.MutationResponse:
         serial = await asyncio.to_thread(
             functools.partial(
-                self._s.set_yanked,
+                self._s.management.set_yanked,
                 caller_from_proto(request.caller),
                 request.project_name,
                 version=request.version,
@@ -203,7 +173,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     ) -> index_pb2.MutationResponse:
         serial = await asyncio.to_thread(
             functools.partial(
-                self._s.delete,
+                self._s.management.delete,
                 caller_from_proto(request.caller),
                 request.project_name,
                 version=request.version,
@@ -217,7 +187,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.SetVisibilityRequest, context: Context
     ) -> index_pb2.MutationResponse:
         serial = await asyncio.to_thread(
-            self._s.set_visibility,
+            self._s.management.set_visibility,
             caller_from_proto(request.caller),
             request.project_name,
             request.visibility,
@@ -228,7 +198,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.SetStatusRequest, context: Context
     ) -> index_pb2.MutationResponse:
         serial = await asyncio.to_thread(
-            self._s.set_status,
+            self._s.management.set_status,
             caller_from_proto(request.caller),
             request.project_name,
             request.status,
@@ -240,7 +210,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.SetRoleRequest, context: Context
     ) -> index_pb2.RoleEntry:
         role = await asyncio.to_thread(
-            self._s.set_role,
+            self._s.management.set_role,
             caller_from_proto(request.caller),
             request.project_name,
             request.user_id,
@@ -253,7 +223,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.RemoveRoleRequest, context: Context
     ) -> index_pb2.MutationResponse:
         await asyncio.to_thread(
-            self._s.remove_role,
+            self._s.management.remove_role,
             caller_from_proto(request.caller),
             request.project_name,
             request.username,
@@ -264,7 +234,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.TransferProjectRequest, context: Context
     ) -> index_pb2.MutationResponse:
         await asyncio.to_thread(
-            self._s.transfer_to_organization,
+            self._s.management.transfer_to_organization,
             caller_from_proto(request.caller),
             request.project_name,
             request.organization,
@@ -275,7 +245,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.ListEventsRequest, context: Context
     ) -> index_pb2.ListEventsResponse:
         events = await asyncio.to_thread(
-            self._s.list_events,
+            self._s.management.list_events,
             caller_from_proto(request.caller),
             request.project_name,
             request.limit or 100,
@@ -387,7 +357,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.ReserveNameRequest, context: Context
     ) -> index_pb2.ReservedName:
         reserved = await asyncio.to_thread(
-            self._s.orgs.reserve,
+            self._s.reserved.reserve,
             caller_from_proto(request.caller),
             request.pattern,
             request.organization,
@@ -398,7 +368,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.ReserveNameRequest, context: Context
     ) -> index_pb2.MutationResponse:
         await asyncio.to_thread(
-            self._s.orgs.unreserve, caller_from_proto(request.caller), request.pattern
+            self._s.reserved.unreserve, caller_from_proto(request.caller), request.pattern
         )
         return index_pb2.MutationResponse()
 
@@ -406,36 +376,25 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.ListReservedNamesRequest, context: Context
     ) -> index_pb2.ListReservedNamesResponse:
         names = await asyncio.to_thread(
-            self._s.orgs.list_reserved, caller_from_proto(request.caller)
+            self._s.reserved.list_reserved, caller_from_proto(request.caller)
         )
         return index_pb2.ListReservedNamesResponse(names=[reserved_to_proto(r) for r in names])
 
     # ---- download counts and imports -------------------------------------------------------
-    # Imported in each method, as ListBlobReferences does: the block stays one appended piece.
 
     async def RecordDownloads(
         self, request: index_pb2.RecordDownloadsRequest, context: Context
     ) -> index_pb2.MutationResponse:
-        from vestry.services.index.downloads import Downloads
-
         increments = [(c.project_name, c.filename, c.count) for c in request.counts]
-        await asyncio.to_thread(Downloads(self._s._sessions).record, increments)
+        await asyncio.to_thread(self._s.downloads.record, increments)
         return index_pb2.MutationResponse()
 
     async def GetDownloadCounts(
         self, request: index_pb2.ProjectRequest, context: Context
     ) -> index_pb2.DownloadCounts:
-        from vestry.common.errors import NotFound, Unauthenticated
-        from vestry.services.index.access import Action
-        from vestry.services.index.downloads import Downloads
-
-        caller = caller_from_proto(request.caller)
-        # The same answers as the project page: 401 for the anonymous, 404 for the rest.
-        if not await asyncio.to_thread(self._s.can, caller, request.name, Action.READ):
-            if not caller.authenticated:
-                raise Unauthenticated("authentication required")
-            raise NotFound("project not found")
-        counts = await asyncio.to_thread(Downloads(self._s._sessions).counts, request.name)
+        counts = await asyncio.to_thread(
+            self._s.downloads.counts, caller_from_proto(request.caller), request.name
+        )
         return index_pb2.DownloadCounts(
             project_name=counts.project_name,
             total=counts.total,
@@ -450,13 +409,8 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     async def SetUploadTime(
         self, request: index_pb2.SetUploadTimeRequest, context: Context
     ) -> index_pb2.MutationResponse:
-        from datetime import UTC
-
-        from vestry.services.index.imports import set_upload_time
-
         serial = await asyncio.to_thread(
-            set_upload_time,
-            self._s._sessions,
+            self._s.downloads.set_upload_time,
             caller_from_proto(request.caller),
             request.project_name,
             request.filename,

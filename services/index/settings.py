@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic_settings import SettingsConfigDict
 
 from vestry.common.settings import ServiceSettings
+from vestry.common.vocabulary import Visibility
 
 
 class IndexSettings(ServiceSettings):
@@ -13,4 +12,4 @@ class IndexSettings(ServiceSettings):
     listen: str = "127.0.0.1:50052"
     database_url: str = "sqlite:///vestry-index.sqlite3"
     # Visibility of a project created by its first upload.
-    default_visibility: Literal["private", "public"] = "private"
+    default_visibility: Visibility = Visibility.PRIVATE

@@ -16,24 +16,22 @@ from vestry.common.digests import TripleDigest
 from vestry.common.errors import (
     DomainError,
     InvalidArgument,
-    NotFound,
-    ResourceExhausted,
     Unavailable,
 )
+from vestry.services.storage.errors import BlobTooLarge, DigestMismatch, DiskFull
 
 __all__ = [
     "INCOMING_PREFIX",
+    "MAX_PRESIGN_SECONDS",
     "BlobInfo",
-    "BlobNotFound",
     "BlobStore",
-    "BlobTooLarge",
-    "DigestMismatch",
-    "DiskFull",
     "IncomingBlob",
     "StoredBlob",
     "blob_path",
     "check_range",
     "is_key",
+    "presign_seconds",
+    "start_incoming",
     "storage_io_error",
     "sweep_incoming",
     "validate_key",
@@ -42,22 +40,7 @@ __all__ = [
 
 _KEY = re.compile(r"^[0-9a-f]{64}\Z")
 INCOMING_PREFIX = "incoming-"
-
-
-class BlobNotFound(NotFound):
-    pass
-
-
-class BlobTooLarge(ResourceExhausted):
-    pass
-
-
-class DiskFull(ResourceExhausted):
-    pass
-
-
-class DigestMismatch(InvalidArgument):
-    pass
+MAX_PRESIGN_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -181,6 +164,31 @@ class IncomingBlob:
                 self.file.close()  # a full disk can fail the final flush: the file goes anyway
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
+
+
+def start_incoming(
+    tmp_dir: str, max_blob_size: int, expected_sha256: str, expected_size: int, max_size: int
+) -> IncomingBlob:
+    """Begin receiving a blob announced with these expectations (empty or 0: none).
+
+    The limit is the store's `max_blob_size`, or the caller's tighter `max_size`. Raises
+    InvalidArgument for a malformed expectation or an announced size above the limit.
+    """
+    if expected_sha256:
+        validate_key(expected_sha256)
+    if expected_size < 0 or max_size < 0:
+        raise InvalidArgument("sizes in the PutBlob header are non-negative")
+    limit = min(max_blob_size, max_size) if max_size > 0 else max_blob_size
+    if expected_size > limit:
+        raise InvalidArgument(
+            f"the announced size {expected_size} exceeds the limit of {limit} bytes"
+        )
+    return IncomingBlob(tmp_dir, limit, expected_sha256, expected_size)
+
+
+def presign_seconds(requested: int) -> int:
+    """How long a presigned URL lives: what was asked, within (0, MAX_PRESIGN_SECONDS]; else 300."""
+    return requested if 0 < requested <= MAX_PRESIGN_SECONDS else 300
 
 
 def sweep_incoming(tmp_dir: str, cutoff: float, dry_run: bool = False) -> list[tuple[str, int]]:

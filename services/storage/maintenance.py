@@ -15,13 +15,13 @@ from typing import Literal, Protocol
 from vestry.common.errors import FailedPrecondition
 from vestry.services.storage.blobstore import (
     BlobInfo,
-    BlobNotFound,
     BlobStore,
     StoredBlob,
     is_key,
     sweep_incoming,
     verify_blob,
 )
+from vestry.services.storage.errors import BlobNotFound
 
 __all__ = [
     "DEFAULT_GRACE_SECONDS",

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 import grpc
 from vestry.storage.v1 import storage_pb2, storage_pb2_grpc
 
-from vestry.common.grpc_server import create_server, run_until_signalled
-from vestry.services.storage.backends.local import LocalBlobStore
-from vestry.services.storage.backends.s3 import S3BlobStore
+from vestry.common.grpc_server import create_server as create_grpc_server
+from vestry.common.grpc_server import run_until_signalled
+from vestry.services.storage.backends import make_store
 from vestry.services.storage.blobstore import BlobStore, sweep_incoming
 from vestry.services.storage.servicer import StorageServicer
 from vestry.services.storage.settings import StorageSettings
@@ -24,40 +23,32 @@ STALE_INCOMING_SECONDS = 3600
 log = logging.getLogger(__name__)
 
 
-def make_store(settings: StorageSettings) -> BlobStore:
-    """The one factory choosing a backend from settings."""
-    if settings.backend == "s3":
-        return S3BlobStore.from_settings(
-            settings.s3_endpoint,
-            settings.s3_access_key,
-            settings.s3_secret_key.get_secret_value(),
-            settings.s3_bucket,
-            settings.s3_secure,
-            settings.s3_region,
-            os.path.join(settings.path, "tmp"),
-        )
-    return LocalBlobStore(settings.path)
-
-
-def create_storage_server(
-    settings: StorageSettings, address: str | None = None
-) -> tuple[grpc.aio.Server, int, BlobStore]:
+def build_service(settings: StorageSettings) -> BlobStore:
+    """The configured blob store, with the stale spooled uploads of dead processes removed."""
     store = make_store(settings)
     swept = sweep_incoming(store.tmp_dir(), time.time() - STALE_INCOMING_SECONDS)
     if swept:
         log.info("removed %d stale spooled upload(s) from %s", len(swept), store.tmp_dir())
+    return store
+
+
+def create_server(
+    settings: StorageSettings, address: str | None = None, *, store: BlobStore | None = None
+) -> tuple[grpc.aio.Server, int]:
+    """The storage gRPC server on `address` (default `settings.listen`) and its bound port,
+    serving `store`, or one `build_service(settings)` makes."""
+    if store is None:
+        store = build_service(settings)
+    servicer = StorageServicer(store, settings.max_blob_size, settings.chunk_size)
 
     def register(server: grpc.aio.Server) -> None:
-        storage_pb2_grpc.add_StorageServiceServicer_to_server(
-            StorageServicer(store, settings.max_blob_size, settings.chunk_size), server
-        )
+        storage_pb2_grpc.add_StorageServiceServicer_to_server(servicer, server)
 
-    server, port = create_server(
+    return create_grpc_server(
         settings.secret_bytes, address or settings.listen, register, [SERVICE_NAME]
     )
-    return server, port, store
 
 
 async def serve(settings: StorageSettings) -> None:
-    server, _, _ = create_storage_server(settings)
+    server, _ = create_server(settings)
     await run_until_signalled(server)

@@ -1,15 +1,13 @@
 """Real clients against a real `vestry up`: twine, uv (install and publish), pip, poetry, and
 pypi-simple as an independent parser of both page formats.
 
-Yanking and making a project public have no HTTP API yet; until they do, these tests set them
-with one SQL statement in the index's SQLite database, which is what those APIs will change.
+Yanking and making a project public go through the management API, as users do.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -20,7 +18,15 @@ import pytest
 from pypi_simple import ACCEPT_HTML_ONLY, ACCEPT_JSON_ONLY, PyPISimple
 
 from tests.factories import make_sdist, make_wheel
-from tests.support.clients import BIN, clean_env, pip_install, raw_upload, run, twine_upload
+from tests.support.clients import (
+    BIN,
+    clean_env,
+    manage,
+    pip_install,
+    raw_upload,
+    run,
+    twine_upload,
+)
 from tests.support.vestry_up import RunningVestry
 
 pytestmark = pytest.mark.e2e
@@ -31,24 +37,18 @@ PIP_ACCEPT = (
 )
 
 
-def _sql(vestry: RunningVestry, statement: str, *params: object) -> None:
-    with sqlite3.connect(vestry.data_dir / "index.sqlite3") as db:
-        assert db.execute(statement, params).rowcount >= 1, statement
-
-
-def _yank(vestry: RunningVestry, version: str, project: str, reason: str) -> None:
-    _sql(
-        vestry,
-        "UPDATE releases SET yanked = 1, yanked_reason = ? WHERE version = ? AND project_id = "
-        "(SELECT id FROM projects WHERE normalized_name = ?)",
-        reason,
-        version,
-        project,
+def _yank(vestry: RunningVestry, token: str, project: str, version: str, reason: str) -> None:
+    manage(
+        vestry.base,
+        token,
+        "POST",
+        f"/projects/{project}/yank",
+        {"version": version, "reason": reason},
     )
 
 
-def _make_public(vestry: RunningVestry, project: str) -> None:
-    _sql(vestry, "UPDATE projects SET visibility = 'public' WHERE normalized_name = ?", project)
+def _make_public(vestry: RunningVestry, token: str, project: str) -> None:
+    manage(vestry.base, token, "PUT", f"/projects/{project}/visibility", {"visibility": "public"})
 
 
 def _corrupt_blob(vestry: RunningVestry, path: Path) -> None:
@@ -110,6 +110,32 @@ def test_twine_duplicate_handling(vestry: RunningVestry, tmp_path: Path) -> None
     assert r.text == f"File already exists ('{first.name}', with blake2_256 hash '{blake2}').\n"
 
 
+def test_twine_shows_the_refusal_from_the_status_line(
+    vestry: RunningVestry, tmp_path: Path
+) -> None:
+    """Every 4xx of the upload path carries its sentence as the reason phrase: twine prints the
+    status line (the body only with --verbose)."""
+    token = vestry.create_user("reason")
+    first = make_wheel(tmp_path, "reason-dup", "1.0")
+    assert twine_upload(vestry.upload_url, token, first).returncode == 0
+    other_dir = tmp_path / "other"
+    other_dir.mkdir()
+    different = make_wheel(other_dir, "reason-dup", "1.0", extra_files={"reason_dup/x.py": b"#"})
+    clash = twine_upload(vestry.upload_url, token, different)  # no --verbose
+    assert clash.returncode != 0
+    output = " ".join((clash.stdout + clash.stderr).split())
+    assert "400" in output and "File already exists" in output, output
+
+    r = raw_upload(vestry.upload_url, token, different, "reason-dup", "1.0")
+    assert r.status_code == 400 and r.reason_phrase == r.text.strip()
+    assert "x-vestry-reason" not in r.headers
+    refused = raw_upload(vestry.upload_url, "vestry-not-a-token", first, "reason-dup", "1.0")
+    assert refused.status_code == 403
+    assert refused.reason_phrase.startswith("Invalid or non-existent authentication information")
+    # Elsewhere the status line keeps its standard phrase.
+    assert httpx.get(vestry.base + "/simple/reason-dup/").reason_phrase == "Unauthorized"
+
+
 # ---- uv ------------------------------------------------------------------------------
 
 
@@ -156,32 +182,52 @@ def test_uv_publish_with_check_url_then_uv_install(vestry: RunningVestry, tmp_pa
 # ---- yanked files: skipped unless pinned ----------------------------------------------
 
 
-def test_yanked_release_skipped_unless_pinned(vestry: RunningVestry, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def yanked_demo(vestry: RunningVestry, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """yank-demo 1.0 and 2.0, with 2.0 yanked ("broken build"); the uploader's token."""
+    tmp = tmp_path_factory.mktemp("yank-demo")
     token = vestry.create_user("yannick")
-    wheels = [make_wheel(tmp_path, "yank-demo", v) for v in ("1.0", "2.0")]
+    wheels = [make_wheel(tmp, "yank-demo", v) for v in ("1.0", "2.0")]
     assert twine_upload(vestry.upload_url, token, *wheels).returncode == 0
-    _yank(vestry, "2.0", "yank-demo", "broken build")
+    _yank(vestry, token, "yank-demo", "2.0", "broken build")
+    return token
 
+
+def test_yanked_release_is_marked_on_the_page(vestry: RunningVestry, yanked_demo: str) -> None:
     page = httpx.get(
         vestry.base + "/simple/yank-demo/",
         headers={"Accept": ACCEPT_JSON_ONLY},
-        auth=("__token__", token),
+        auth=("__token__", yanked_demo),
     ).json()
     yanked = {f["filename"]: f["yanked"] for f in page["files"]}
-    assert yanked == {wheels[0].name: False, wheels[1].name: "broken build"}
+    assert yanked == {
+        "yank_demo-1.0-py3-none-any.whl": False,
+        "yank_demo-2.0-py3-none-any.whl": "broken build",
+    }
 
-    for installer in ("pip", "uv"):
-        for requirement, expected in (("yank-demo", "1.0"), ("yank-demo==2.0", "2.0")):
-            target = tmp_path / f"{installer}-{expected}"
-            if installer == "pip":
-                result = pip_install(vestry.index_url(token), target, requirement)
-                code, out = result.returncode, result.stdout + result.stderr
-            else:
-                code, out = _uv_install(vestry.index_url(token), target, requirement)
-            assert code == 0, out
-            assert _installed_version(target, "yank_demo") == expected, (installer, requirement)
-            if expected == "2.0" and installer == "pip":
-                assert "broken build" in out  # pip tells the user why it was yanked
+
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+@pytest.mark.parametrize(
+    ("requirement", "expected"), [("yank-demo", "1.0"), ("yank-demo==2.0", "2.0")]
+)
+def test_yanked_release_skipped_unless_pinned(
+    vestry: RunningVestry,
+    yanked_demo: str,
+    tmp_path: Path,
+    installer: str,
+    requirement: str,
+    expected: str,
+) -> None:
+    target = tmp_path / "target"
+    if installer == "pip":
+        result = pip_install(vestry.index_url(yanked_demo), target, requirement)
+        code, out = result.returncode, result.stdout + result.stderr
+    else:
+        code, out = _uv_install(vestry.index_url(yanked_demo), target, requirement)
+    assert code == 0, out
+    assert _installed_version(target, "yank_demo") == expected
+    if expected == "2.0" and installer == "pip":
+        assert "broken build" in out  # pip tells the user why it was yanked
 
 
 # ---- PEP 658: resolution from .metadata -------------------------------------------------
@@ -259,7 +305,7 @@ def test_pypi_simple_parses_both_formats_alike(vestry: RunningVestry, tmp_path: 
         make_wheel(tmp_path, "parse-me", "1.1"),
     ]
     assert twine_upload(vestry.upload_url, token, *files).returncode == 0
-    _yank(vestry, "1.1", "parse-me", 'bad <"reason">')
+    _yank(vestry, token, "parse-me", "1.1", 'bad <"reason">')
     client = PyPISimple(vestry.base + "/simple/", auth=("__token__", token))
     with client:
         from_json = client.get_project_page("parse-me", accept=ACCEPT_JSON_ONLY)
@@ -297,7 +343,7 @@ def published(vestry: RunningVestry, tmp_path_factory: pytest.TempPathFactory) -
     wheel = make_wheel(tmp, "Http.Demo", "1.0", requires_dist=("attrs",))
     public = make_wheel(tmp, "open-demo", "2.0")
     assert twine_upload(vestry.upload_url, owner, wheel, public).returncode == 0
-    _make_public(vestry, "open-demo")
+    _make_public(vestry, owner, "open-demo")
     return {
         "owner": owner,
         "stranger": vestry.create_user("stranger"),
@@ -494,9 +540,12 @@ def test_file_ranges_and_conditional_get(vestry: RunningVestry, published: dict[
         "/pypi/http-demo/1.0/json",
     ],
 )
+@pytest.mark.parametrize("who", ["anonymous", "stranger", "owner"])
+@pytest.mark.parametrize("extra", [{}, {"Range": "bytes=0-9"}], ids=["whole", "range"])
 def test_head_answers_like_get_without_a_body(
-    vestry: RunningVestry, published: dict[str, str], path: str
+    vestry: RunningVestry, published: dict[str, str], path: str, who: str, extra: dict[str, str]
 ) -> None:
+    auth = None if who == "anonymous" else ("__token__", published[who])
     compared = (
         "content-type",
         "content-length",
@@ -509,14 +558,12 @@ def test_head_answers_like_get_without_a_body(
         "location",
         "www-authenticate",
     )
-    for auth in (None, ("__token__", published["stranger"]), ("__token__", published["owner"])):
-        for extra in ({}, {"Range": "bytes=0-9"}):
-            get = httpx.get(vestry.base + path, auth=auth, headers=extra)
-            head = httpx.head(vestry.base + path, auth=auth, headers=extra)
-            assert head.status_code == get.status_code, (path, auth, extra)
-            assert head.content == b""
-            for name in compared:
-                assert head.headers.get(name) == get.headers.get(name), (name, path, auth)
+    get = httpx.get(vestry.base + path, auth=auth, headers=extra)
+    head = httpx.head(vestry.base + path, auth=auth, headers=extra)
+    assert head.status_code == get.status_code
+    assert head.content == b""
+    for name in compared:
+        assert head.headers.get(name) == get.headers.get(name), name
 
 
 def test_json_api(vestry: RunningVestry, published: dict[str, str]) -> None:
@@ -562,12 +609,7 @@ def test_json_api_documents_follow_every_change_and_the_origin_asked(
     assert [f["filename"] for f in release["urls"]] == [first.name]  # its own files only
     assert release["urls"][0]["yanked"] is False
 
-    yanked = httpx.post(
-        f"{vestry.base}/api/v1/projects/json-follow/yank",
-        json={"version": "1.0", "reason": "broken"},
-        auth=auth,
-    )
-    assert yanked.status_code == 200, yanked.text
+    _yank(vestry, token, "json-follow", "1.0", "broken")
     release = get("/pypi/json-follow/1.0/json").json()
     assert release["urls"][0]["yanked"] is True
     assert release["urls"][0]["yanked_reason"] == "broken"

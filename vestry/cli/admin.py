@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 from pydantic import ValidationError
 from sqlalchemy import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from vestry.cli.errors import CliError
 from vestry.common.datadir import DataDir, default_data_dir
 from vestry.common.db import check_migrated, make_engine
 from vestry.common.errors import DomainError
-from vestry.services.auth.cache import MemoryCache
+from vestry.services.auth.backends.memory import MemoryCache
 from vestry.services.auth.caveats import Scope
 from vestry.services.auth.server import MIGRATIONS as AUTH_MIGRATIONS
 from vestry.services.auth.server import VERSION_TABLE as AUTH_VERSION_TABLE
@@ -37,13 +37,13 @@ def migrate(data_dir: Path | None) -> int:
 
         try:
             urls = Urls()  # type: ignore[call-arg]
-        except ValidationError:
-            print(
-                "vestry migrate: set VESTRY_AUTH_DATABASE_URL and VESTRY_INDEX_DATABASE_URL "
+        except ValidationError as exc:
+            raise CliError(
+                "set VESTRY_AUTH_DATABASE_URL and VESTRY_INDEX_DATABASE_URL "
                 "(or pass --data-dir for an embedded installation)",
-                file=sys.stderr,
-            )
-            return 2
+                command="migrate",
+                status=2,
+            ) from exc
         auth_url, index_url = urls.vestry_auth_database_url, urls.vestry_index_database_url
     # Serialised by a database lock (vestry.common.db.migrate): every replica's init step or a
     # Job may run this at once; the first migrates, the others find the schema current.
@@ -52,12 +52,11 @@ def migrate(data_dir: Path | None) -> int:
             run(url)
         except SQLAlchemyError as exc:
             where = make_url(url).render_as_string(hide_password=True)
-            print(
-                f"vestry migrate: the {name} database at {where} could not be migrated: "
+            raise CliError(
+                f"the {name} database at {where} could not be migrated: "
                 f"{type(exc).__name__}: {str(exc).splitlines()[0]}",
-                file=sys.stderr,
-            )
-            return 1
+                command="migrate",
+            ) from exc
     print("databases are up to date")
     return 0
 
@@ -79,8 +78,7 @@ def create_user(data_dir: Path | None, name: str, admin: bool) -> int:
         check_migrated(engine, AUTH_MIGRATIONS, AUTH_VERSION_TABLE)
     except DomainError as exc:
         engine.dispose()
-        print(f"vestry: {exc.message}", file=sys.stderr)
-        return 1
+        raise CliError(exc.message) from exc
     service = AuthService(engine, MemoryCache())
     try:
         user = service.create_user(name, admin=admin)
@@ -88,8 +86,7 @@ def create_user(data_dir: Path | None, name: str, admin: bool) -> int:
             requested=Scope(), name="created by admin create-user", for_user=user.name
         )
     except DomainError as exc:
-        print(f"vestry: {exc.message}", file=sys.stderr)
-        return 1
+        raise CliError(exc.message) from exc
     finally:
         engine.dispose()
     print(f"created user {user.name}{' (admin)' if admin else ''}; token id {info.id}")

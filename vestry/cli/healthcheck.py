@@ -6,13 +6,13 @@ is not packaged, so the image carries this instead. Exit 0 = serving, 1 = not.
 
 from __future__ import annotations
 
-import sys
-import urllib.error
-import urllib.request
-
 import grpc
+import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from vestry.cli.api import describe_http_error, describe_transport_error
+from vestry.cli.errors import CliError
+from vestry.cli.rpc import describe_rpc_error
 from vestry.common.grpc_server import CLIENT_OPTIONS
 
 __all__ = ["check", "healthcheck"]
@@ -26,27 +26,26 @@ def check(target: str, timeout: float) -> str | None:
     """
     if target.startswith(("http://", "https://")):
         try:
-            with urllib.request.urlopen(target, timeout=timeout) as reply:  # noqa: S310 - operator's URL
-                return None if reply.status == 200 else f"HTTP {reply.status}"
-        except urllib.error.HTTPError as exc:
-            return f"HTTP {exc.code}"
-        except OSError as exc:
-            return str(exc)
+            # No token travels with a probe, so following a redirect is harmless.
+            answer = httpx.get(target, timeout=timeout, follow_redirects=True)
+        except httpx.HTTPError as exc:
+            return describe_transport_error(exc)
+        return None if answer.status_code == 200 else describe_http_error(answer)
     try:
         with grpc.insecure_channel(target, options=CLIENT_OPTIONS) as channel:
             reply = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service=""), timeout=timeout
             )
     except grpc.RpcError as exc:
-        return f"{exc.code().name}: {exc.details()}"
+        return describe_rpc_error(exc, "the service")
     if reply.status != health_pb2.HealthCheckResponse.SERVING:
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
     return None
 
 
 def healthcheck(target: str, timeout: float) -> int:
+    """0 when `target` serves; raises CliError (exit 1) saying why not."""
     problem = check(target, timeout)
-    if problem is None:
-        return 0
-    print(f"vestry healthcheck {target}: {problem}", file=sys.stderr)
-    return 1
+    if problem is not None:
+        raise CliError(problem, command=f"healthcheck {target}")
+    return 0

@@ -41,7 +41,10 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
-from vestry.cli._client import ApiError, api_client, call, run_handler, server_options
+from vestry.cli._command import SubParsers, add_command
+from vestry.cli._command import segment as q
+from vestry.cli.api import Api, describe_http_error
+from vestry.cli.errors import CliError
 
 __all__ = ["SourceFile", "add_commands", "directory_files", "index_files", "upload_fields"]
 
@@ -126,7 +129,7 @@ class _Links(HTMLParser):
 def _get(client: httpx.Client, url: str) -> httpx.Response:
     r = client.get(url, headers={"Accept": ACCEPT}, follow_redirects=True)
     if r.status_code in (401, 403):
-        raise ApiError(f"the source refused {url} ({r.status_code}): check its credentials")
+        raise CliError(f"the source refused {url} ({r.status_code}): check its credentials")
     r.raise_for_status()
     return r
 
@@ -299,13 +302,13 @@ class Progress:
         self.stream.flush()
 
 
-def _present(target: httpx.Client, project: str) -> dict[str, str]:
+def _present(target: Api, project: str) -> dict[str, str]:
     """filename -> sha256 of what the target already has of `project`."""
-    r = target.get(f"/simple/{quote(canonicalize_name(project))}/", headers={"Accept": JSON})
+    r = target.send("GET", f"/simple/{q(canonicalize_name(project))}/", headers={"Accept": JSON})
     if r.status_code == 404:
         return {}
     if r.status_code >= 400:
-        raise ApiError(f"the target answered {r.status_code} for {project}: {r.text.strip()}")
+        raise CliError(f"the target's page of {project}: {describe_http_error(r)}")
     return {f["filename"]: f.get("hashes", {}).get("sha256", "") for f in r.json()["files"]}
 
 
@@ -317,22 +320,20 @@ def _read(source: httpx.Client | None, f: SourceFile) -> bytes:
     return r.content
 
 
-def _keep_time(target: httpx.Client, f: SourceFile, project: str, summary: Summary) -> str:
+def _keep_time(target: Api, f: SourceFile, project: str, summary: Summary) -> str:
     if f.upload_time is None:
         return ""
-    path = f"/api/v1/projects/{quote(project, safe='')}/files/{quote(f.filename, safe='')}"
-    r = target.put(
-        path + "/upload-time",
-        json={"upload_time": f.upload_time.astimezone(UTC).isoformat()},
-    )
-    if r.status_code >= 400:
-        return f"upload time not kept ({r.status_code}: {r.text.strip()})"
+    path = f"/projects/{q(project)}/files/{q(f.filename)}/upload-time"
+    try:
+        target.call("PUT", path, {"upload_time": f.upload_time.astimezone(UTC).isoformat()})
+    except CliError as exc:
+        return f"upload time not kept ({exc.message})"
     summary.times_kept += 1
     return ""
 
 
 def _one(
-    target: httpx.Client,
+    target: Api,
     source: httpx.Client | None,
     f: SourceFile,
     present: dict[str, str],
@@ -357,13 +358,14 @@ def _one(
             return f"{f.filename}: already there"
         raise ValueError("the target holds different bytes under this filename")
     fields = upload_fields(f.filename, data)
-    r = target.post(
+    r = target.send(
+        "POST",
         "/legacy/",
         data=fields,
         files={"content": (f.filename, data, "application/octet-stream")},
     )
     if r.status_code >= 400:
-        raise ValueError(f"upload refused ({r.status_code}): {r.text.strip()}")
+        raise ValueError(f"upload refused ({describe_http_error(r)})")
     summary.imported += 1
     summary.bytes += len(data)
     summary.projects.add(canonicalize_name(fields.get("name", f.project)))
@@ -394,30 +396,33 @@ def run_import(args: argparse.Namespace) -> int:
         try:
             files = list(index_files(source, args.source_url, args.project))
         except httpx.HTTPError as exc:
-            raise ApiError(f"cannot read the source index: {exc}") from exc
+            raise CliError(f"cannot read the source index: {exc}") from exc
     else:
         root = Path(args.source)
         if not root.is_dir():
-            raise ApiError(f"{args.source} is neither a directory nor an http(s) URL")
+            raise CliError(f"{args.source} is neither a directory nor an http(s) URL")
         files = directory_files(root)
         if args.project:
             wanted = {canonicalize_name(p) for p in args.project}
             files = [f for f in files if canonicalize_name(f.project) in wanted]
     summary = Summary()
     progress = Progress(len(files), enabled=not args.quiet)
-    with api_client(args) as target:
-        call(target, "GET", "/api/v1/projects", params={"limit": 1})  # reachable, token good
-        present_by_project: dict[str, dict[str, str]] = {}
-        for f in files:
-            key = canonicalize_name(f.project)
-            if key not in present_by_project:
-                present_by_project[key] = _present(target, f.project)
-            try:
-                what = _one(target, source, f, present_by_project[key], summary, args.dry_run)
-            except (ValueError, httpx.HTTPError, zipfile.BadZipFile, tarfile.TarError) as exc:
-                summary.failures.append((f.filename, str(exc)))
-                what = f"{f.filename}: FAILED ({exc})"
-            progress.step(what)
+    target = Api.from_args(args)
+    target.call("GET", "/projects?limit=1")  # reachable, token good
+    present_by_project: dict[str, dict[str, str]] = {}
+    for f in files:
+        key = canonicalize_name(f.project)
+        if key not in present_by_project:
+            present_by_project[key] = _present(target, f.project)
+        try:
+            what = _one(target, source, f, present_by_project[key], summary, args.dry_run)
+        except CliError as exc:  # the target unreachable mid-way: this file failed
+            summary.failures.append((f.filename, exc.message))
+            what = f"{f.filename}: FAILED ({exc.message})"
+        except (ValueError, httpx.HTTPError, zipfile.BadZipFile, tarfile.TarError) as exc:
+            summary.failures.append((f.filename, str(exc)))
+            what = f"{f.filename}: FAILED ({exc})"
+        progress.step(what)
     if source is not None:
         source.close()
     _print_summary(summary, len(files), args.dry_run, time.monotonic() - started)
@@ -441,13 +446,15 @@ def _print_summary(summary: Summary, found: int, dry_run: bool, seconds: float) 
         print(f"  failed: {filename}: {reason}")
 
 
-def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
+def add_commands(sub: SubParsers) -> None:
+    """Register `vestry import SOURCE`."""
+    p = add_command(
+        sub,
         "import",
-        help="import distributions from a directory (pypiserver) or a simple index (devpi, ...)",
-        parents=[server_options()],
-        description=__doc__.split("\n\n")[1] if __doc__ else None,
+        run_import,
+        "import distributions from a directory (pypiserver) or a simple index (devpi, ...)",
     )
+    p.description = __doc__.split("\n\n")[1] if __doc__ else None
     p.add_argument("source", help="a directory, or the URL of a simple index (…/simple/)")
     p.add_argument("--source-user", default="", help="Basic auth user for the source")
     p.add_argument("--source-password", default="", help="Basic auth password for the source")
@@ -455,4 +462,3 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--project", action="append", default=[], help="only this project (repeat)")
     p.add_argument("--dry-run", action="store_true", help="list what would happen; send nothing")
     p.add_argument("--quiet", action="store_true", help="no progress, only the summary")
-    p.set_defaults(projects_handler=run_handler(run_import))

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from vestry.cli.errors import CliError
 from vestry.common.datadir import default_data_dir
 
 
@@ -60,17 +61,16 @@ def _serve(service: str) -> int:
     return 0
 
 
+def _data_dir_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--data-dir", type=Path, default=None, help=help_text)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vestry", description="A private Python package index.")
     sub = p.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="run the whole index on this machine (embedded defaults)")
-    up.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        help="where data lives (default ./vestry-data or $VESTRY_DATA_DIR)",
-    )
+    _data_dir_option(up, "where data lives (default ./vestry-data or $VESTRY_DATA_DIR)")
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=8080)
     up.add_argument(
@@ -84,12 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("service", choices=["auth", "index", "storage", "gateway"])
 
     migrate = sub.add_parser("migrate", help="bring the auth and index databases up to date")
-    migrate.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        help="migrate an embedded data dir instead of VESTRY_*_DATABASE_URL",
-    )
+    _data_dir_option(migrate, "migrate an embedded data dir instead of VESTRY_*_DATABASE_URL")
 
     hc = sub.add_parser(
         "healthcheck",
@@ -110,15 +105,14 @@ def _parser() -> argparse.ArgumentParser:
         help="an embedded data dir (default ./vestry-data or $VESTRY_DATA_DIR); without it and "
         "with $VESTRY_AUTH_DATABASE_URL set, that (migrated) deployment database",
     )
-    from vestry.cli.projects import add_commands as add_project_commands
+    from vestry.cli import events, importer, orgs, projects, reserved, users
 
-    add_project_commands(sub, admin_sub)
-    from vestry.cli.users import add_commands as add_operator_commands
-
-    add_operator_commands(sub)
-    from vestry.cli.importer import add_commands as add_import_command
-
-    add_import_command(sub)
+    projects.add_commands(sub)
+    orgs.add_commands(sub)
+    events.add_commands(sub)
+    reserved.add_commands(admin_sub)
+    importer.add_commands(sub)
+    users.add_commands(sub)
 
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
@@ -148,8 +142,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if getattr(args, "projects_handler", None) is not None:
-        return int(args.projects_handler(args))
+    try:
+        return _run(args)
+    except CliError as exc:
+        # The one place a command's failure reaches the terminal: one line, no traceback.
+        print(f"{exc.prefix}: {exc.message}", file=sys.stderr)
+        return exc.status
+
+
+def _run(args: argparse.Namespace) -> int:
+    if getattr(args, "handler", None) is not None:
+        return int(args.handler(args))
     if args.command == "serve":
         from vestry.common.errors import FailedPrecondition
 
@@ -158,8 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except FailedPrecondition as exc:
             # A schema this code was not written for (unmigrated, older or newer): one clear
             # line and a non-zero exit, so the orchestrator restarts it once `migrate` has run.
-            print(f"vestry serve {args.service}: {exc.message}", file=sys.stderr)
-            return 1
+            raise CliError(exc.message, command=f"serve {args.service}") from exc
     if args.command == "healthcheck":
         from vestry.cli.healthcheck import healthcheck
 

@@ -19,6 +19,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from vestry.index.v1 import index_pb2, index_pb2_grpc
 from vestry.storage.v1 import storage_pb2, storage_pb2_grpc
 
+from vestry.cli.errors import CliError
+from vestry.cli.rpc import TRANSIENT, describe_rpc_error
 from vestry.common.datadir import DataDir, default_data_dir
 from vestry.common.db import check_migrated, make_engine
 from vestry.common.durations import parse_duration
@@ -28,7 +30,8 @@ from vestry.common.internal_auth import METADATA_KEY, mint_credential
 from vestry.services.index.blobrefs import blob_references
 from vestry.services.index.server import MIGRATIONS, VERSION_TABLE
 from vestry.services.storage.backends.local import LocalBlobStore
-from vestry.services.storage.blobstore import BlobInfo, BlobNotFound, StoredBlob
+from vestry.services.storage.blobstore import BlobInfo, StoredBlob
+from vestry.services.storage.errors import BlobNotFound
 from vestry.services.storage.maintenance import (
     DEFAULT_GRACE_SECONDS,
     BlobSource,
@@ -74,19 +77,6 @@ def _local(data_dir: Path) -> tuple[Iterator[Reference], BlobSource]:
     return references(), StoreBlobs(LocalBlobStore(str(dd.blobs)))
 
 
-def _rpc_error(exc: grpc.RpcError, service: str, address: str) -> DomainError:
-    code: grpc.StatusCode = exc.code()
-    details: str = exc.details() or code.name
-    if code == grpc.StatusCode.UNAUTHENTICATED:
-        return FailedPrecondition(
-            f"the {service} service at {address} refused the internal credential: "
-            "set VESTRY_INTERNAL_SECRET to the deployment's secret"
-        )
-    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-        return Unavailable(f"the {service} service at {address} is unavailable: {details}")
-    return FailedPrecondition(f"the {service} service at {address} answered {code.name}: {details}")
-
-
 class _Remote:
     def __init__(self, address: str, secret: bytes, service: str) -> None:
         self.address = address
@@ -99,7 +89,9 @@ class _Remote:
         return ((METADATA_KEY, mint_credential(self._secret)),)
 
     def error(self, exc: grpc.RpcError) -> DomainError:
-        return _rpc_error(exc, self.service, self.address)
+        # The maintenance code's own errors: Unavailable is the one worth trying again later.
+        message = describe_rpc_error(exc, f"the {self.service} service at {self.address}")
+        return Unavailable(message) if exc.code() in TRANSIENT else FailedPrecondition(message)
 
 
 class RemoteBlobs(_Remote):
@@ -266,9 +258,9 @@ def _gc(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run `vestry fsck` or `vestry gc`; 0 ok, 1 fsck found problems, 2 could not run."""
+    """Run `vestry fsck` or `vestry gc`; 0 ok, 1 fsck found problems; raises CliError with
+    status 2 when it could not run."""
     try:
         return _fsck(args) if args.command == "fsck" else _gc(args)
     except DomainError as exc:
-        print(f"vestry {args.command}: {exc.message}", file=sys.stderr)
-        return 2
+        raise CliError(exc.message, command=args.command, status=2) from exc

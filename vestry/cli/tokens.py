@@ -8,17 +8,18 @@ printed alone on the last line of stdout, so scripts can take `| tail -1`.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from typing import Any
-from urllib.parse import quote
 
-import httpx
-
+from vestry.cli._command import segment
+from vestry.cli.api import Api
+from vestry.cli.errors import CliError
 from vestry.common.durations import parse_duration
-from vestry.services.auth.caveats import PERMISSIONS, CaveatError
-from vestry.services.auth.tokens import MalformedToken, load, token_id
+from vestry.common.tokens import TOKEN_PREFIX
+from vestry.common.vocabulary import Permission
+from vestry.services.auth.caveats import PERMISSIONS
+from vestry.services.auth.errors import CaveatError, MalformedToken
 from vestry.services.auth.tokens import attenuate as attenuate_token
+from vestry.services.auth.tokens import load, token_id
 
 __all__ = [
     "add_server_commands",
@@ -29,7 +30,8 @@ __all__ = [
     "run_token_command",
 ]
 
-_TIMEOUT = 30.0
+# What the --token of `create`, `list` and `revoke` must hold.
+_NEEDS = Permission.MANAGE_TOKENS
 
 
 def attenuate(token: str, projects: list[str], perms: list[str], expires: str | None) -> int:
@@ -37,53 +39,8 @@ def attenuate(token: str, projects: list[str], perms: list[str], expires: str | 
         seconds = parse_duration(expires) if expires else None
         narrowed = attenuate_token(token, projects=projects, permissions=perms, expires_in=seconds)
     except (MalformedToken, CaveatError, ValueError) as exc:
-        print(f"vestry: {exc}", file=sys.stderr)
-        return 1
+        raise CliError(str(exc)) from exc
     print(narrowed)
-    return 0
-
-
-class _Failed(Exception):
-    pass
-
-
-def _endpoint(url: str | None, token: str | None) -> tuple[str, str]:
-    url = url or os.environ.get("VESTRY_URL", "")
-    token = token or os.environ.get("VESTRY_TOKEN", "")
-    if not url:
-        raise _Failed("no server: pass --url or set VESTRY_URL (e.g. http://127.0.0.1:8080)")
-    if not token:
-        raise _Failed("no token: pass --token or set VESTRY_TOKEN (one holding manage-tokens)")
-    base = url.rstrip("/")
-    # The index URL people already have configured works too.
-    for suffix in ("/simple", "/legacy"):
-        base = base.removesuffix(suffix)
-    return base + "/api/v1/tokens", token
-
-
-def _call(method: str, url: str, token: str, **kwargs: Any) -> Any:
-    try:
-        r = httpx.request(
-            method,
-            url,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=_TIMEOUT,
-            follow_redirects=False,
-            **kwargs,
-        )
-    except httpx.HTTPError as exc:
-        raise _Failed(f"cannot reach {url}: {type(exc).__name__}") from exc
-    if r.status_code >= 400:
-        raise _Failed(f"{r.status_code}: {r.text.strip() or r.reason_phrase}")
-    return r.json()
-
-
-def _run(action: Any) -> int:
-    try:
-        action()
-    except _Failed as exc:
-        print(f"vestry: {exc}", file=sys.stderr)
-        return 1
     return 0
 
 
@@ -95,21 +52,19 @@ def create(
     expires: str | None,
     name: str,
 ) -> int:
-    def action() -> None:
-        endpoint, caller = _endpoint(url, token)
-        try:
-            seconds = parse_duration(expires) if expires else None
-        except ValueError as exc:
-            raise _Failed(str(exc)) from exc
-        body: dict[str, Any] = {"name": name, "projects": projects, "permissions": perms}
-        if seconds is not None:
-            body["expires_in"] = seconds
-        reply = _call("POST", endpoint, caller, json=body)
-        print(f"created token {reply['id']}{f' ({name})' if name else ''}: {_describe(reply)}")
-        print("API token (shown once; use it as the password with username __token__):")
-        print(reply["token"])
-
-    return _run(action)
+    api = Api.connect(url, token, token_needs=_NEEDS)
+    try:
+        seconds = parse_duration(expires) if expires else None
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    body: dict[str, Any] = {"name": name, "projects": projects, "permissions": perms}
+    if seconds is not None:
+        body["expires_in"] = seconds
+    reply = api.call("POST", "/tokens", body)
+    print(f"created token {reply['id']}{f' ({name})' if name else ''}: {_describe(reply)}")
+    print("API token (shown once; use it as the password with username __token__):")
+    print(reply["token"])
+    return 0
 
 
 def _describe(entry: dict[str, Any]) -> str:
@@ -126,36 +81,31 @@ def _describe(entry: dict[str, Any]) -> str:
 
 
 def list_tokens(url: str | None, token: str | None) -> int:
-    def action() -> None:
-        endpoint, caller = _endpoint(url, token)
-        rows = _call("GET", endpoint, caller)["tokens"]
-        if not rows:
-            print("no tokens")
-            return
-        print(f"{'ID':36}  {'NAME':20}  {'CREATED':20}  {'LAST USED':20}  SCOPE")
-        for t in rows:
-            print(
-                f"{t['id']:36}  {t['name'][:20]:20}  {t['created'] or '-':20}  "
-                f"{t['last_used'] or 'never':20}  {_describe(t)}"
-            )
-
-    return _run(action)
+    rows = Api.connect(url, token, token_needs=_NEEDS).call("GET", "/tokens")["tokens"]
+    if not rows:
+        print("no tokens")
+        return 0
+    print(f"{'ID':36}  {'NAME':20}  {'CREATED':20}  {'LAST USED':20}  SCOPE")
+    for t in rows:
+        print(
+            f"{t['id']:36}  {t['name'][:20]:20}  {t['created'] or '-':20}  "
+            f"{t['last_used'] or 'never':20}  {_describe(t)}"
+        )
+    return 0
 
 
 def revoke(url: str | None, token: str | None, token_or_id: str) -> int:
-    def action() -> None:
-        endpoint, caller = _endpoint(url, token)
-        target = token_or_id.strip()
-        if target.startswith("vestry-"):
-            # The secret never travels in a URL: its ID is read from it here, offline.
-            try:
-                target = token_id(load(target))
-            except MalformedToken as exc:
-                raise _Failed(str(exc)) from exc
-        reply = _call("DELETE", f"{endpoint}/{quote(target, safe='')}", caller)
-        print(f"revoked token {reply['revoked']} and every token attenuated from it")
-
-    return _run(action)
+    api = Api.connect(url, token, token_needs=_NEEDS)
+    target = token_or_id.strip()
+    if target.startswith(TOKEN_PREFIX):
+        # The secret never travels in a URL: its ID is read from it here, offline.
+        try:
+            target = token_id(load(target))
+        except MalformedToken as exc:
+            raise CliError(str(exc)) from exc
+    reply = api.call("DELETE", f"/tokens/{segment(target)}")
+    print(f"revoked token {reply['revoked']} and every token attenuated from it")
+    return 0
 
 
 def add_server_commands(token_sub: Any) -> None:

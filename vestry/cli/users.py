@@ -4,28 +4,20 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import urlencode
 
-from vestry.cli._client import api_client, call, run_handler, server_options
+from vestry.cli._command import Handler, SubParsers, add_command, print_json
+from vestry.cli._command import segment as q
+from vestry.cli.api import Api
 
 __all__ = ["add_commands"]
 
 
-def _q(value: str) -> str:
-    return quote(value, safe="")
-
-
-def _dump(value: Any) -> None:
-    print(json.dumps(value, indent=2, sort_keys=True))
-
-
 def _user_list(args: argparse.Namespace) -> int:
-    with api_client(args) as client:
-        users = call(client, "GET", "/api/v1/users")
+    users = Api.from_args(args).call("GET", "/users")
     if args.json:
-        _dump(users)
+        print_json(users)
         return 0
     for u in users:
         flags = [f for f, on in (("admin", u["admin"]), ("disabled", not u["active"])) if on]
@@ -34,18 +26,16 @@ def _user_list(args: argparse.Namespace) -> int:
 
 
 def _user_create(args: argparse.Namespace) -> int:
-    with api_client(args) as client:
-        made = call(client, "POST", "/api/v1/users", {"name": args.name, "admin": args.admin})
+    made = Api.from_args(args).call("POST", "/users", {"name": args.name, "admin": args.admin})
     print(f"created user {made['name']}{' (admin)' if made['admin'] else ''}; their token:")
     print(made["token"])  # alone on the last line, as `vestry admin create-user` prints it
     return 0
 
 
-def _user_active(active: bool) -> Any:
+def _user_active(active: bool) -> Handler:
     def run(args: argparse.Namespace) -> int:
         action = "enable" if active else "disable"
-        with api_client(args) as client:
-            user = call(client, "POST", f"/api/v1/users/{_q(args.name)}/{action}")
+        user = Api.from_args(args).call("POST", f"/users/{q(args.name)}/{action}")
         print(f"{user['name']}: {'active' if user['active'] else 'disabled'}")
         return 0
 
@@ -53,19 +43,17 @@ def _user_active(active: bool) -> Any:
 
 
 def _projects(args: argparse.Namespace) -> int:
+    api = Api.from_args(args)
     shown: list[dict[str, Any]] = []
     after = args.after
-    with api_client(args) as client:
-        while True:
-            page = call(
-                client, "GET", "/api/v1/projects", params={"limit": args.limit, "after": after}
-            )
-            shown.extend(page["projects"])
-            after = page["next"]
-            if not args.all or after is None:
-                break
+    while True:
+        page = api.call("GET", "/projects?" + urlencode({"limit": args.limit, "after": after}))
+        shown.extend(page["projects"])
+        after = page["next"]
+        if not args.all or after is None:
+            break
     if args.json:
-        _dump({"projects": shown, "next": after})
+        print_json({"projects": shown, "next": after})
         return 0
     for p in shown:
         print(p["name"])
@@ -75,10 +63,9 @@ def _projects(args: argparse.Namespace) -> int:
 
 
 def _downloads(args: argparse.Namespace) -> int:
-    with api_client(args) as client:
-        counts = call(client, "GET", f"/api/v1/projects/{_q(args.project)}/downloads")
+    counts = Api.from_args(args).call("GET", f"/projects/{q(args.project)}/downloads")
     if args.json:
-        _dump(counts)
+        print_json(counts)
         return 0
     for filename, count in sorted(counts["files"].items()):
         print(f"{count:>10}  {filename}")
@@ -86,32 +73,25 @@ def _downloads(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register the commands; each sets `projects_handler`, which `main` dispatches to."""
-    server = server_options()
-
-    def cmd(parent: Any, name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
-        p: argparse.ArgumentParser = parent.add_parser(name, help=help_text, parents=[server])
-        p.set_defaults(projects_handler=run_handler(handler))
-        return p
-
+def add_commands(sub: SubParsers) -> None:
+    """Register `vestry user …`, `vestry projects` and `vestry downloads`."""
     user = sub.add_parser("user", help="users of a running Vestry (administrators)")
     us = user.add_subparsers(dest="user_command", required=True)
-    cmd(us, "list", _user_list, "every user").add_argument("--json", action="store_true")
-    p = cmd(us, "create", _user_create, "create a user and print their first token")
-    p.add_argument("name")
+    add_command(us, "list", _user_list, "every user").add_argument("--json", action="store_true")
+    p = add_command(us, "create", _user_create, "create a user and print their first token", "name")
     p.add_argument("--admin", action="store_true")
-    p = cmd(us, "disable", _user_active(False), "disable a user: their tokens stop at once")
-    p.add_argument("name")
-    p = cmd(us, "enable", _user_active(True), "enable a disabled user again")
-    p.add_argument("name")
+    add_command(
+        us, "disable", _user_active(False), "disable a user: their tokens stop at once", "name"
+    )
+    add_command(us, "enable", _user_active(True), "enable a disabled user again", "name")
 
-    p = cmd(sub, "projects", _projects, "the projects your token can see, a page at a time")
+    p = add_command(sub, "projects", _projects, "the projects your token can see, a page at a time")
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--after", default="", help="start after this (normalised) name")
     p.add_argument("--all", action="store_true", help="every page")
     p.add_argument("--json", action="store_true")
 
-    p = cmd(sub, "downloads", _downloads, "download counts of a project, per file")
-    p.add_argument("project")
+    p = add_command(
+        sub, "downloads", _downloads, "download counts of a project, per file", "project"
+    )
     p.add_argument("--json", action="store_true")

@@ -18,6 +18,8 @@ __all__ = [
     "check_migrated",
     "make_engine",
     "migrate",
+    "migrate_url",
+    "migrated_engine",
     "run_migrations",
 ]
 
@@ -123,3 +125,19 @@ def run_migrations(context: Any, target_metadata: Any) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+
+
+def migrate_url(url: str, migrations: Path, version_table: str) -> None:
+    """`migrate` the database at `url`, through an engine disposed of afterwards."""
+    engine = make_engine(url)
+    try:
+        migrate(engine, migrations, version_table)
+    finally:
+        engine.dispose()
+
+
+def migrated_engine(url: str, migrations: Path, version_table: str) -> Engine:
+    """An engine on `url`; raises FailedPrecondition as `check_migrated` does."""
+    engine = make_engine(url)
+    check_migrated(engine, migrations, version_table)
+    return engine

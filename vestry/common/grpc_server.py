@@ -13,6 +13,8 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from vestry.common.errors import DomainError
 from vestry.common.internal_auth import METADATA_KEY, verify_credential
@@ -37,9 +39,20 @@ def _metadata_value(details: grpc.HandlerCallDetails, key: str) -> str | None:
     return None
 
 
+def _database_unreachable(exc: BaseException) -> bool:
+    """A database that is down, restarting or out of connections: a reason to try again
+    shortly (UNAVAILABLE, a 503 + Retry-After at the gateway), not an internal error."""
+    if isinstance(exc, OperationalError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
 async def _translate(exc: BaseException, context: Context, method: str) -> None:
     if isinstance(exc, DomainError):
         await context.abort(grpc.StatusCode[exc.code], exc.message)
+    if _database_unreachable(exc):
+        log.error("%s cannot reach its database: %s", method, type(exc.__cause__ or exc).__name__)
+        await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unreachable")
     log.exception("unexpected error in %s", method)
     await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the service log")
 
@@ -80,6 +93,8 @@ class _Outcome:
             self.code = code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
         elif isinstance(exc, DomainError):
             self.code = grpc.StatusCode[exc.code]
+        elif _database_unreachable(exc):
+            self.code = grpc.StatusCode.UNAVAILABLE
         else:
             self.code = grpc.StatusCode.INTERNAL
 
@@ -120,16 +135,9 @@ def _wrap(handler: Handler, method: str, trusted: bool) -> Handler:
             async with _guarded(context, method, trusted):
                 return await inner(request, context)
 
-        factory = (
-            grpc.unary_unary_rpc_method_handler
-            if handler.unary_unary
-            else grpc.stream_unary_rpc_method_handler
-        )
-        return factory(
-            unary_response,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        if handler.unary_unary:
+            return _like(handler, grpc.unary_unary_rpc_method_handler, unary_response)
+        return _like(handler, grpc.stream_unary_rpc_method_handler, unary_response)
 
     inner_stream = handler.unary_stream or handler.stream_stream
 
@@ -138,13 +146,15 @@ def _wrap(handler: Handler, method: str, trusted: bool) -> Handler:
             async for item in inner_stream(request, context):
                 yield item
 
-    factory = (
-        grpc.unary_stream_rpc_method_handler
-        if handler.unary_stream
-        else grpc.stream_stream_rpc_method_handler
-    )
+    if handler.unary_stream:
+        return _like(handler, grpc.unary_stream_rpc_method_handler, stream_response)
+    return _like(handler, grpc.stream_stream_rpc_method_handler, stream_response)
+
+
+def _like(handler: Handler, factory: Callable[..., Handler], behaviour: Any) -> Handler:
+    """A handler made by `factory` for `behaviour`, (de)serialising as `handler` does."""
     return factory(
-        stream_response,
+        behaviour,
         request_deserializer=handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )

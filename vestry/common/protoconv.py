@@ -7,7 +7,7 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-__all__ = ["optional_set", "timestamp"]
+__all__ = ["iso_utc", "optional_set", "timestamp", "utc_datetime"]
 
 
 def timestamp(value: datetime | None) -> Timestamp | None:
@@ -17,6 +17,20 @@ def timestamp(value: datetime | None) -> Timestamp | None:
     out = Timestamp()
     out.FromDatetime(value if value.tzinfo else value.replace(tzinfo=UTC))
     return out
+
+
+def utc_datetime(ts: Timestamp) -> datetime | None:
+    """The instant as a naive UTC datetime, or None for an unset (all-zero) Timestamp.
+
+    Naive on purpose: pydantic writes it without an offset, as the management API always has.
+    """
+    return ts.ToDatetime() if ts.seconds or ts.nanos else None
+
+
+def iso_utc(ts: Timestamp, *, fraction: bool = True) -> str:
+    """ISO 8601 in UTC with a `Z`: `yyyy-mm-ddThh:mm:ss.ffffffZ` (PEP 700's form), or whole
+    seconds with `fraction=False`."""
+    return ts.ToDatetime().strftime("%Y-%m-%dT%H:%M:%S.%fZ" if fraction else "%Y-%m-%dT%H:%M:%SZ")
 
 
 def optional_set(msg: Any, field: str) -> frozenset[str] | None:

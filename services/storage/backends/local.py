@@ -12,7 +12,6 @@ from typing import BinaryIO
 
 from vestry.services.storage.blobstore import (
     BlobInfo,
-    BlobNotFound,
     IncomingBlob,
     StoredBlob,
     blob_path,
@@ -21,6 +20,7 @@ from vestry.services.storage.blobstore import (
     storage_io_error,
     validate_key,
 )
+from vestry.services.storage.errors import BlobNotFound
 
 __all__ = ["LocalBlobStore"]
 

@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote
 
 import urllib3
 from minio import Minio
 from minio.error import MinioException, S3Error
 
 from vestry.common.errors import DomainError, Unavailable
+from vestry.common.http import content_disposition
 from vestry.services.storage.blobstore import (
     BlobInfo,
-    BlobNotFound,
     IncomingBlob,
     StoredBlob,
     blob_path,
     check_range,
     is_key,
 )
+from vestry.services.storage.errors import BlobNotFound
 
 __all__ = ["S3BlobStore"]
 
@@ -36,16 +36,7 @@ PART_SIZE = 16 * 1024 * 1024
 
 _MISSING = ("NoSuchKey", "NoSuchObject", "NotFound", "ResourceNotFound")
 _CREDENTIALS = ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken")
-# What a presigned URL's Content-Disposition may carry verbatim; anything else is %-encoded.
-_PLAIN_FILENAME = re.compile(r"^[A-Za-z0-9._+\-]{1,255}\Z")
 _VENDOR_ERRORS = (MinioException, urllib3.exceptions.HTTPError, OSError)
-
-
-def content_disposition(filename: str) -> str:
-    """`attachment` with the filename, quoted so it can never break out of the header."""
-    if _PLAIN_FILENAME.match(filename):
-        return f'attachment; filename="{filename}"'
-    return f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 class _ObjectChunks:
@@ -178,17 +169,23 @@ class S3BlobStore:
             incoming.discard()
         return info
 
-    def _stat(self, key: str) -> Any:
-        name = blob_path(key)
-        self._ensure_bucket()
+    @contextmanager
+    def _object_errors(self, key: str, doing: str) -> Iterator[None]:
+        """Vendor errors on one object as domain errors: a missing object is BlobNotFound."""
         try:
-            return self._c.stat_object(self._bucket, name)
+            yield
         except S3Error as exc:
             if exc.code in _MISSING:
                 raise BlobNotFound(f"no blob {key}") from exc
-            raise self.error(exc, "looking up a blob") from exc
+            raise self.error(exc, doing) from exc
         except _VENDOR_ERRORS as exc:
-            raise self.error(exc, "looking up a blob") from exc
+            raise self.error(exc, doing) from exc
+
+    def _stat(self, key: str) -> Any:
+        name = blob_path(key)
+        self._ensure_bucket()
+        with self._object_errors(key, "looking up a blob"):
+            return self._c.stat_object(self._bucket, name)
 
     def open_range(
         self, key: str, offset: int = 0, length: int = 0, chunk_size: int = 1 << 20
@@ -198,16 +195,10 @@ class S3BlobStore:
         info = BlobInfo(key, size, key)
         if remaining == 0:
             return info, iter(())
-        try:
+        with self._object_errors(key, "reading a blob"):
             response = self._c.get_object(
                 self._bucket, blob_path(key), offset=offset, length=remaining
             )
-        except S3Error as exc:
-            if exc.code in _MISSING:
-                raise BlobNotFound(f"no blob {key}") from exc
-            raise self.error(exc, "reading a blob") from exc
-        except _VENDOR_ERRORS as exc:
-            raise self.error(exc, "reading a blob") from exc
         return info, _ObjectChunks(self, response, chunk_size)
 
     def stat(self, key: str) -> BlobInfo:

@@ -14,11 +14,13 @@ import pytest
 import redis
 from sqlalchemy import Engine
 
-from tests.integration.auth.conftest import ThrowawayRedis
-from tests.unit.auth.conftest import NOW, Clock
+from tests.support.auth import NOW, Clock
+from tests.support.redis import ThrowawayRedis
 from vestry.common.errors import PermissionDenied, Unauthenticated, Unavailable
 from vestry.services.auth import tokens
-from vestry.services.auth.cache import ENTRY_VERSION, MemoryCache, RedisCache, VerificationCache
+from vestry.services.auth.backends.memory import MemoryCache
+from vestry.services.auth.backends.redis import RedisCache
+from vestry.services.auth.cache import ENTRY_VERSION, VerificationCache
 from vestry.services.auth.caveats import AccessContext, Scope
 from vestry.services.auth.service import AuthService
 

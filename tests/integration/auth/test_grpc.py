@@ -13,7 +13,7 @@ from vestry.auth.v1 import auth_pb2, auth_pb2_grpc
 from vestry.common.channels import internal_channel
 from vestry.common.grpc_server import start_serving
 from vestry.services.auth import tokens
-from vestry.services.auth.server import create_auth_server, migrate_database
+from vestry.services.auth.server import build_service, create_server, migrate_database
 from vestry.services.auth.settings import AuthSettings
 
 BAD = {
@@ -41,10 +41,11 @@ async def _scenario(url: str, redis_url: str, prefix: str, secret: str) -> None:
             "VESTRY_REDIS_PREFIX": prefix,
         }
     )
-    servers = [create_auth_server(settings, "127.0.0.1:0") for _ in range(2)]
-    for server, _, _ in servers:
+    services = [build_service(settings) for _ in range(2)]
+    servers = [create_server(settings, "127.0.0.1:0", service=s) for s in services]
+    for server, _ in servers:
         await start_serving(server)
-    channels = [internal_channel(f"127.0.0.1:{port}", secret.encode()) for _, port, _ in servers]
+    channels = [internal_channel(f"127.0.0.1:{port}", secret.encode()) for _, port in servers]
     a, b = (auth_pb2_grpc.AuthServiceStub(c) for c in channels)
     try:
         await a.CreateUser(auth_pb2.CreateUserRequest(name="alice"))
@@ -74,7 +75,7 @@ async def _scenario(url: str, redis_url: str, prefix: str, secret: str) -> None:
     finally:
         for c in channels:
             await c.close()
-        for server, _, service in servers:
+        for (server, _), service in zip(servers, services, strict=True):
             await server.stop(None)
             service.close()
 

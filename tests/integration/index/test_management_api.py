@@ -17,8 +17,10 @@ pytestmark = pytest.mark.e2e
 JSON = "application/vnd.pypi.simple.v1+json"
 
 
-def cli(vestry: RunningVestry, token: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = clean_env(VESTRY_URL=vestry.base, VESTRY_TOKEN=token)
+def cli(
+    vestry: RunningVestry, token: str, *args: str, url: str = ""
+) -> subprocess.CompletedProcess[str]:
+    env = clean_env(VESTRY_URL=url or vestry.base, VESTRY_TOKEN=token)
     return subprocess.run(
         [str(BIN / "vestry"), *args], capture_output=True, text=True, env=env, timeout=60
     )
@@ -55,6 +57,9 @@ def test_project_lifecycle(vestry: RunningVestry, users: dict[str, str], tmp_pat
     assert shown["roles"] == [{"username": "alice", "role": "owner"}]
     assert "manage-roles" in shown["your_permissions"]
     assert "mgmt-lib" in ok(cli(vestry, alice, "project", "show", "mgmt-lib"))
+    # The index URL pip and twine are configured with names the gateway too.
+    as_index = cli(vestry, alice, "project", "show", "mgmt-lib", url=vestry.base + "/simple/")
+    assert ok(as_index).startswith("mgmt-lib  [")
 
     # Bob cannot see it until he has a role; an unknown user gets a clear 404.
     assert page(vestry, bob, "mgmt-lib").status_code == 404

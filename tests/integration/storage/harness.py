@@ -26,7 +26,7 @@ from vestry.services.storage.blobstore import (
     validate_key,
     verify_blob,
 )
-from vestry.services.storage.server import create_storage_server
+from vestry.services.storage.server import build_service, create_server
 from vestry.services.storage.settings import StorageSettings
 
 T = TypeVar("T")
@@ -134,30 +134,37 @@ class DomainClient:
 
 
 class ServerThread:
-    """The real storage gRPC server (`create_storage_server`) on its own asyncio loop."""
+    """The real storage gRPC server (`create_server`) on its own asyncio loop."""
 
     def __init__(
         self,
         settings: StorageSettings | None = None,
-        factory: Callable[[], tuple[grpc.aio.Server, int, Any]] | None = None,
+        factory: Callable[[], tuple[grpc.aio.Server, int]] | None = None,
     ) -> None:
         """Serve `settings`' storage service, or whatever `factory` builds (e.g. the index)."""
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
 
-        async def start() -> tuple[grpc.aio.Server, int, Any]:
+        self._store = build_service(settings) if settings is not None else None
+
+        async def start() -> tuple[grpc.aio.Server, int]:
             if factory is not None:
-                server, port, service = factory()
+                server, port = factory()
             else:
                 assert settings is not None
-                server, port, service = create_storage_server(settings, "127.0.0.1:0")
+                server, port = create_server(settings, "127.0.0.1:0", store=self._store)
             await server.start()
-            return server, port, service
+            return server, port
 
-        self.server, self.port, self.service = self.run(start())
-        self.store: BlobStore = self.service
+        self.server, self.port = self.run(start())
         self.address = f"127.0.0.1:{self.port}"
+
+    @property
+    def store(self) -> BlobStore:
+        """The blob store a storage server serves (a `factory` server has none here)."""
+        assert self._store is not None
+        return self._store
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(120)

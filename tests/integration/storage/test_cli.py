@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from tests.integration.storage.conftest import backend_settings
+from tests.factories.index import add_file, index_engine
 from tests.integration.storage.harness import ServerThread
+from tests.support.storage import backend_settings
 from tests.support.vestry_up import free_port
-from tests.unit.storage.index_rows import add_file, index_engine
 from vestry.common.datadir import DataDir
-from vestry.services.index.server import create_index_server
+from vestry.services.index import server as index_server
 from vestry.services.index.settings import IndexSettings
 from vestry.services.storage.backends.local import LocalBlobStore
 from vestry.services.storage.blobstore import BlobStore, IncomingBlob, blob_path
@@ -167,7 +167,7 @@ def deployment(
     url = f"sqlite:///{tmp_path / 'index.sqlite3'}"
     engine = index_engine(url)
     index = ServerThread(
-        factory=lambda: create_index_server(
+        factory=lambda: index_server.create_server(
             IndexSettings(VESTRY_INTERNAL_SECRET=internal_secret, database_url=url),  # type: ignore[call-arg]
             "127.0.0.1:0",
         )

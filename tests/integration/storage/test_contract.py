@@ -13,21 +13,12 @@ import grpc
 import httpx
 import pytest
 
-from tests.integration.storage.conftest import MAX_BLOB
+from tests.factories import blob
 from tests.integration.storage.harness import CHUNK, Failed, Harness
+from tests.support.storage import MAX_BLOB
 from vestry.services.storage.blobstore import blob_path
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
-
-
-def blob(size: int, seed: int = 0) -> bytes:
-    """Deterministic, incompressible-looking bytes."""
-    out = bytearray()
-    counter = 0
-    while len(out) < size:
-        out += hashlib.sha256(f"{seed}:{counter}".encode()).digest()
-        counter += 1
-    return bytes(out[:size])
 
 
 def assert_clean(h: Harness) -> None:
@@ -106,11 +97,14 @@ def test_missing_blob(harness: Harness) -> None:
     key = hashlib.sha256(b"never stored").hexdigest()
     assert not harness.client.exists(key)
     assert not harness.client.delete(key)
-    for call in (harness.client.stat, harness.client.get, harness.client.verify):
-        with pytest.raises(Failed) as err:
-            call(key)
-        assert err.value.code == grpc.StatusCode.NOT_FOUND
     assert not harness.client.delete_if_older(key, time.time() + 3600)
+
+
+@pytest.mark.parametrize("method", ["stat", "get", "verify"])
+def test_missing_blob_is_not_found(harness: Harness, method: str) -> None:
+    with pytest.raises(Failed) as err:
+        getattr(harness.client, method)(hashlib.sha256(b"never stored").hexdigest())
+    assert err.value.code == grpc.StatusCode.NOT_FOUND
 
 
 def test_delete(harness: Harness) -> None:

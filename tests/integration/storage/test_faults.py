@@ -17,7 +17,7 @@ import grpc
 import pytest
 from vestry.storage.v1 import storage_pb2
 
-from tests.integration.storage.conftest import BACKENDS, backend_settings, storage_settings
+from tests.factories import blob
 from tests.integration.storage.harness import (
     CHUNK,
     DomainClient,
@@ -25,15 +25,15 @@ from tests.integration.storage.harness import (
     GrpcClient,
     ServerThread,
 )
-from tests.integration.storage.test_contract import blob
 from tests.support.seaweedfs import start_seaweedfs
+from tests.support.storage import BACKENDS, backend_settings, storage_settings
 from tests.support.vestry_up import free_port
 from vestry.cli.healthcheck import check
 from vestry.common.errors import Unavailable
 from vestry.gateway.errors import rpc_error_response
+from vestry.services.storage.backends import make_store
 from vestry.services.storage.backends.s3 import S3BlobStore
 from vestry.services.storage.blobstore import blob_path
-from vestry.services.storage.server import make_store
 
 BIN = Path(sys.executable).parent
 UNAVAILABLE = grpc.StatusCode.UNAVAILABLE
@@ -83,19 +83,28 @@ def unreachable_s3(tmp_path: Path, internal_secret: str) -> Iterator[ServerThrea
     server.stop()
 
 
-def test_unreachable_s3_is_unavailable_with_a_clear_message(tmp_path: Path) -> None:
+def _unreachable_s3(spool: Path) -> tuple[S3BlobStore, int]:
+    """A blob store for an S3 server that is not there, and the port it would be on."""
     port = free_port()
     store = S3BlobStore.from_settings(
-        f"127.0.0.1:{port}", "AK", "SK", "vestry", False, None, str(tmp_path / "spool")
+        f"127.0.0.1:{port}", "AK", "SK", "vestry", False, None, str(spool)
     )
+    return store, port
+
+
+@pytest.mark.parametrize("method", ["stat", "get", "exists", "verify"])
+def test_unreachable_s3_is_unavailable_with_a_clear_message(tmp_path: Path, method: str) -> None:
+    store, port = _unreachable_s3(tmp_path / "spool")
+    with pytest.raises(Failed) as err:
+        getattr(DomainClient(store, 1 << 20), method)(hashlib.sha256(b"x").hexdigest())
+    assert err.value.code == UNAVAILABLE
+    assert f"S3 blob store at 127.0.0.1:{port}" in err.value.message
+    assert "unreachable" in err.value.message and "Connection refused" in err.value.message
+
+
+def test_upload_to_unreachable_s3_is_unavailable_and_leaves_no_spool(tmp_path: Path) -> None:
+    store, _ = _unreachable_s3(tmp_path / "spool")
     client = DomainClient(store, 1 << 20)
-    key = hashlib.sha256(b"x").hexdigest()
-    for call in (client.stat, client.get, client.exists, client.verify):
-        with pytest.raises(Failed) as err:
-            call(key)
-        assert err.value.code == UNAVAILABLE
-        assert f"S3 blob store at 127.0.0.1:{port}" in err.value.message
-        assert "unreachable" in err.value.message and "Connection refused" in err.value.message
     with pytest.raises(Failed) as err:
         client.put(b"bytes that cannot be stored")
     assert err.value.code == UNAVAILABLE

@@ -10,8 +10,8 @@ import pytest
 from prometheus_client import REGISTRY
 from vestry.storage.v1 import storage_pb2, storage_pb2_grpc
 
-from tests.integration.storage.conftest import storage_settings
 from tests.integration.storage.harness import Failed, GrpcClient, ServerThread
+from tests.support.storage import storage_settings
 
 SERVICE = "vestry.storage.v1.StorageService"
 

@@ -7,9 +7,9 @@ import uuid
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-from tests.unit.auth.conftest import NOW
+from tests.support.auth import NOW, snapshot
 from vestry.services.auth import tokens
 from vestry.services.auth.caveats import (
     PERMISSIONS,
@@ -34,14 +34,6 @@ step = st.fixed_dictionaries(
 )
 
 
-def _snapshot(engine: Engine) -> list[tuple[object, ...]]:
-    with engine.connect() as c:
-        rows: list[tuple[object, ...]] = []
-        for table in ("users", "tokens", "auth_events"):
-            rows += [tuple(r) for r in c.execute(text(f"SELECT * FROM {table} ORDER BY id"))]  # noqa: S608
-        return rows
-
-
 @settings(
     max_examples=40,
     deadline=None,
@@ -58,14 +50,14 @@ def test_offline_chains_never_widen_and_change_nothing(
     )
     parent_scope = service.verify(root).scope
     service.last_used.flush()
-    before = _snapshot(engine)
+    before = snapshot(engine)
     token = root
     for restriction in chain:
         token = tokens.attenuate(token, now=NOW, **restriction)  # type: ignore[arg-type]
         scope = service.verify(token).scope  # accepted
         assert scope.within(parent_scope)
         parent_scope = scope
-    assert _snapshot(engine) == before
+    assert snapshot(engine) == before
 
 
 def _caveats() -> st.SearchStrategy[Caveat]:

@@ -10,7 +10,6 @@ from vestry.services.auth.caveats import (
     MAX_TIMESTAMP,
     AccessContext,
     Caveat,
-    CaveatError,
     Expiry,
     Permissions,
     ProjectIds,
@@ -20,6 +19,7 @@ from vestry.services.auth.caveats import (
     dump_caveat,
     parse_caveat,
 )
+from vestry.services.auth.errors import CaveatError
 
 
 @pytest.mark.parametrize(

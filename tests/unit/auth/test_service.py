@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import pytest
 from pymacaroons import MACAROON_V2, Macaroon
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 
-from tests.unit.auth.conftest import NOW, Clock, make_service
+from tests.support.auth import NOW, Clock, make_service, snapshot
 from vestry.common.errors import (
     AlreadyExists,
     DomainError,
@@ -48,14 +48,6 @@ def _forged(token: str) -> str:
         version=MACAROON_V2,
     )
     return tokens.serialize(m)
-
-
-def _snapshot(engine: Engine) -> list[tuple[object, ...]]:
-    with engine.connect() as c:
-        rows: list[tuple[object, ...]] = []
-        for table in ("users", "tokens", "auth_events"):
-            rows += [tuple(r) for r in c.execute(text(f"SELECT * FROM {table} ORDER BY id"))]  # noqa: S608
-        return rows
 
 
 BadInput = Callable[[AuthService, str, Clock], str]
@@ -97,18 +89,18 @@ UNAUTHENTICATED: dict[str, BadInput] = {
 }
 
 
+@pytest.mark.parametrize("ctx", [None, READ_FOO], ids=["no-context", "read-foo"])
 @pytest.mark.parametrize("make", UNAUTHENTICATED.values(), ids=UNAUTHENTICATED.keys())
 def test_bad_tokens_are_unauthenticated_with_a_reason(
-    service: AuthService, clock: Clock, make: BadInput
+    service: AuthService, clock: Clock, make: BadInput, ctx: AccessContext | None
 ) -> None:
     token = _root(service)
     service.verify(token)  # warm the cache: the denial must hold even so
     bad = make(service, token, clock)
-    for ctx in (None, READ_FOO):
-        with pytest.raises(Unauthenticated) as info:
-            service.verify(bad, ctx)
-        assert info.value.message
-        assert bad not in info.value.message and token not in info.value.message
+    with pytest.raises(Unauthenticated) as info:
+        service.verify(bad, ctx)
+    assert info.value.message
+    assert bad not in info.value.message and token not in info.value.message
 
 
 PERMISSION_DENIED: dict[str, tuple[Callable[[str], str], AccessContext]] = {
@@ -302,12 +294,12 @@ def test_offline_attenuation_changes_no_state(service: AuthService, engine: Engi
     root = _root(service)
     service.verify(root)
     service.last_used.flush()
-    before = _snapshot(engine)
+    before = snapshot(engine)
     narrowed = tokens.attenuate(
         root, projects=["foo"], permissions=["read"], expires_in=60, now=NOW
     )
     assert service.verify(narrowed, READ_FOO).username == "alice"
-    assert _snapshot(engine) == before
+    assert snapshot(engine) == before
 
 
 def test_list_shows_own_tokens_and_never_a_secret(service: AuthService) -> None:
@@ -413,3 +405,39 @@ def test_errors_are_domain_errors_with_codes(service: AuthService) -> None:
 def test_verify_refuses_an_unknown_permission_in_the_context(service: AuthService) -> None:
     with pytest.raises(InvalidArgument):
         service.verify(_root(service), AccessContext("destroy", "foo"))
+
+
+# (the token used: its projects; tokens of the same user, by projects; which it sees/revokes)
+NARROW_CASES = [
+    ("unrestricted", None, {"all": None, "a": ["a"], "ab": ["a", "b"], "c": ["c"]}, "all a ab c"),
+    ("one project", ["a"], {"all": None, "a": ["a"], "ab": ["a", "b"], "c": ["c"]}, "a"),
+    ("two projects", ["a", "b"], {"all": None, "a": ["a"], "ab": ["a", "b"], "c": ["c"]}, "a ab"),
+]
+
+
+@pytest.mark.parametrize(
+    ("used", "others", "reach"), [c[1:] for c in NARROW_CASES], ids=[c[0] for c in NARROW_CASES]
+)
+def test_a_narrow_token_lists_and_revokes_only_tokens_no_wider(
+    service: AuthService, used: list[str] | None, others: dict[str, list[str] | None], reach: str
+) -> None:
+    root = _root(service)
+    ids = {}
+    for name, projects in others.items():
+        scope = Scope(project_names=frozenset(projects) if projects is not None else None)
+        _, record = service.mint(requested=scope, name=name, parent_token=root)
+        ids[name] = record.id
+    caller = tokens.attenuate(root, projects=used) if used else root
+    caller = tokens.attenuate(caller, permissions=["manage-tokens"])
+    seen = {t.name for t in service.list_tokens(caller)} - {""}
+    assert seen == set(reach.split())
+    for name, token_id in ids.items():
+        if name in seen:
+            assert service.revoke(caller, token_id) == token_id
+        else:
+            with pytest.raises(NotFound, match="no such token"):
+                service.revoke(caller, token_id)
+    # The root (unrestricted) is never revoked through a narrower token.
+    if used:
+        with pytest.raises(NotFound):
+            service.revoke(caller, root)

@@ -11,13 +11,13 @@ from pymacaroons import MACAROON_V1, Macaroon, Verifier
 from vestry.services.auth import tokens
 from vestry.services.auth.caveats import (
     MAX_TIMESTAMP,
-    CaveatError,
     Expiry,
     Permissions,
     ProjectNames,
     Scope,
     parse_caveat,
 )
+from vestry.services.auth.errors import CaveatError, MalformedToken
 
 KEY = secrets.token_bytes(32)
 TOKEN = tokens.mint("0b7c4a8e-1111-4222-8333-944455556666", KEY, [Permissions(("read",))])
@@ -54,13 +54,13 @@ MALFORMED = {
 
 @pytest.mark.parametrize("text", MALFORMED.values(), ids=MALFORMED.keys())
 def test_malformed_tokens_are_refused(text: str) -> None:
-    with pytest.raises(tokens.MalformedToken) as info:
+    with pytest.raises(MalformedToken) as info:
         tokens.load(text)
     assert BODY[:12] not in str(info.value)
 
 
 def test_prefix_error_says_what_is_wrong() -> None:
-    with pytest.raises(tokens.MalformedToken, match="vestry-"):
+    with pytest.raises(MalformedToken, match="vestry-"):
         tokens.load("pypi-" + BODY)
 
 
@@ -121,7 +121,7 @@ def test_bad_restrictions_are_refused_offline(kwargs: dict[str, object], error: 
 
 
 def test_attenuating_a_malformed_token_says_so() -> None:
-    with pytest.raises(tokens.MalformedToken):
+    with pytest.raises(MalformedToken):
         tokens.attenuate(TOKEN[:-3], permissions=["read"])
 
 

@@ -31,8 +31,8 @@ def test_damaged_secrets_file_is_refused_not_replaced(tmp_path: Path) -> None:
     assert "short" in dd.secrets_file.read_text()
 
 
-def test_service_env_uses_private_unix_sockets(tmp_path: Path) -> None:
+@pytest.mark.parametrize("svc", ["AUTH", "INDEX", "STORAGE"])
+def test_service_env_uses_private_unix_sockets(tmp_path: Path, svc: str) -> None:
     env = DataDir(tmp_path / "data").service_env()
-    for svc in ("AUTH", "INDEX", "STORAGE"):
-        assert env[f"VESTRY_{svc}_LISTEN"].startswith("unix:")
-        assert env[f"VESTRY_{svc}_LISTEN"] == env[f"VESTRY_{svc}_ADDRESS"]
+    assert env[f"VESTRY_{svc}_LISTEN"].startswith("unix:")
+    assert env[f"VESTRY_{svc}_LISTEN"] == env[f"VESTRY_{svc}_ADDRESS"]

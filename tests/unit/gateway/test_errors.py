@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.testclient import TestClient
 from grpc.aio import AioRpcError, Metadata
 
 from vestry.common.grpc_server import MAX_RECONNECT_BACKOFF_MS
-from vestry.gateway.errors import RETRY_AFTER_SECONDS, HTTPError, install_error_handlers
+from vestry.gateway.errors import (
+    RETRY_AFTER_SECONDS,
+    UPLOAD,
+    HTTPError,
+    answers_as,
+    install_error_handlers,
+    translate_call_error,
+    unauthorized,
+)
+from vestry.gateway.upload.form import UploadError
 
 
 def _rpc_error(code: grpc.StatusCode, details: str) -> AioRpcError:
@@ -39,9 +48,7 @@ SECRET = "Traceback /srv/vestry/run/index.sock ipv4:10.0.0.7:50052"
         (grpc.StatusCode.UNAUTHENTICATED, 401, {"www-authenticate": 'Basic realm="vestry"'}, None),
         (grpc.StatusCode.PERMISSION_DENIED, 403, {}, "details"),
         (grpc.StatusCode.NOT_FOUND, 404, {}, "details"),
-        (grpc.StatusCode.ABORTED, 409, {}, "details"),
         (grpc.StatusCode.RESOURCE_EXHAUSTED, 413, {}, "details"),
-        (grpc.StatusCode.OUT_OF_RANGE, 416, {}, "details"),
         (grpc.StatusCode.UNAVAILABLE, 503, {"retry-after": "5"}, "unavailable; try again"),
         (grpc.StatusCode.CANCELLED, 503, {"retry-after": "5"}, "unavailable; try again"),
         (grpc.StatusCode.DEADLINE_EXCEEDED, 504, {}, "took too long"),
@@ -49,6 +56,9 @@ SECRET = "Traceback /srv/vestry/run/index.sock ipv4:10.0.0.7:50052"
         (grpc.StatusCode.INTERNAL, 500, {}, "internal error"),
         (grpc.StatusCode.DATA_LOSS, 500, {}, "internal error"),
         (grpc.StatusCode.UNIMPLEMENTED, 500, {}, "internal error"),
+        # No service raises these and no transport produces them: unexpected, hence 500.
+        (grpc.StatusCode.ABORTED, 500, {}, "internal error"),
+        (grpc.StatusCode.OUT_OF_RANGE, 500, {}, "internal error"),
     ],
 )
 def test_grpc_status_to_http(
@@ -92,3 +102,48 @@ def test_retry_after_outlasts_the_gateways_reconnect_backoff() -> None:
     # A client that waits as told after a 503 must find the gateway reconnected to the service
     # that came back; gRPC adds up to 20% jitter to each backoff.
     assert MAX_RECONNECT_BACKOFF_MS * 1.2 / 1000 < RETRY_AFTER_SECONDS
+
+
+@pytest.mark.parametrize(
+    "code", [grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED]
+)
+def test_a_refused_token_is_401_with_auths_reason(code: grpc.StatusCode) -> None:
+    answer = translate_call_error("VerifyToken", _rpc_error(code, "token revoked"))
+    assert isinstance(answer, HTTPError)
+    assert (answer.status, answer.message) == (401, "invalid API token: token revoked")
+    assert answer.headers == {"WWW-Authenticate": 'Basic realm="vestry"'}
+
+
+def test_other_call_failures_go_to_the_table() -> None:
+    unavailable = _rpc_error(grpc.StatusCode.UNAVAILABLE, SECRET)
+    assert translate_call_error("VerifyToken", unavailable) is unavailable
+    denied = _rpc_error(grpc.StatusCode.PERMISSION_DENIED, "no")
+    assert translate_call_error("GetProject", denied) is denied
+
+
+def _upload_client(exc: BaseException) -> TestClient:
+    app = FastAPI()
+    install_error_handlers(app)
+    router = APIRouter(dependencies=[Depends(answers_as(UPLOAD))])
+
+    @router.post("/legacy/")
+    async def boom() -> None:
+        raise exc
+
+    app.include_router(router)
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def test_upload_answers_a_failed_login_with_403_as_pypi_does() -> None:
+    response = _upload_client(unauthorized("malformed Basic credentials")).post("/legacy/")
+    assert response.status_code == 403
+    assert response.text == (
+        "Invalid or non-existent authentication information. malformed Basic credentials\n"
+    )
+    assert "www-authenticate" not in response.headers
+
+
+@pytest.mark.parametrize(("status", "expected"), [(400, 400), (403, 403), (413, 413)])
+def test_upload_errors_are_answered_by_the_one_handler(status: int, expected: int) -> None:
+    response = _upload_client(UploadError("filetype: 'x' is not one", status)).post("/legacy/")
+    assert (response.status_code, response.text) == (expected, "filetype: 'x' is not one\n")

@@ -7,7 +7,7 @@ import json
 import pytest
 from vestry.index.v1 import index_pb2
 
-from tests.unit.gateway.pages import SHA, demo_page, release
+from tests.factories.pages import SHA, demo_page, release
 from vestry.gateway.json_api import (
     VersionNotFound,
     latest_release,
@@ -104,3 +104,45 @@ def test_empty_project() -> None:
     doc = json.loads(project_document(BASE, page))
     assert doc["urls"] == [] and doc["releases"] == {}
     assert doc["info"]["name"] == "Empty" and doc["info"]["release_url"] is None
+
+
+@pytest.mark.parametrize(
+    ("home_page", "project_urls", "shown_home", "shown_urls"),
+    [
+        ("javascript:alert(1)", {"Docs": "JavaScript:alert(1)"}, "", None),
+        (
+            "https://ok.example",
+            {"Docs": "https://docs.example", "Evil": "data:text/html,x", "Src": " javascript:x"},
+            "https://ok.example",
+            {"Docs": "https://docs.example"},
+        ),
+        ("", {}, "", None),
+    ],
+)
+@pytest.mark.parametrize("document", ["project", "release"])
+def test_stored_non_http_urls_are_never_served_as_links(
+    home_page: str,
+    project_urls: dict[str, str],
+    shown_home: str,
+    shown_urls: dict[str, str] | None,
+    document: str,
+) -> None:
+    # Metadata stored before uploads checked URLs may hold anything.
+    page = index_pb2.ProjectPage(
+        project=index_pb2.Project(id="p", name="x", normalized_name="x", last_serial=1),
+        releases=[release("1.0", home_page=home_page, project_urls=project_urls)],
+    )
+    raw = (
+        project_document(BASE, page)
+        if document == "project"
+        else release_document(BASE, page, "1.0")
+    )
+    info = json.loads(raw)["info"]
+    assert info["home_page"] == shown_home
+    assert info["project_urls"] == shown_urls
+
+
+@pytest.mark.parametrize("version", ["9" * 5000, "1." + "0" * 4400, "1" * 101, "\x00"])
+def test_absurd_versions_in_urls_are_not_found(version: str) -> None:
+    with pytest.raises(VersionNotFound):
+        release_document(BASE, demo_page(), version)

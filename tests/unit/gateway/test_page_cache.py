@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from vestry.gateway.page_cache import PageCache
 
 
@@ -50,3 +52,17 @@ def test_codings_are_separate_variants_of_one_page_and_go_with_it() -> None:
     assert cache.lookup("p", "id", 1, "html", "gzip") is None
     cache.store("p", "id", 2, "json", b"newer", '"b"')  # a new serial drops every variant
     assert cache.lookup("p", "id", 2, "json", "gzip") is None
+
+
+@pytest.mark.parametrize("variants", [["json"], ["json", "html"], ["json", "json-gzip"]])
+def test_a_listing_keeps_the_serial_it_shows_while_held_under_another(variants: list[str]) -> None:
+    cache = PageCache(1 << 20)
+    cache.store("anon", "", 100, "json", b"a", '"a"', shown=7)
+    for v in variants[1:]:
+        media, _, encoding = v.partition("-")
+        cache.store("anon", "", 100, media, b"b", '"b"', encoding)  # another format, no shown
+    assert (cache.serial("anon"), cache.shown("anon")) == (100, 7)
+    # A newer global serial starts a new page: its shown serial is the new one.
+    cache.store("anon", "", 101, "json", b"c", '"c"', shown=7)
+    assert (cache.serial("anon"), cache.shown("anon")) == (101, 7)
+    assert cache.shown("nobody") == 0

@@ -10,7 +10,7 @@ from pypi_simple import ProjectPage as ParsedPage
 from pypi_simple import ProjectStatus
 from vestry.index.v1 import index_pb2
 
-from tests.unit.gateway.pages import SHA, demo_page
+from tests.factories.pages import SHA, demo_page
 from vestry.gateway.simple_render import (
     API_VERSION,
     project_html,

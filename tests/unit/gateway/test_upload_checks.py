@@ -3,92 +3,23 @@ and the real-world files that must be accepted. Runs exactly the code the route 
 
 from __future__ import annotations
 
-import hashlib
-import io
 import random
-import tarfile
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.factories import make_sdist, make_wheel, metadata_text
-from vestry.gateway.upload.checks import after_index, before_index
+from tests.factories import make_sdist, make_wheel, metadata_text, tar_bytes, zip_bytes
+from tests.factories.upload_form import LIMIT, SDIST, WHEEL, Upload, run_checks
+from vestry.gateway.upload.checks import before_index
 from vestry.gateway.upload.form import UploadError
-
-LIMIT = 1024 * 1024
-WHEEL = "demo_pkg-1.0-py3-none-any.whl"
-SDIST = "demo_pkg-1.0.tar.gz"
-
-
-@dataclass
-class Upload:
-    """One multipart upload as twine builds it: fields, filename and bytes."""
-
-    data: bytes
-    filename: str
-    filetype: str
-    name: str = "demo-pkg"
-    version: str = "1.0"
-    metadata_version: str = "2.1"
-    extra: list[tuple[str, str]] = field(default_factory=list)
-    drop: tuple[str, ...] = ()
-    override: dict[str, str] = field(default_factory=dict)
-
-    def fields(self) -> list[tuple[str, str]]:
-        base = {
-            ":action": "file_upload",
-            "protocol_version": "1",
-            "name": self.name,
-            "version": self.version,
-            "filetype": self.filetype,
-            "pyversion": "py3" if self.filetype == "bdist_wheel" else "source",
-            "metadata_version": self.metadata_version,
-            "summary": "A test package",
-            "md5_digest": hashlib.md5(self.data, usedforsecurity=False).hexdigest(),
-            "sha256_digest": hashlib.sha256(self.data).hexdigest(),
-            "blake2_256_digest": hashlib.blake2b(self.data, digest_size=32).hexdigest(),
-        }
-        base.update(self.override)
-        return [(k, v) for k, v in base.items() if k not in self.drop] + self.extra
-
-
-def run_checks(upload: Upload, *, project_exists: bool = False, limit: int = LIMIT) -> bytes | None:
-    f = io.BytesIO(upload.data)
-    checked = before_index(upload.fields(), upload.filename, f, limit)
-    return after_index(checked, f, project_exists).metadata
-
 
 # ---- crafted files ------------------------------------------------------------------------
 
 
 def wheel(tmp: Path, **kw: object) -> bytes:
     return make_wheel(tmp, "demo-pkg", str(kw.pop("version", "1.0")), **kw).read_bytes()  # type: ignore[arg-type]
-
-
-def zip_bytes(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
-def tar_bytes(members: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-        for name, target in (links or {}).items():
-            info = tarfile.TarInfo(name)
-            info.type = tarfile.SYMTYPE
-            info.linkname = target
-            tf.addfile(info)
-    return buf.getvalue()
 
 
 def sdist_members(top: str = "demo_pkg-1.0") -> dict[str, bytes]:

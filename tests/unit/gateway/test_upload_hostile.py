@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.factories import metadata_text
+from tests.factories.upload_form import SDIST, WHEEL, Upload, run_checks
 from tests.support.hostile import (
     CORPUS,
     DI,
@@ -32,7 +33,6 @@ from tests.support.hostile import (
     tar_header,
     wheel_with,
 )
-from tests.unit.gateway.test_upload_checks import SDIST, WHEEL, Upload, run_checks
 from vestry.gateway.upload import archive
 from vestry.gateway.upload.archive import inspect_archive
 from vestry.gateway.upload.form import UploadError

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from tests.unit.index.conftest import Upload, file_for, user
+from tests.factories.index import Upload, file_for, user
 from vestry.common.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from vestry.services.index.access import ANONYMOUS
 from vestry.services.index.records import ReleaseData
@@ -44,10 +44,10 @@ def test_bad_uploads_are_refused(
     if filename is not None:
         f = replace(f, filename=filename)
     with pytest.raises(InvalidArgument, match=message):
-        index.commit_file(ALICE, project, ReleaseData(version=version), f)
+        index.uploads.commit_file(ALICE, project, ReleaseData(version=version), f)
     with pytest.raises(InvalidArgument, match=message):
-        index.check_upload(ALICE, project, version, f.filename, f.sha256, f.blake2b_256)
-    assert index.list_projects(ALICE)[0] == []
+        index.uploads.check_upload(ALICE, project, version, f.filename, f.sha256, f.blake2b_256)
+    assert index.pages.list_projects(ALICE)[0] == []
 
 
 @pytest.mark.parametrize(
@@ -64,27 +64,27 @@ def test_bad_roles(
 ) -> None:
     upload(ALICE, "lib")
     with pytest.raises(InvalidArgument, match=message):
-        index.set_role(ALICE, "lib", user_id, username, role)
+        index.management.set_role(ALICE, "lib", user_id, username, role)
 
 
 def test_removing_a_role_nobody_has(index: IndexService, upload: Upload) -> None:
     upload(ALICE, "lib")
     with pytest.raises(NotFound, match="no role"):
-        index.remove_role(ALICE, "lib", "nobody")
+        index.management.remove_role(ALICE, "lib", "nobody")
 
 
 def test_visibility_changes_by_non_owners(index: IndexService, upload: Upload) -> None:
     upload(ALICE, "lib")
-    index.set_role(ALICE, "lib", BOB.user_id, "bob", "maintainer")
+    index.management.set_role(ALICE, "lib", BOB.user_id, "bob", "maintainer")
     with pytest.raises(PermissionDenied, match="may not set-visibility"):
-        index.set_visibility(BOB, "lib", "public")
+        index.management.set_visibility(BOB, "lib", "public")
     with pytest.raises(NotFound):
-        index.set_visibility(CAROL, "lib", "public")
+        index.management.set_visibility(CAROL, "lib", "public")
     with pytest.raises(Unauthenticated):
-        index.set_visibility(ANONYMOUS, "lib", "public")
+        index.management.set_visibility(ANONYMOUS, "lib", "public")
     with pytest.raises(InvalidArgument, match="'private' or 'public'"):
-        index.set_visibility(ALICE, "lib", "internal")
-    assert index.project_page(ALICE, "lib").project.visibility == "private"
+        index.management.set_visibility(ALICE, "lib", "internal")
+    assert index.pages.project_page(ALICE, "lib").project.visibility == "private"
 
 
 @pytest.mark.parametrize(
@@ -104,4 +104,4 @@ def test_bad_yanks(
 ) -> None:
     upload(ALICE, "lib")
     with pytest.raises((InvalidArgument, NotFound), match=message):
-        index.set_yanked(ALICE, "lib", **kwargs)  # type: ignore[arg-type]
+        index.management.set_yanked(ALICE, "lib", **kwargs)  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from tests.unit.index.conftest import file_for, user
+from tests.factories.index import file_for, user
 from vestry.common.errors import AlreadyExists
 from vestry.services.index.records import CommitResult, FileData, ReleaseData
 from vestry.services.index.service import IndexService
@@ -23,7 +23,7 @@ def race(index: IndexService, files: list[FileData]) -> list[CommitResult | Exce
     def commit(f: FileData) -> CommitResult | Exception:
         barrier.wait()
         try:
-            return index.commit_file(ALICE, "racy", ReleaseData(version="1.0"), f)
+            return index.uploads.commit_file(ALICE, "racy", ReleaseData(version="1.0"), f)
         except AlreadyExists as exc:
             return exc
 
@@ -43,7 +43,7 @@ def test_different_bytes_exactly_one_wins(index: IndexService) -> None:
     assert len(winners) == 1 and not winners[0].already_present
     assert len(losers) == N - 1
     assert all(str(e).startswith("File already exists (") for e in losers)
-    page = index.project_page(ALICE, "racy")
+    page = index.pages.project_page(ALICE, "racy")
     assert [f.sha256 for f in page.files] == [winners[0].file.sha256]
     assert len(page.releases) == 1
 
@@ -54,7 +54,7 @@ def test_identical_bytes_one_stores_the_rest_are_already_present(index: IndexSer
     assert all(isinstance(r, CommitResult) for r in results), results
     fresh = [r for r in results if isinstance(r, CommitResult) and not r.already_present]
     assert len(fresh) == 1
-    assert len(index.project_page(ALICE, "racy").files) == 1
+    assert len(index.pages.project_page(ALICE, "racy").files) == 1
 
 
 @pytest.mark.parametrize("projects", [10])
@@ -64,7 +64,7 @@ def test_concurrent_first_uploads_of_different_projects(index: IndexService, pro
     def commit(i: int) -> CommitResult:
         barrier.wait()
         name = f"proj-{i}"
-        return index.commit_file(
+        return index.uploads.commit_file(
             user(f"u{i}"), name, ReleaseData(version="1.0"), file_for(name, "1.0")
         )
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.index.conftest import ADMIN, Upload, user
-from vestry.common.errors import InvalidArgument, NotFound, PermissionDenied
+from tests.factories.index import ADMIN, Upload, user
+from vestry.common.errors import InvalidArgument, PermissionDenied
 from vestry.services.index.names import ultranormalize, validate_project_name
-from vestry.services.index.orgs import normalize_pattern
+from vestry.services.index.reserved import normalize_pattern
 from vestry.services.index.service import IndexService
 
 ALICE, BOB, CAROL = user("alice"), user("bob"), user("carol")
@@ -92,12 +92,13 @@ def test_pep503_collision_lands_in_the_existing_project(
     index: IndexService, upload: Upload
 ) -> None:
     upload(ALICE, "My_Project")
-    # Another user's spelling variant is the same project, which they cannot see.
-    with pytest.raises(NotFound):
+    # Another user's spelling variant is the same project, which they cannot see: refused
+    # like a free name that may not be registered, never "not found".
+    with pytest.raises(InvalidArgument, match="not available"):
         upload(BOB, "my.project", "2.0")
     # The owner's variant adds to the same project, whose display name stays the first one.
     upload(ALICE, "MY-PROJECT", "2.0")
-    page = index.project_page(ALICE, "my-project")
+    page = index.pages.project_page(ALICE, "my-project")
     assert page.project.name == "My_Project"
     assert {f.version for f in page.files} == {"1.0", "2.0"}
 
@@ -110,17 +111,17 @@ def test_look_alike_of_another_owners_project_is_refused(
     with pytest.raises(InvalidArgument, match="too similar"):
         upload(BOB, lookalike)
     with pytest.raises(InvalidArgument, match="too similar"):
-        index.check_upload(BOB, lookalike, "1.0", "f-1.0.tar.gz", "0" * 64, "0" * 64)
+        index.uploads.check_upload(BOB, lookalike, "1.0", "f-1.0.tar.gz", "0" * 64, "0" * 64)
     # The owner of the original may register a look-alike of their own project.
     upload(ALICE, lookalike)
-    assert index.project_page(ALICE, lookalike).project.name == lookalike
+    assert index.pages.project_page(ALICE, lookalike).project.name == lookalike
 
 
 def test_reserved_prefix_only_for_its_organisation(index: IndexService, upload: Upload) -> None:
     index.orgs.create(ALICE, "acme")
     index.orgs.set_member(ALICE, "acme", CAROL.user_id, "carol", "member")
-    index.orgs.reserve(ADMIN, "acme-*", "acme")
-    index.orgs.reserve(ADMIN, "secret.sauce", "acme")
+    index.reserved.reserve(ADMIN, "acme-*", "acme")
+    index.reserved.reserve(ADMIN, "secret.sauce", "acme")
     for name in (
         "acme-tools",
         "Acme_Tools2",
@@ -134,14 +135,14 @@ def test_reserved_prefix_only_for_its_organisation(index: IndexService, upload: 
         with pytest.raises(PermissionDenied, match="reserved"):
             upload(BOB, name)
         with pytest.raises(PermissionDenied, match="reserved"):
-            index.check_upload(BOB, name, "1.0", "x-1.0.tar.gz", "0" * 64, "0" * 64)
+            index.uploads.check_upload(BOB, name, "1.0", "x-1.0.tar.gz", "0" * 64, "0" * 64)
     upload(BOB, "acne-tools")  # merely close
     upload(CAROL, "acme-tools")
     # A project created under a reservation belongs to the organisation.
-    assert index.get_project(CAROL, "acme-tools").organization == "acme"
+    assert index.management.get_project(CAROL, "acme-tools").organization == "acme"
     assert index.orgs.get(ALICE, "acme").projects == ["acme-tools"]
     with pytest.raises(PermissionDenied, match="administrators"):
-        index.orgs.reserve(ALICE, "acme2-*", "acme")
-    assert [r.pattern for r in index.orgs.list_reserved(ADMIN)] == ["acme-*", "secret-sauce"]
-    index.orgs.unreserve(ADMIN, "secret-sauce")
+        index.reserved.reserve(ALICE, "acme2-*", "acme")
+    assert [r.pattern for r in index.reserved.list_reserved(ADMIN)] == ["acme-*", "secret-sauce"]
+    index.reserved.unreserve(ADMIN, "secret-sauce")
     upload(BOB, "secret-sauce")

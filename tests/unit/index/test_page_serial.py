@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from vestry.index.v1 import index_pb2
 
-from tests.unit.index.conftest import Upload, user
+from tests.factories.index import Upload, user
 from vestry.common.errors import NotFound, Unauthenticated
 from vestry.services.index.access import Caller
 from vestry.services.index.service import IndexService
@@ -22,15 +22,15 @@ def test_current_serial_answers_unchanged_and_a_stale_one_the_whole_page(
     index: IndexService, upload: Upload
 ) -> None:
     upload(OWNER, "serial-proj", "1.0")
-    full = index.project_page(OWNER, "serial-proj")
+    full = index.pages.project_page(OWNER, "serial-proj")
     assert not full.unchanged and len(full.files) == 1
     serial = full.project.last_serial
 
-    same = index.project_page(OWNER, "serial-proj", known_serial=serial)
+    same = index.pages.project_page(OWNER, "serial-proj", known_serial=serial)
     assert same.unchanged and same.files == [] and same.project.last_serial == serial
 
     upload(OWNER, "serial-proj", "2.0")
-    newer = index.project_page(OWNER, "serial-proj", known_serial=serial)
+    newer = index.pages.project_page(OWNER, "serial-proj", known_serial=serial)
     assert not newer.unchanged
     assert newer.project.last_serial > serial
     assert len(newer.files) == 2
@@ -38,27 +38,27 @@ def test_current_serial_answers_unchanged_and_a_stale_one_the_whole_page(
 
 def test_known_serial_does_not_bypass_access(index: IndexService, upload: Upload) -> None:
     upload(OWNER, "serial-private", "1.0")
-    serial = index.project_page(OWNER, "serial-private").project.last_serial
+    serial = index.pages.project_page(OWNER, "serial-private").project.last_serial
     with pytest.raises(NotFound):
-        index.project_page(user("serial-stranger"), "serial-private", known_serial=serial)
+        index.pages.project_page(user("serial-stranger"), "serial-private", known_serial=serial)
     with pytest.raises(Unauthenticated):
-        index.project_page(Caller(), "serial-private", known_serial=serial)
+        index.pages.project_page(Caller(), "serial-private", known_serial=serial)
 
 
 def test_every_write_moves_the_global_serial(index: IndexService, upload: Upload) -> None:
     upload(OWNER, "serial-roles", "1.0")
-    before = index.global_serial()
-    index.set_role(OWNER, "serial-roles", "reader-id", "serial-reader", "reader")
-    after_grant = index.global_serial()
+    before = index.pages.global_serial()
+    index.management.set_role(OWNER, "serial-roles", "reader-id", "serial-reader", "reader")
+    after_grant = index.pages.global_serial()
     assert after_grant > before
-    index.remove_role(OWNER, "serial-roles", "serial-reader")
-    assert index.global_serial() > after_grant
+    index.management.remove_role(OWNER, "serial-roles", "serial-reader")
+    assert index.pages.global_serial() > after_grant
 
 
 def test_a_listing_is_read_after_its_serial(index: IndexService, upload: Upload) -> None:
     upload(OWNER, "serial-listing", "1.0")
-    projects, serial = index.list_projects(OWNER)
-    assert serial == index.global_serial()
+    projects, serial = index.pages.list_projects(OWNER)
+    assert serial == index.pages.global_serial()
     assert "serial-listing" in {p.normalized_name for p in projects}
 
 
@@ -66,7 +66,7 @@ def test_a_held_page_gets_only_the_header_until_its_serial_moves(
     index: IndexService, upload: Upload
 ) -> None:
     upload(OWNER, "held-proj", "1.0")
-    full = index.project_page(OWNER, "held-proj")
+    full = index.pages.project_page(OWNER, "held-proj")
     key = (full.project.id, full.project.last_serial)
     asked: list[tuple[str, int]] = []
 
@@ -74,13 +74,13 @@ def test_a_held_page_gets_only_the_header_until_its_serial_moves(
         asked.append((project_id, serial))
         return (project_id, serial) == key
 
-    same = index.project_page(OWNER, "held-proj", held=held)
+    same = index.pages.project_page(OWNER, "held-proj", held=held)
     assert same.unchanged and same.files == [] and asked == [key]
     upload(OWNER, "held-proj", "2.0")
-    newer = index.project_page(OWNER, "held-proj", held=held)
+    newer = index.pages.project_page(OWNER, "held-proj", held=held)
     assert not newer.unchanged and len(newer.files) == 2
     with pytest.raises(NotFound):  # holding a page is no licence to read it
-        index.project_page(user("held-stranger"), "held-proj", held=lambda *_: True)
+        index.pages.project_page(user("held-stranger"), "held-proj", held=lambda *_: True)
 
 
 def _caller(name: str) -> index_pb2.Caller:

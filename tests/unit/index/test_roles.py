@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.index.conftest import ADMIN, Upload, user
+from tests.factories.index import ADMIN, Upload, user
 from vestry.common.errors import FailedPrecondition, NotFound, PermissionDenied, Unauthenticated
 from vestry.services.index.access import Action, Caller
 from vestry.services.index.service import IndexService
@@ -13,7 +13,7 @@ ALICE, BOB, CAROL, DAVE = user("alice"), user("bob"), user("carol"), user("dave"
 
 
 def allowed(index: IndexService, caller: Caller, project: str) -> set[str]:
-    return {a.value for a in Action if index.can(caller, project, a)}
+    return {a.value for a in Action if index.roles.can(caller, project, a)}
 
 
 OWNER = {"read", "upload", "yank", "delete", "set-visibility", "manage-roles", "set-status"}
@@ -30,9 +30,9 @@ OWNER = {"read", "upload", "yank", "delete", "set-visibility", "manage-roles", "
 def test_direct_roles(index: IndexService, upload: Upload, role: str, expected: set[str]) -> None:
     upload(ALICE, "lib")
     assert allowed(index, BOB, "lib") == set()
-    index.set_role(ALICE, "lib", BOB.user_id, "bob", role)
+    index.management.set_role(ALICE, "lib", BOB.user_id, "bob", role)
     assert allowed(index, BOB, "lib") == expected
-    index.remove_role(ALICE, "lib", "bob")
+    index.management.remove_role(ALICE, "lib", "bob")
     assert allowed(index, BOB, "lib") == set()
 
 
@@ -41,15 +41,15 @@ def test_uploader_owns_new_project_and_admin_sees_all(index: IndexService, uploa
     assert allowed(index, ALICE, "lib") == OWNER
     assert allowed(index, ADMIN, "lib") == OWNER
     with pytest.raises(NotFound):
-        index.project_page(BOB, "lib")
+        index.pages.project_page(BOB, "lib")
     with pytest.raises(Unauthenticated):
-        index.project_page(Caller(), "lib")
+        index.pages.project_page(Caller(), "lib")
 
 
 def test_org_and_team_access_and_immediate_removal(index: IndexService, upload: Upload) -> None:
     index.orgs.create(ALICE, "acme")
     upload(ALICE, "acme-lib")
-    index.transfer_to_organization(ALICE, "acme-lib", "acme")
+    index.management.transfer_to_organization(ALICE, "acme-lib", "acme")
     # Organisation owners own every project of the organisation.
     index.orgs.set_member(ALICE, "acme", CAROL.user_id, "carol", "owner")
     assert allowed(index, CAROL, "acme-lib") == OWNER
@@ -60,13 +60,13 @@ def test_org_and_team_access_and_immediate_removal(index: IndexService, upload: 
     index.orgs.add_team_member(ALICE, "acme", "devs", BOB.user_id, "bob")
     index.orgs.set_team_role(ALICE, "acme", "devs", "acme-lib", "maintainer")
     assert allowed(index, BOB, "acme-lib") == {"read", "upload", "yank"}
-    assert [p.normalized_name for p in index.list_projects(BOB)[0]] == ["acme-lib"]
+    assert [p.normalized_name for p in index.pages.list_projects(BOB)[0]] == ["acme-lib"]
     upload(BOB, "acme-lib", "2.0")
 
     # Out of the team: access is gone with the same commit.
     index.orgs.remove_team_member(ALICE, "acme", "devs", "bob")
     assert allowed(index, BOB, "acme-lib") == set()
-    assert index.list_projects(BOB)[0] == []
+    assert index.pages.list_projects(BOB)[0] == []
     with pytest.raises(NotFound):
         upload(BOB, "acme-lib", "3.0")
 
@@ -113,24 +113,24 @@ def test_moving_a_project_to_another_org_drops_old_team_roles(
     index.orgs.create_team(ALICE, "one", "t")
     index.orgs.add_team_member(ALICE, "one", "t", BOB.user_id, "bob")
     upload(ALICE, "moving")
-    index.transfer_to_organization(ALICE, "moving", "one")
+    index.management.transfer_to_organization(ALICE, "moving", "one")
     index.orgs.set_team_role(ALICE, "one", "t", "moving", "reader")
     assert allowed(index, BOB, "moving") == {"read"}
-    index.transfer_to_organization(ALICE, "moving", "two")
+    index.management.transfer_to_organization(ALICE, "moving", "two")
     assert allowed(index, BOB, "moving") == set()
     # Only someone who owns both may move a project.
     with pytest.raises(NotFound):
-        index.transfer_to_organization(BOB, "moving", "one")
+        index.management.transfer_to_organization(BOB, "moving", "one")
 
 
 def test_listing_follows_visibility_roles_and_token(index: IndexService, upload: Upload) -> None:
     upload(ALICE, "a-private")
     upload(ALICE, "a-public")
-    index.set_visibility(ALICE, "a-public", "public")
+    index.management.set_visibility(ALICE, "a-public", "public")
     upload(BOB, "b-private")
 
     def names(caller: Caller) -> list[str]:
-        return [p.normalized_name for p in index.list_projects(caller)[0]]
+        return [p.normalized_name for p in index.pages.list_projects(caller)[0]]
 
     assert names(Caller()) == ["a-public"]
     assert names(ALICE) == ["a-private", "a-public"]
@@ -140,4 +140,6 @@ def test_listing_follows_visibility_roles_and_token(index: IndexService, upload:
     assert names(narrowed) == ["a-public"]
     no_read = Caller(**{**ADMIN.__dict__, "token_permissions": frozenset({"upload"})})
     assert names(no_read) == ["a-public"]
-    assert index.list_projects(ALICE)[1] >= 4  # global serial: 3 uploads + 1 visibility change
+    assert (
+        index.pages.list_projects(ALICE)[1] >= 4
+    )  # global serial: 3 uploads + 1 visibility change

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.storage.index_rows import add_file, index_engine
+from tests.factories.index import add_file, index_engine
 from vestry.common.errors import FailedPrecondition
 from vestry.services.index.blobrefs import blob_references
 from vestry.services.storage.backends.local import LocalBlobStore

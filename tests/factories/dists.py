@@ -1,4 +1,5 @@
-"""Build real, installable wheels and sdists in a few milliseconds, for tests."""
+"""Build real, installable wheels and sdists in a few milliseconds, for tests; and raw zip and
+tar archives for the crafted files an upload must refuse."""
 
 from __future__ import annotations
 
@@ -99,3 +100,38 @@ def make_sdist(
             info.mtime = 1_700_000_000
             tf.addfile(info, io.BytesIO(data))
     return out
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    """A zip archive of exactly `members`, in memory."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def tar_bytes(members: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
+    """A gzipped tar of exactly `members`, plus symbolic `links` (name -> target), in memory."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tf.addfile(info)
+    return buf.getvalue()
+
+
+def blob(size: int, seed: int = 0) -> bytes:
+    """Deterministic, incompressible-looking bytes."""
+    out = bytearray()
+    counter = 0
+    while len(out) < size:
+        out += hashlib.sha256(f"{seed}:{counter}".encode()).digest()
+        counter += 1
+    return bytes(out[:size])

@@ -1,0 +1,90 @@
+"""Who may do what on a project: effective roles, read fresh on every request, and the check.
+
+The rules themselves (which role allows which action, what a token restricts) are in
+`access.py`; this module reads the facts they are applied to.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, union
+from sqlalchemy.orm import Session, sessionmaker
+
+from vestry.common.vocabulary import OrgRole
+from vestry.services.index import models as m
+from vestry.services.index.access import Action, Caller, ProjectFacts, authorize, can
+from vestry.services.index.names import normalize
+
+__all__ = ["Roles"]
+
+
+class Roles:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    # ---- inside another part's transaction ---------------------------------------------------
+
+    @staticmethod
+    def effective(s: Session, caller: Caller, project: m.Project) -> frozenset[str]:
+        """The caller's roles on `project`: direct, through a team of its organisation, and
+        owner for the organisation's owners. Read fresh on every request (no cache to outlive
+        a removal from a team or organisation)."""
+        if not caller.authenticated:
+            return frozenset()
+        direct = select(m.Role.role).where(
+            m.Role.project_id == project.id, m.Role.user_id == caller.user_id
+        )
+        via_team = (
+            select(m.TeamRole.role)
+            .join(m.TeamMember, m.TeamMember.team_id == m.TeamRole.team_id)
+            .join(m.Team, m.Team.id == m.TeamRole.team_id)
+            .where(
+                m.TeamRole.project_id == project.id,
+                m.TeamMember.user_id == caller.user_id,
+                # A team only grants roles on its own organisation's projects.
+                m.Team.organization_id == project.organization_id,
+            )
+        )
+        stmts = [direct, via_team]
+        if project.organization_id:
+            stmts.append(
+                select(m.OrganizationMember.role).where(
+                    m.OrganizationMember.organization_id == project.organization_id,
+                    m.OrganizationMember.user_id == caller.user_id,
+                    m.OrganizationMember.role == OrgRole.OWNER,
+                )
+            )
+        return frozenset(s.scalars(union(*stmts)).all())
+
+    def facts(self, s: Session, caller: Caller, project: m.Project) -> ProjectFacts:
+        """What the access rules need to know about `project` and the caller's roles on it."""
+        return ProjectFacts(
+            project.id,
+            project.normalized_name,
+            project.visibility,
+            self.effective(s, caller, project),
+        )
+
+    @staticmethod
+    def find(s: Session, name: str) -> m.Project | None:
+        """The project named `name` (any spelling that normalises alike), or None."""
+        return s.scalar(select(m.Project).where(m.Project.normalized_name == normalize(name)))
+
+    def authorized(self, s: Session, caller: Caller, name: str, action: Action) -> m.Project:
+        """The project named `name`, if the caller may do `action` on it.
+
+        Raises Unauthenticated, NotFound (no such project, or one the caller may not see) or
+        PermissionDenied, as `access.authorize` decides.
+        """
+        project = self.find(s, name)
+        authorize(caller, self.facts(s, caller, project) if project else None, action)
+        assert project is not None
+        return project
+
+    # ---- on its own --------------------------------------------------------------------------
+
+    def can(self, caller: Caller, project_name: str, action: Action) -> bool:
+        """Whether the caller may do `action` on the project; False if there is none. Raises
+        nothing."""
+        with self._sessions() as s:
+            project = self.find(s, project_name)
+            return project is not None and can(caller, self.facts(s, caller, project), action)

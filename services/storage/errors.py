@@ -1,0 +1,23 @@
+"""The storage domain's own errors; each maps to a gRPC status through its base class."""
+
+from __future__ import annotations
+
+from vestry.common.errors import InvalidArgument, NotFound, ResourceExhausted
+
+__all__ = ["BlobNotFound", "BlobTooLarge", "DigestMismatch", "DiskFull"]
+
+
+class BlobNotFound(NotFound):
+    pass
+
+
+class BlobTooLarge(ResourceExhausted):
+    pass
+
+
+class DiskFull(ResourceExhausted):
+    pass
+
+
+class DigestMismatch(InvalidArgument):
+    pass
