@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tests.factories.index import ADMIN, Upload, user
-from vestry.common.errors import FailedPrecondition, NotFound, PermissionDenied, Unauthenticated
+from vestry.common.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
 from vestry.services.index.access import Action, Caller
 from vestry.services.index.service import IndexService
 
@@ -67,7 +73,8 @@ def test_org_and_team_access_and_immediate_removal(index: IndexService, upload: 
     index.orgs.remove_team_member(ALICE, "acme", "devs", "bob")
     assert allowed(index, BOB, "acme-lib") == set()
     assert index.pages.list_projects(BOB)[0] == []
-    with pytest.raises(NotFound):
+    # Refused as a name he may not register: nothing tells him the project exists.
+    with pytest.raises(InvalidArgument, match="not available"):
         upload(BOB, "acme-lib", "3.0")
 
     # Back in the team, then out of the organisation: team memberships go too.
