@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 
 from vestry.gateway.backends import Backends
 from vestry.gateway.conditional import READ_METHODS
+from vestry.gateway.downloads import DownloadCounter
 from vestry.gateway.errors import install_error_handlers
 from vestry.gateway.page_cache import PageCache
 from vestry.gateway.routes import (
@@ -28,12 +29,14 @@ from vestry.gateway.routes import (
     simple,
     tokens,
     upload,
+    users,
 )
 from vestry.gateway.routes import upstream as upstream_routes
 from vestry.gateway.security_headers import SecurityHeaders
 from vestry.gateway.settings import GatewaySettings
 from vestry.gateway.telemetry import RequestTelemetry
 from vestry.gateway.upstream.fetch import UpstreamFetcher
+from vestry.gateway.web import install_web
 
 
 class _Gateway(FastAPI):
@@ -58,9 +61,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         app.state.backends = Backends.connect(settings)
         enabled = settings.upstream.enabled
         app.state.upstream = UpstreamFetcher(settings.upstream) if enabled else None
+        app.state.downloads.start(app.state.backends)
         try:
             yield
         finally:
+            await app.state.downloads.stop(app.state.backends)
+            await app.state.web_sessions.close()
             if app.state.upstream is not None:
                 await app.state.upstream.close()
             await app.state.backends.close()
@@ -69,7 +75,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         title="Vestry",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # gateway.web.docs serves it, from local files
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
@@ -77,6 +83,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.state.page_cache = PageCache(settings.page_cache_bytes, "pages")
     # Root listings depend on the caller: one per (caller, format), far fewer bytes each.
     app.state.listing_cache = PageCache(settings.page_cache_bytes // 4, "listings")
+    app.state.downloads = DownloadCounter(settings.downloads_flush_seconds)
     app.add_middleware(RequestTelemetry, access_log_enabled=settings.access_log)
     install_error_handlers(app)
     app.include_router(simple.router)
@@ -101,6 +108,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.include_router(upstream_routes.router)
+    app.include_router(users.router)
+    install_web(app, settings)
 
     @app.api_route("/healthz", methods=READ_METHODS, include_in_schema=False)
     async def healthz() -> PlainTextResponse:

@@ -17,9 +17,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from vestry.gateway.reason_phrase import with_reason
+
 __all__ = [
     "CALL_OVERRIDES",
     "FAMILY_OVERRIDES",
+    "REASON_FAMILIES",
     "RETRY_AFTER_SECONDS",
     "STATUS_TABLE",
     "UPLOAD",
@@ -117,6 +120,10 @@ UPLOAD = "upload"
 FAMILY_OVERRIDES: dict[str, dict[int, Override]] = {
     UPLOAD: {401: Override(403, "Invalid or non-existent authentication information. ")},
 }
+# Families whose every 4xx answer carries its sentence in the status line too (`400 File
+# already exists ...`), as PyPI's do: twine prints the status line, and the body only with
+# --verbose. The server's protocol (gateway.reason_phrase) moves it there.
+REASON_FAMILIES = frozenset({UPLOAD})
 
 
 def answers_as(family: str) -> Callable[[Request], None]:
@@ -142,6 +149,15 @@ def translate_call_error(rpc: str, exc: grpc.aio.AioRpcError) -> Exception:
 def _text(status: int, message: str, headers: dict[str, str]) -> Response:
     body = message if message.endswith("\n") else message + "\n"
     return PlainTextResponse(body, status_code=status, headers=headers)
+
+
+def _for_family(request: Request, response: Response) -> Response:
+    """`response` as `request`'s route family answers it: with its sentence as the reason
+    phrase for a 4xx of a REASON_FAMILIES route."""
+    family = getattr(request.state, "error_family", "")
+    if family in REASON_FAMILIES and 400 <= response.status_code < 500:
+        with_reason(response, bytes(response.body).decode("utf-8", "replace"))
+    return response
 
 
 def rpc_error_response(exc: grpc.aio.AioRpcError) -> Response:
@@ -178,24 +194,28 @@ def validation_message(exc: RequestValidationError) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        return _text(422, validation_message(exc), {})
+        return _for_family(request, _text(422, validation_message(exc), {}))
 
     @app.exception_handler(HTTPError)
     async def _http_error(request: Request, exc: HTTPError) -> Response:
         family = getattr(request.state, "error_family", "")
         override = FAMILY_OVERRIDES.get(family, {}).get(exc.status)
         if override is not None:
-            return _text(override.status, override.prefix + exc.message, dict(override.headers))
-        return _text(exc.status, exc.message, exc.headers)
+            answer = _text(override.status, override.prefix + exc.message, dict(override.headers))
+        else:
+            answer = _text(exc.status, exc.message, exc.headers)
+        return _for_family(request, answer)
 
     @app.exception_handler(StarletteHTTPException)
     async def _starlette_error(request: Request, exc: StarletteHTTPException) -> Response:
         # Unknown paths, wrong methods, unparsable multipart bodies: one plain sentence too.
-        return _text(exc.status_code, str(exc.detail), dict(exc.headers or {}))
+        return _for_family(
+            request, _text(exc.status_code, str(exc.detail), dict(exc.headers or {}))
+        )
 
     @app.exception_handler(grpc.aio.AioRpcError)
     async def _rpc_error(request: Request, exc: grpc.aio.AioRpcError) -> Response:
-        return rpc_error_response(exc)
+        return _for_family(request, rpc_error_response(exc))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -99,9 +99,9 @@ def _info(
 ) -> dict[str, object]:
     project = page.project
     name = project.name or project.normalized_name
-    # Vestry has no web pages: the project's URLs point at what it does serve.
+    # As on PyPI: the project's page in the web UI (gateway.web.pages).
     quoted = quote(project.normalized_name)
-    project_url = f"{base}/simple/{quoted}/"
+    project_url = f"{base}/project/{quoted}/"
     r = release or index_pb2.Release()
     return {
         "author": r.author,

@@ -10,11 +10,15 @@ from pydantic import BaseModel, Field
 from vestry.common.vocabulary import OrgRole, ProjectRole, ProjectStatus, Visibility, values
 
 __all__ = [
+    "DownloadsOut",
     "EventOut",
     "FileOut",
+    "NewUserOut",
     "OrgIn",
     "OrgOut",
+    "ProjectListOut",
     "ProjectOut",
+    "ProjectSummaryOut",
     "PublisherIn",
     "PublisherOut",
     "ReleaseOut",
@@ -28,8 +32,11 @@ __all__ = [
     "TeamOut",
     "TeamRoleOut",
     "UnyankIn",
+    "UploadTimeIn",
     "UpstreamRuleIn",
     "UpstreamRuleOut",
+    "UserIn",
+    "UserOut",
     "VisibilityIn",
     "YankIn",
 ]
@@ -175,3 +182,42 @@ class UpstreamRuleOut(BaseModel):
     until: datetime | None
     created: datetime | None
     created_by: str
+# ---- the operator's API: users, the projects a caller can see, downloads, upload times ------
+
+
+class UserOut(BaseModel):
+    name: str
+    active: bool
+    admin: bool
+    created: datetime | None
+
+
+class UserIn(BaseModel):
+    name: str = Field(max_length=100)
+    admin: bool = False
+
+
+class NewUserOut(UserOut):
+    token: str = Field(description="The user's first API token, shown only this once")
+
+
+class ProjectSummaryOut(BaseModel):
+    name: str
+    normalized_name: str
+    last_serial: int
+
+
+class ProjectListOut(BaseModel):
+    projects: list[ProjectSummaryOut]
+    total: int = Field(description="How many projects the caller can see in all")
+    next: str | None = Field(description="Pass as `after` for the next page; null on the last")
+
+
+class DownloadsOut(BaseModel):
+    project: str
+    total: int
+    files: dict[str, int] = Field(description="filename -> downloads (files never downloaded: 0)")
+
+
+class UploadTimeIn(BaseModel):
+    upload_time: datetime = Field(description="ISO 8601; a time without zone is UTC")

@@ -10,16 +10,29 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["DOCS_CSP", "PAGE_CSP", "SecurityHeaders"]
+__all__ = ["DOCS_CSP", "PAGE_CSP", "WEB_CSP", "WEB_PAGE_HEADERS", "SecurityHeaders"]
 
 # Simple API pages, error pages, downloads: nothing to load, nothing to run, never framed.
 PAGE_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# Swagger UI at /api/docs: its script and stylesheet, the one inline script that starts it, the
-# OpenAPI document it fetches. The jsDelivr origin is what FastAPI's page loads its assets from
-# until they are vendored (the web UI does that, with a CSP of its own, which then wins).
+# The web UI's pages: scripts, styles, images and fonts from Vestry itself only, no inline script;
+# forms post to Vestry only. Set by the pages themselves (WEB_PAGE_HEADERS), so the wrapper
+# leaves them alone.
+WEB_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+# What a web page carries beyond the wrapper's defaults. Its forms are checked by their Origin
+# header, which a browser sends as "null" under `no-referrer`: pages say `same-origin` instead.
+WEB_PAGE_HEADERS = {
+    "Content-Security-Policy": WEB_CSP,
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+# Swagger UI at /api/docs, served from Vestry's own static files: its script, its stylesheet
+# and the OpenAPI document it fetches: nothing inline, nothing from elsewhere.
 DOCS_CSP = (
-    "default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https:; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 DOCS_PREFIX = "/api/docs"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from vestry.gateway.app import create_app
+from vestry.gateway.reason_phrase import http_protocol
 from vestry.gateway.settings import GatewaySettings
 
 
@@ -22,6 +23,8 @@ def uvicorn_config(settings: GatewaySettings) -> uvicorn.Config:
         server_header=False,
         ssl_certfile=settings.tls_cert or None,
         ssl_keyfile=settings.tls_key or None,
+        # Status lines with the error's text (gateway.reason_phrase), which twine prints.
+        http=http_protocol(),
     )
 
 

@@ -56,6 +56,12 @@ class GatewaySettings(BaseSettings):
     tls_key: str = ""
     # The upstream proxy's fetching (VESTRY_UPSTREAM_*, shared with the index).
     upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
+    # Web UI sign-in: how long a session lasts, and where sessions are kept ("" = in this
+    # process; a Redis URL when several gateway replicas serve the UI).
+    session_seconds: int = Field(default=12 * 3600, ge=60, le=30 * 86400)
+    session_redis_url: str = ""
+    # Download counts are added up in memory and sent to the index this often.
+    downloads_flush_seconds: float = Field(default=5.0, gt=0)
 
     @field_validator("auth_address", "index_address", "storage_address")
     @classmethod

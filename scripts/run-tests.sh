@@ -61,6 +61,17 @@ if ! command -v docker-compose >/dev/null; then
     missing+=(docker-compose)
   fi
 fi
+# The web UI's browser tests drive Debian's Chromium (Playwright's own download does not work here).
+if ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "run-tests: installing chromium (apt) for the browser tests"
+    (apt-get install -y -qq chromium >/dev/null 2>&1 ||
+      (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) ||
+      missing+=(chromium)
+  else
+    missing+=(chromium)
+  fi
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "${CI:-}" = "true" ]; then
     echo "run-tests: ${missing[*]} not available, and CI may skip nothing" >&2

@@ -91,6 +91,8 @@ async def download(request: Request, project: str, filename: str) -> Response:
     }
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
+    if not is_metadata and request.method == "GET" and not request.headers.get("range"):
+        request.app.state.downloads.add(project, dist)  # in memory; sent in batches
     settings = request.app.state.settings
     if settings.presigned_downloads and not is_metadata:
         reply = await backends.storage.PresignGet(

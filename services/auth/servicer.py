@@ -117,3 +117,8 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     ) -> auth_pb2.BurnPublisherTokenResponse:
         token_id = await asyncio.to_thread(self._s.burn_publisher_token, request.token)
         return auth_pb2.BurnPublisherTokenResponse(token_id=token_id)
+    async def ListUsers(
+        self, request: auth_pb2.ListUsersRequest, context: Context
+    ) -> auth_pb2.ListUsersResponse:
+        users = await asyncio.to_thread(self._s.list_users)
+        return auth_pb2.ListUsersResponse(users=[user_to_proto(u) for u in users])

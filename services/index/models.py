@@ -193,3 +193,16 @@ class Event(Base):
     user: Mapped[str] = mapped_column(String(100), default="")
     token_id: Mapped[str] = mapped_column(String(36), default="")
     detail: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class DownloadCount(Base):
+    """Downloads of one file, added up from the gateways' batches (never on the download path).
+
+    Keyed by filename, which is unique for ever (FilenameRegistry): a deleted file's count stays
+    with its name and nobody else's."""
+
+    __tablename__ = "download_counts"
+
+    filename: Mapped[str] = mapped_column(String(255), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(36), index=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -4,7 +4,8 @@ No gRPC here.
 Each concept is its own part over one session factory: `pages` (what installers read),
 `uploads`, `management` (changes to a project and its roles), `roles` (effective roles and the
 access check), `orgs` (organisations and teams), `reserved` (reserved names), `publishers`
-(trusted publishers) and `upstream` (the upstream proxy's decisions).
+(trusted publishers), `upstream` (the upstream proxy's decisions) and `downloads` (download
+counts and imported upload times).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.orm import sessionmaker
 
 from vestry.common.vocabulary import Visibility
 from vestry.services.index.blobrefs import PAGE, BlobReference, blob_references
+from vestry.services.index.downloads import Downloads
 from vestry.services.index.management import VISIBILITIES, Management
 from vestry.services.index.orgs import Organizations
 from vestry.services.index.pages import Pages
@@ -61,6 +63,7 @@ class IndexService:
         self.upstream = UpstreamDecisions(
             self._sessions, self.reserved, upstream or UpstreamConfig()
         )
+        self.downloads = Downloads(self._sessions, self.roles)
 
     def blob_references(self, page: int = PAGE) -> Iterator[list[BlobReference]]:
         """Every blob the index references, in pages of about `page` files (see

@@ -6,6 +6,7 @@ import asyncio
 import functools
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC
 
 from vestry.index.v1 import index_pb2, index_pb2_grpc
 
@@ -507,3 +508,40 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
             self._s.upstream.list_rules, caller_from_proto(request.caller)
         )
         return index_pb2.ListUpstreamRulesResponse(rules=[rule_to_proto(r) for r in rules])
+    # ---- download counts and imports -------------------------------------------------------
+
+    async def RecordDownloads(
+        self, request: index_pb2.RecordDownloadsRequest, context: Context
+    ) -> index_pb2.MutationResponse:
+        increments = [(c.project_name, c.filename, c.count) for c in request.counts]
+        await asyncio.to_thread(self._s.downloads.record, increments)
+        return index_pb2.MutationResponse()
+
+    async def GetDownloadCounts(
+        self, request: index_pb2.ProjectRequest, context: Context
+    ) -> index_pb2.DownloadCounts:
+        counts = await asyncio.to_thread(
+            self._s.downloads.counts, caller_from_proto(request.caller), request.name
+        )
+        return index_pb2.DownloadCounts(
+            project_name=counts.project_name,
+            total=counts.total,
+            files=[
+                index_pb2.DownloadCount(
+                    project_name=counts.project_name, filename=name, count=count
+                )
+                for name, count in sorted(counts.files.items())
+            ],
+        )
+
+    async def SetUploadTime(
+        self, request: index_pb2.SetUploadTimeRequest, context: Context
+    ) -> index_pb2.MutationResponse:
+        serial = await asyncio.to_thread(
+            self._s.downloads.set_upload_time,
+            caller_from_proto(request.caller),
+            request.project_name,
+            request.filename,
+            request.upload_time.ToDatetime(tzinfo=UTC),
+        )
+        return index_pb2.MutationResponse(serial=serial)

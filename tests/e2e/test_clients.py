@@ -101,6 +101,32 @@ def test_twine_duplicate_handling(vestry: RunningVestry, tmp_path: Path) -> None
     assert r.text == f"File already exists ('{first.name}', with blake2_256 hash '{blake2}').\n"
 
 
+def test_twine_shows_the_refusal_from_the_status_line(
+    vestry: RunningVestry, tmp_path: Path
+) -> None:
+    """Every 4xx of the upload path carries its sentence as the reason phrase: twine prints the
+    status line (the body only with --verbose)."""
+    token = vestry.create_user("reason")
+    first = make_wheel(tmp_path, "reason-dup", "1.0")
+    assert twine_upload(vestry.upload_url, token, first).returncode == 0
+    other_dir = tmp_path / "other"
+    other_dir.mkdir()
+    different = make_wheel(other_dir, "reason-dup", "1.0", extra_files={"reason_dup/x.py": b"#"})
+    clash = twine_upload(vestry.upload_url, token, different)  # no --verbose
+    assert clash.returncode != 0
+    output = " ".join((clash.stdout + clash.stderr).split())
+    assert "400" in output and "File already exists" in output, output
+
+    r = raw_upload(vestry.upload_url, token, different, "reason-dup", "1.0")
+    assert r.status_code == 400 and r.reason_phrase == r.text.strip()
+    assert "x-vestry-reason" not in r.headers
+    refused = raw_upload(vestry.upload_url, "vestry-not-a-token", first, "reason-dup", "1.0")
+    assert refused.status_code == 403
+    assert refused.reason_phrase.startswith("Invalid or non-existent authentication information")
+    # Elsewhere the status line keeps its standard phrase.
+    assert httpx.get(vestry.base + "/simple/reason-dup/").reason_phrase == "Unauthorized"
+
+
 # ---- uv ------------------------------------------------------------------------------
 
 

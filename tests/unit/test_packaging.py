@@ -38,6 +38,10 @@ def test_the_wheel_has_one_top_level_package(wheel_names: set[str]) -> None:
         "vestry/auth/v1/auth_pb2.py",
         "vestry/common/errors.py",
         "vestry/cli/main.py",
+        # The web UI's files: templates, the stylesheet and the vendored Swagger UI.
+        "vestry/gateway/web/templates/project.html",
+        "vestry/gateway/web/static/vestry.css",
+        "vestry/gateway/web/static/swagger-ui/swagger-ui-bundle.js",
     ],
 )
 def test_the_wheel_holds_every_process_under_vestry(wheel_names: set[str], member: str) -> None:

@@ -76,25 +76,41 @@ class Api:
         timeout = getattr(args, "timeout", None) or DEFAULT_TIMEOUT
         return cls.connect(args.url, args.token, timeout=timeout, token_needs=token_needs)
 
+    @property
+    def site(self) -> str:
+        """The gateway itself (`base` without `/api/v1`): where /simple/ and /legacy/ are."""
+        return self.base.removesuffix("/api/v1")
+
     def call(self, method: str, path: str, body: Any = None) -> Any:
         """The decoded JSON answer to `method path` (None when empty).
 
         Raises CliError when the gateway cannot be reached or answers an error.
         """
-        url = self.base + path
+        r = self._request(method, self.base + path, json=body)
+        if r.status_code >= 300:
+            raise CliError(describe_http_error(r))
+        return r.json() if r.content else None
+
+    def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The gateway's answer to `method path` on the site (not the management API: the
+        simple API, uploads), whatever its status; `kwargs` go to httpx (data, files, headers).
+
+        Raises CliError when the gateway cannot be reached.
+        """
+        return self._request(method, self.site + path, **kwargs)
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {self.token}"}
         try:
-            r = httpx.request(
+            return httpx.request(
                 method,
                 url,
-                json=body,
-                headers={"Authorization": f"Bearer {self.token}"},
+                headers=headers,
                 timeout=self.timeout,
                 # A redirect would carry the token to wherever it points; the API never sends one.
                 follow_redirects=False,
+                **kwargs,
             )
         except httpx.HTTPError as exc:
             hint = "; check --url or VESTRY_URL" if isinstance(exc, httpx.ConnectError) else ""
             raise CliError(f"cannot reach {url}: {describe_transport_error(exc)}{hint}") from exc
-        if r.status_code >= 300:
-            raise CliError(describe_http_error(r))
-        return r.json() if r.content else None

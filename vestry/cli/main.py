@@ -87,6 +87,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="proxy this index (e.g. https://pypi.org/simple/); sets VESTRY_UPSTREAM_URL",
     )
+    up.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        default="",
+        help="serve Prometheus /metrics of all four processes there (default: none)",
+    )
 
     serve = sub.add_parser("serve", help="run one process, configured from VESTRY_* variables")
     serve.add_argument("service", choices=["auth", "index", "storage", "gateway"])
@@ -113,13 +119,15 @@ def _parser() -> argparse.ArgumentParser:
         help="an embedded data dir (default ./vestry-data or $VESTRY_DATA_DIR); without it and "
         "with $VESTRY_AUTH_DATABASE_URL set, that (migrated) deployment database",
     )
-    from vestry.cli import events, orgs, projects, reserved, upstream
+    from vestry.cli import events, importer, orgs, projects, reserved, upstream, users
 
     projects.add_commands(sub)
     orgs.add_commands(sub)
     events.add_commands(sub)
     reserved.add_commands(admin_sub)
     upstream.add_commands(sub)
+    importer.add_commands(sub)
+    users.add_commands(sub)
 
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
@@ -185,7 +193,8 @@ def _run(args: argparse.Namespace) -> int:
             print("vestry up: give --tls-cert and --tls-key together, or --tls self-signed")
             return 2
         tls = (args.tls_cert, args.tls_key) if args.tls_cert else args.tls
-        return up(args.data_dir or default_data_dir(), args.host, args.port, tls, args.upstream)
+        data_dir = args.data_dir or default_data_dir()
+        return up(data_dir, args.host, args.port, tls, args.upstream, args.metrics)
     if args.command == "migrate":
         from vestry.cli.admin import migrate
 

@@ -79,15 +79,33 @@ class Supervisor:
         return None
 
 
+def _metrics(dd: DataDir, listen: str, env: dict[str, str]) -> None:
+    """Each process writes its metrics to files in one directory (prometheus_client's
+    multiprocess mode); this supervisor serves them all, added up, on `listen`."""
+    import shutil
+
+    from vestry.common.metrics import serve_multiprocess_metrics
+
+    directory = dd.root / "metrics"
+    shutil.rmtree(directory, ignore_errors=True)  # counters start again with the processes
+    directory.mkdir(mode=0o700)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    port = serve_multiprocess_metrics(listen, str(directory))
+    host = listen.rpartition(":")[0] or "0.0.0.0"
+    print(f"Metrics: http://{host}:{port}/metrics", flush=True)
+
+
 def up(
     data_dir: Path,
     host: str,
     port: int,
     tls: tuple[Path, Path] | str | None = None,
     upstream: str | None = None,
+    metrics: str = "",
 ) -> int:
     """Run everything; `tls` is (cert, key), "self-signed", or None for plain HTTP; `upstream`
-    the index to proxy (VESTRY_UPSTREAM_URL), None for none."""
+    the index to proxy (VESTRY_UPSTREAM_URL), None for none; `metrics` a HOST:PORT serving all
+    four processes' metrics, "" for none."""
     dd = DataDir(data_dir)
     dd.prepare()
     trust = ""
@@ -107,8 +125,11 @@ def up(
         env["VESTRY_GATEWAY_TLS_KEY"] = str(Path(tls[1]).resolve())
     if upstream is not None:
         env["VESTRY_UPSTREAM_URL"] = upstream
-    # One HOST:PORT cannot serve four processes' metrics: the embedded default exports none.
+    # One HOST:PORT cannot serve four processes' metrics each: with --metrics the supervisor
+    # serves them all, else none are exported.
     env.pop("VESTRY_METRICS_LISTEN", None)
+    if metrics:
+        _metrics(dd, metrics, env)
     sup = Supervisor()
     stop_requested = False
 

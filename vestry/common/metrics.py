@@ -55,3 +55,20 @@ def serve_metrics(listen: str) -> int:
     bound: int = server.server_port
     log.info("metrics on http://%s:%d/metrics", host or "0.0.0.0", bound)
     return bound
+
+
+def serve_multiprocess_metrics(listen: str, directory: str) -> int:
+    """Serve /metrics on `listen` for every process that runs with PROMETHEUS_MULTIPROC_DIR set
+    to `directory` (`vestry up`: four processes, one port). Returns the bound port."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    host, _, port = listen.rpartition(":")
+    server, _thread = start_http_server(
+        int(port), addr=host.strip("[]") or "0.0.0.0", registry=registry
+    )
+    bound: int = server.server_port
+    log.info("metrics of every process on http://%s:%d/metrics", host or "0.0.0.0", bound)
+    return bound

@@ -31,6 +31,7 @@ def test_project_document() -> None:
     assert info["requires_dist"] is None
     assert info["yanked"] is False and info["yanked_reason"] is None
     assert info["release_url"] == f"{BASE}/pypi/demo-pkg/1.10/json"
+    assert info["project_url"] == info["package_url"] == f"{BASE}/project/demo-pkg/"
     assert list(doc["releases"]) == ["1.0", "1.2", "1.10", "2.0rc1"]
     assert [f["filename"] for f in doc["urls"]] == [
         "demo_pkg-1.10-py3-none-any.whl",

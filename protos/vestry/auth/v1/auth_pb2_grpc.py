@@ -89,6 +89,11 @@ class AuthServiceStub:
                 request_serializer=vestry_dot_auth_dot_v1_dot_auth__pb2.BurnPublisherTokenRequest.SerializeToString,
                 response_deserializer=vestry_dot_auth_dot_v1_dot_auth__pb2.BurnPublisherTokenResponse.FromString,
                 _registered_method=True)
+        self.ListUsers = channel.unary_unary(
+                '/vestry.auth.v1.AuthService/ListUsers',
+                request_serializer=vestry_dot_auth_dot_v1_dot_auth__pb2.ListUsersRequest.SerializeToString,
+                response_deserializer=vestry_dot_auth_dot_v1_dot_auth__pb2.ListUsersResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -170,6 +175,13 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListUsers(self, request, context):
+        """Every user, by name (the gateway allows it to administrators only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -227,6 +239,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.BurnPublisherToken,
                     request_deserializer=vestry_dot_auth_dot_v1_dot_auth__pb2.BurnPublisherTokenRequest.FromString,
                     response_serializer=vestry_dot_auth_dot_v1_dot_auth__pb2.BurnPublisherTokenResponse.SerializeToString,
+            ),
+            'ListUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUsers,
+                    request_deserializer=vestry_dot_auth_dot_v1_dot_auth__pb2.ListUsersRequest.FromString,
+                    response_serializer=vestry_dot_auth_dot_v1_dot_auth__pb2.ListUsersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -526,6 +543,33 @@ class AuthService:
             '/vestry.auth.v1.AuthService/BurnPublisherToken',
             vestry_dot_auth_dot_v1_dot_auth__pb2.BurnPublisherTokenRequest.SerializeToString,
             vestry_dot_auth_dot_v1_dot_auth__pb2.BurnPublisherTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.auth.v1.AuthService/ListUsers',
+            vestry_dot_auth_dot_v1_dot_auth__pb2.ListUsersRequest.SerializeToString,
+            vestry_dot_auth_dot_v1_dot_auth__pb2.ListUsersResponse.FromString,
             options,
             channel_credentials,
             insecure,

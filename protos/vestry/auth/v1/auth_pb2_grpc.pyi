@@ -56,6 +56,8 @@ class AuthServiceStub:
     """
     BurnPublisherToken: _grpc.UnaryUnaryMultiCallable[_auth_pb2.BurnPublisherTokenRequest, _auth_pb2.BurnPublisherTokenResponse]
     """Revoke a token minted by MintPublisherToken, presented by its holder."""
+    ListUsers: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ListUsersRequest, _auth_pb2.ListUsersResponse]
+    """Every user, by name (the gateway allows it to administrators only)."""
 
 @_typing.type_check_only
 class AuthServiceAsyncStub(AuthServiceStub):
@@ -85,6 +87,8 @@ class AuthServiceAsyncStub(AuthServiceStub):
     """
     BurnPublisherToken: _aio.UnaryUnaryMultiCallable[_auth_pb2.BurnPublisherTokenRequest, _auth_pb2.BurnPublisherTokenResponse]  # type: ignore[assignment]
     """Revoke a token minted by MintPublisherToken, presented by its holder."""
+    ListUsers: _aio.UnaryUnaryMultiCallable[_auth_pb2.ListUsersRequest, _auth_pb2.ListUsersResponse]  # type: ignore[assignment]
+    """Every user, by name (the gateway allows it to administrators only)."""
 
 class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -177,5 +181,13 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_auth_pb2.BurnPublisherTokenResponse, _abc.Awaitable[_auth_pb2.BurnPublisherTokenResponse]]:
         """Revoke a token minted by MintPublisherToken, presented by its holder."""
+
+    @_abc_1.abstractmethod
+    def ListUsers(
+        self,
+        request: _auth_pb2.ListUsersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.ListUsersResponse, _abc.Awaitable[_auth_pb2.ListUsersResponse]]:
+        """Every user, by name (the gateway allows it to administrators only)."""
 
 def add_AuthServiceServicer_to_server(servicer: AuthServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

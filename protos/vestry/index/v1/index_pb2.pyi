@@ -2073,3 +2073,111 @@ class ListUpstreamRulesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListUpstreamRulesResponse: _TypeAlias = ListUpstreamRulesResponse  # noqa: Y015
+
+@_typing.final
+class DownloadCount(_message.Message):
+    """---- download counts and imports --------------------------------------------------------"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_NAME_FIELD_NUMBER: _builtins.int
+    FILENAME_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    project_name: _builtins.str
+    """normalised"""
+    filename: _builtins.str
+    count: _builtins.int
+    def __init__(
+        self,
+        *,
+        project_name: _builtins.str = ...,
+        filename: _builtins.str = ...,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "filename", b"filename", "project_name", b"project_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DownloadCount: _TypeAlias = DownloadCount  # noqa: Y015
+
+@_typing.final
+class RecordDownloadsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COUNTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def counts(self) -> _containers.RepeatedCompositeFieldContainer[Global___DownloadCount]:
+        """increments since the gateway's last flush"""
+
+    def __init__(
+        self,
+        *,
+        counts: _abc.Iterable[Global___DownloadCount] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["counts", b"counts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordDownloadsRequest: _TypeAlias = RecordDownloadsRequest  # noqa: Y015
+
+@_typing.final
+class DownloadCounts(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_NAME_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    FILES_FIELD_NUMBER: _builtins.int
+    project_name: _builtins.str
+    total: _builtins.int
+    @_builtins.property
+    def files(self) -> _containers.RepeatedCompositeFieldContainer[Global___DownloadCount]:
+        """files never downloaded are left out"""
+
+    def __init__(
+        self,
+        *,
+        project_name: _builtins.str = ...,
+        total: _builtins.int = ...,
+        files: _abc.Iterable[Global___DownloadCount] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["files", b"files", "project_name", b"project_name", "total", b"total"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DownloadCounts: _TypeAlias = DownloadCounts  # noqa: Y015
+
+@_typing.final
+class SetUploadTimeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALLER_FIELD_NUMBER: _builtins.int
+    PROJECT_NAME_FIELD_NUMBER: _builtins.int
+    FILENAME_FIELD_NUMBER: _builtins.int
+    UPLOAD_TIME_FIELD_NUMBER: _builtins.int
+    project_name: _builtins.str
+    filename: _builtins.str
+    @_builtins.property
+    def caller(self) -> Global___Caller: ...
+    @_builtins.property
+    def upload_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        caller: Global___Caller | None = ...,
+        project_name: _builtins.str = ...,
+        filename: _builtins.str = ...,
+        upload_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "upload_time", b"upload_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "filename", b"filename", "project_name", b"project_name", "upload_time", b"upload_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetUploadTimeRequest: _TypeAlias = SetUploadTimeRequest  # noqa: Y015

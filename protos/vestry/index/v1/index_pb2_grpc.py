@@ -219,6 +219,21 @@ class IndexServiceStub:
                 request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.ListUpstreamRulesRequest.SerializeToString,
                 response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.ListUpstreamRulesResponse.FromString,
                 _registered_method=True)
+        self.RecordDownloads = channel.unary_unary(
+                '/vestry.index.v1.IndexService/RecordDownloads',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.RecordDownloadsRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+                _registered_method=True)
+        self.GetDownloadCounts = channel.unary_unary(
+                '/vestry.index.v1.IndexService/GetDownloadCounts',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.ProjectRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.DownloadCounts.FromString,
+                _registered_method=True)
+        self.SetUploadTime = channel.unary_unary(
+                '/vestry.index.v1.IndexService/SetUploadTime',
+                request_serializer=vestry_dot_index_dot_v1_dot_index__pb2.SetUploadTimeRequest.SerializeToString,
+                response_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+                _registered_method=True)
 
 
 class IndexServiceServicer:
@@ -465,6 +480,27 @@ class IndexServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordDownloads(self, request, context):
+        """Download counts: the gateways count in memory and add their counts here in batches, so a
+        download never waits on a write. Reading is access-checked like the project page.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDownloadCounts(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetUploadTime(self, request, context):
+        """An import from another index keeps the source's upload time (administrators only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IndexServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -652,6 +688,21 @@ def add_IndexServiceServicer_to_server(servicer, server):
                     servicer.ListUpstreamRules,
                     request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.ListUpstreamRulesRequest.FromString,
                     response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.ListUpstreamRulesResponse.SerializeToString,
+            ),
+            'RecordDownloads': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordDownloads,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.RecordDownloadsRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.SerializeToString,
+            ),
+            'GetDownloadCounts': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDownloadCounts,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.ProjectRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.DownloadCounts.SerializeToString,
+            ),
+            'SetUploadTime': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetUploadTime,
+                    request_deserializer=vestry_dot_index_dot_v1_dot_index__pb2.SetUploadTimeRequest.FromString,
+                    response_serializer=vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1653,6 +1704,87 @@ class IndexService:
             '/vestry.index.v1.IndexService/ListUpstreamRules',
             vestry_dot_index_dot_v1_dot_index__pb2.ListUpstreamRulesRequest.SerializeToString,
             vestry_dot_index_dot_v1_dot_index__pb2.ListUpstreamRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordDownloads(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/RecordDownloads',
+            vestry_dot_index_dot_v1_dot_index__pb2.RecordDownloadsRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDownloadCounts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/GetDownloadCounts',
+            vestry_dot_index_dot_v1_dot_index__pb2.ProjectRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.DownloadCounts.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetUploadTime(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.index.v1.IndexService/SetUploadTime',
+            vestry_dot_index_dot_v1_dot_index__pb2.SetUploadTimeRequest.SerializeToString,
+            vestry_dot_index_dot_v1_dot_index__pb2.MutationResponse.FromString,
             options,
             channel_credentials,
             insecure,

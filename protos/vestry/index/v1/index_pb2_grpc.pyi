@@ -90,6 +90,13 @@ class IndexServiceStub:
     SetUpstreamRule: _grpc.UnaryUnaryMultiCallable[_index_pb2.SetUpstreamRuleRequest, _index_pb2.UpstreamRule]
     """Cooldown exemptions and merge allow-list entries, per project (administrators)."""
     ListUpstreamRules: _grpc.UnaryUnaryMultiCallable[_index_pb2.ListUpstreamRulesRequest, _index_pb2.ListUpstreamRulesResponse]
+    RecordDownloads: _grpc.UnaryUnaryMultiCallable[_index_pb2.RecordDownloadsRequest, _index_pb2.MutationResponse]
+    """Download counts: the gateways count in memory and add their counts here in batches, so a
+    download never waits on a write. Reading is access-checked like the project page.
+    """
+    GetDownloadCounts: _grpc.UnaryUnaryMultiCallable[_index_pb2.ProjectRequest, _index_pb2.DownloadCounts]
+    SetUploadTime: _grpc.UnaryUnaryMultiCallable[_index_pb2.SetUploadTimeRequest, _index_pb2.MutationResponse]
+    """An import from another index keeps the source's upload time (administrators only)."""
 
 @_typing.type_check_only
 class IndexServiceAsyncStub(IndexServiceStub):
@@ -153,6 +160,13 @@ class IndexServiceAsyncStub(IndexServiceStub):
     SetUpstreamRule: _aio.UnaryUnaryMultiCallable[_index_pb2.SetUpstreamRuleRequest, _index_pb2.UpstreamRule]  # type: ignore[assignment]
     """Cooldown exemptions and merge allow-list entries, per project (administrators)."""
     ListUpstreamRules: _aio.UnaryUnaryMultiCallable[_index_pb2.ListUpstreamRulesRequest, _index_pb2.ListUpstreamRulesResponse]  # type: ignore[assignment]
+    RecordDownloads: _aio.UnaryUnaryMultiCallable[_index_pb2.RecordDownloadsRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
+    """Download counts: the gateways count in memory and add their counts here in batches, so a
+    download never waits on a write. Reading is access-checked like the project page.
+    """
+    GetDownloadCounts: _aio.UnaryUnaryMultiCallable[_index_pb2.ProjectRequest, _index_pb2.DownloadCounts]  # type: ignore[assignment]
+    SetUploadTime: _aio.UnaryUnaryMultiCallable[_index_pb2.SetUploadTimeRequest, _index_pb2.MutationResponse]  # type: ignore[assignment]
+    """An import from another index keeps the source's upload time (administrators only)."""
 
 class IndexServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -435,5 +449,30 @@ class IndexServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _index_pb2.ListUpstreamRulesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_index_pb2.ListUpstreamRulesResponse, _abc.Awaitable[_index_pb2.ListUpstreamRulesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RecordDownloads(
+        self,
+        request: _index_pb2.RecordDownloadsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.MutationResponse, _abc.Awaitable[_index_pb2.MutationResponse]]:
+        """Download counts: the gateways count in memory and add their counts here in batches, so a
+        download never waits on a write. Reading is access-checked like the project page.
+        """
+
+    @_abc_1.abstractmethod
+    def GetDownloadCounts(
+        self,
+        request: _index_pb2.ProjectRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.DownloadCounts, _abc.Awaitable[_index_pb2.DownloadCounts]]: ...
+
+    @_abc_1.abstractmethod
+    def SetUploadTime(
+        self,
+        request: _index_pb2.SetUploadTimeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_index_pb2.MutationResponse, _abc.Awaitable[_index_pb2.MutationResponse]]:
+        """An import from another index keeps the source's upload time (administrators only)."""
 
 def add_IndexServiceServicer_to_server(servicer: IndexServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
