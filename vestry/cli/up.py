@@ -158,10 +158,13 @@ def up(
         # Liveness on loopback, not trust: the certificate may name another host.
         if not _ready(f"{base}/healthz", deadline, sup, insecure_tls=bool(tls)):
             dead = sup.dead_child()
-            print(
-                f"vestry: the gateway {'exited' if dead else 'did not become ready'}; stopping",
-                file=sys.stderr,
+            # Which process, and how (a negative status is the signal that killed it).
+            what = (
+                f"the {dead[0]} process exited with status {dead[1]}"
+                if dead
+                else "the gateway did not become ready"
             )
+            print(f"vestry: {what}; stopping", file=sys.stderr)
             return 1
         if trust:
             print(trust_hint(Path(trust), f"{base}/simple/"), flush=True)
