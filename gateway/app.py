@@ -37,6 +37,7 @@ from vestry.gateway.settings import GatewaySettings
 from vestry.gateway.telemetry import RequestTelemetry
 from vestry.gateway.upstream.fetch import UpstreamFetcher
 from vestry.gateway.web import install_web
+from vestry.gateway.web.docs import describe_sign_in
 
 
 class _Gateway(FastAPI):
@@ -103,7 +104,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             with warnings.catch_warnings():
                 # The duplicates it warns of are the HEAD operations, dropped here.
                 warnings.filterwarnings("ignore", "Duplicate Operation ID", UserWarning)
-                app.openapi_schema = _get_only(FastAPI.openapi(app))
+                app.openapi_schema = describe_sign_in(_get_only(FastAPI.openapi(app)))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

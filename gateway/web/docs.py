@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 
 __all__ = ["DOCS_HTML", "SECURITY_SCHEMES", "install_docs"]
@@ -44,28 +43,23 @@ DOCS_HTML = """<!doctype html>
 """
 
 
+def describe_sign_in(schema: dict[str, Any]) -> dict[str, Any]:
+    """The API's OpenAPI description with its sign-in schemes, so the docs page can Authorize."""
+    schema.setdefault("info", {})["description"] = (
+        "Vestry's management API. Sign in with an API token: "
+        "**Authorize**, then Basic (`__token__` and the token) or Bearer."
+    )
+    schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+    # Either scheme, or none (public projects are readable anonymously).
+    schema["security"] = [{"tokenBasic": []}, {"tokenBearer": []}, {}]
+    return schema
+
+
 def install_docs(app: FastAPI) -> None:
-    """Serve the docs page, and describe the API's sign-in schemes in /api/openapi.json.
+    """Serve the docs page (the app's OpenAPI description goes through `describe_sign_in`).
 
     The app must be created with `docs_url=None`: this page replaces FastAPI's, which loads
     its scripts from a CDN and runs an inline one."""
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = get_openapi(
-                title=app.title,
-                version=app.version,
-                description="Vestry's management API. Sign in with an API token: "
-                "**Authorize**, then Basic (`__token__` and the token) or Bearer.",
-                routes=app.routes,
-            )
-            schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
-            # Either scheme, or none (public projects are readable anonymously).
-            schema["security"] = [{"tokenBasic": []}, {"tokenBearer": []}, {}]
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/api/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
