@@ -42,6 +42,9 @@ def cluster(
         "VESTRY_STORAGE_S3_BUCKET": f"vestry-{uuid.uuid4().hex[:12]}",
         "VESTRY_STORAGE_S3_SECURE": "false",
         "VESTRY_GATEWAY_MAX_UPLOAD_SIZE": str(100 * 1024 * 1024),
+        # The proxy is off when these are empty, as docker-compose.yml's defaults leave them.
+        "VESTRY_UPSTREAM_URL": "",
+        "VESTRY_UPSTREAM_COOLDOWN": "",
     }
     running = Cluster(tmp_path, values)
     try:
