@@ -18,7 +18,14 @@ from vestry.common.http import is_link_url
 from vestry.common.versions import MAX_VERSION_LENGTH, LocalVersionRefused, parse_version
 from vestry.gateway.errors import HTTPError
 
-__all__ = ["MAX_VERSION_LENGTH", "UploadError", "UploadForm", "parse_form"]
+__all__ = [
+    "MAX_VERSION_LENGTH",
+    "MULTI_META",
+    "SINGLE_META",
+    "UploadError",
+    "UploadForm",
+    "parse_form",
+]
 
 # As the index stores them; checked before packaging parses a version (a 100,000-digit release
 # segment costs CPU, and past 4300 digits int() raises ValueError: a 500, not a 400).
@@ -69,7 +76,7 @@ _MULTI = {
     "attestations",
 }
 # form field -> RawMetadata key, for single-valued fields
-_SINGLE_META = {
+SINGLE_META = {
     "name": "name",
     "version": "version",
     "summary": "summary",
@@ -85,7 +92,7 @@ _SINGLE_META = {
     "download_url": "download_url",
     "requires_python": "requires_python",
 }
-_MULTI_META = {
+MULTI_META = {
     "classifiers": "classifiers",
     "platform": "platforms",
     "supported_platform": "supported_platforms",
@@ -140,7 +147,7 @@ def _collect(items: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
 
 def _check_sizes(fields: dict[str, list[str]]) -> None:
     """Per-field limits on the metadata the index stores; the message names the field."""
-    known = {*_SINGLE_META, *_MULTI_META, "keywords", "project_urls"}
+    known = {*SINGLE_META, *MULTI_META, "keywords", "project_urls"}
     for key in sorted(known & fields.keys()):
         values = fields[key]
         if len(values) > VALUES_MAX:
@@ -168,11 +175,11 @@ def _raw_metadata(fields: dict[str, list[str]]) -> RawMetadata:
         value = fields.get(key, [""])[0].strip()
         if value:
             _check_url(key, value)
-    for form_key, raw_key in _SINGLE_META.items():
+    for form_key, raw_key in SINGLE_META.items():
         value = fields.get(form_key, [""])[0]
         if value:
             raw[raw_key] = value
-    for form_key, raw_key in _MULTI_META.items():
+    for form_key, raw_key in MULTI_META.items():
         values = [v for v in fields.get(form_key, []) if v]
         if values:
             raw[raw_key] = values

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import sys
 import time
 import zipfile
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ import httpx
 import pytest
 
 from tests.factories import make_wheel
-from tests.support.clients import BIN, pip_install, run, twine_upload
+from tests.support.clients import BIN, pip_install, twine_upload, uv_install
 from tests.support.upstream_server import UpFile, Upstream
 from tests.support.vestry_up import RunningVestry, module_vestry, start_vestry
 
@@ -223,23 +222,12 @@ def test_another_vestry_as_the_upstream(tmp: Path) -> None:
 def test_uv_exclude_newer_sees_the_upstream_upload_times(
     vestry: RunningVestry, admin: str, tmp: Path
 ) -> None:
-    out = run(
-        [
-            str(BIN / "uv"),
-            "pip",
-            "install",
-            "--no-cache",
-            "--python",
-            sys.executable,
-            "--target",
-            str(tmp / "uv-steady"),
-            "--index-url",
-            vestry.index_url(admin),
-            "--exclude-newer",
-            NOW.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "steady",
-        ],
-        timeout=180,
+    out = uv_install(
+        vestry.index_url(admin),
+        tmp / "uv-steady",
+        "--exclude-newer",
+        NOW.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "steady",
     )
     assert out.returncode == 0, out.stdout + out.stderr
 

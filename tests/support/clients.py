@@ -116,7 +116,8 @@ def pip_install(
 def uv_install(
     index_url: str, target: Path, *requirements: str
 ) -> subprocess.CompletedProcess[str]:
-    """`uv pip install` into `target` from `index_url` alone, with no cache."""
+    """`uv pip install` into `target` from `index_url` alone, with no cache; `requirements` may
+    carry options too (e.g. `--exclude-newer DATE`)."""
     return run(
         [
             str(BIN / "uv"),

@@ -45,6 +45,7 @@ from vestry.cli._command import SubParsers, add_command
 from vestry.cli._command import segment as q
 from vestry.cli.api import Api, describe_http_error
 from vestry.cli.errors import CliError
+from vestry.gateway.upload.form import MULTI_META, SINGLE_META
 
 __all__ = ["SourceFile", "add_commands", "directory_files", "index_files", "upload_fields"]
 
@@ -202,23 +203,9 @@ def _project_files(client: httpx.Client, name: str, page_url: str) -> Iterator[S
 
 # ---- the upload form -----------------------------------------------------------------------
 
-_SINGLE = (
-    "name", "version", "summary", "description", "description_content_type", "author",
-    "author_email", "maintainer", "maintainer_email", "license", "license_expression",
-    "home_page", "download_url", "requires_python",
-)  # fmt: skip
-_MULTI = {
-    "classifiers": "classifiers",
-    "platforms": "platform",
-    "supported_platforms": "supported_platform",
-    "requires_dist": "requires_dist",
-    "provides_dist": "provides_dist",
-    "obsoletes_dist": "obsoletes_dist",
-    "requires_external": "requires_external",
-    "provides_extra": "provides_extra",
-    "dynamic": "dynamic",
-    "license_files": "license_file",
-}
+# twine's form fields, as the gateway reads them (single ones, and RawMetadata key -> field).
+_SINGLE = tuple(SINGLE_META)
+_MULTI = {raw_key: form_key for form_key, raw_key in MULTI_META.items()}
 
 
 def _metadata_bytes(filename: str, data: bytes) -> bytes:
