@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
 
 from vestry.common.errors import FailedPrecondition
 
@@ -24,11 +26,14 @@ __all__ = [
 ]
 
 
+SQLITE_BUSY_SECONDS = 30  # how long a SQLite connection waits for another's write lock
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for `url`; SQLite gets WAL and a busy timeout so readers never block writers,
     and durable commits."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS}, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -77,11 +82,34 @@ def migrate(engine: Engine, migrations: Path, version_table: str) -> None:
     whole upgrade is one transaction on PostgreSQL, so a failed run leaves the old schema.
     """
     cfg = _config(engine, migrations, version_table)
-    with engine.connect() as conn:
-        _take_migration_lock(conn)
+    with _locked_connection(engine) as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
         conn.commit()
+
+
+def _locked_connection(engine: Engine) -> Connection:
+    """A connection holding the migration lock.
+
+    SQLite answers some races for its write lock with "database is locked" at once instead of
+    waiting out its busy timeout (seen when several migrators open a fresh database together, as
+    each switches it to WAL): nothing has been written by then, so the attempt is made again,
+    for as long as the busy timeout would have waited.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+    while True:
+        conn: Connection | None = None
+        try:
+            conn = engine.connect()
+            _take_migration_lock(conn)
+            return conn
+        except OperationalError as exc:
+            if conn is not None:
+                conn.close()
+            locked = engine.dialect.name == "sqlite" and "database is locked" in str(exc)
+            if not locked or time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)
 
 
 def check_migrated(engine: Engine, migrations: Path, version_table: str) -> None:
