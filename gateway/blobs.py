@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import BinaryIO
 
 import grpc
@@ -35,15 +35,37 @@ async def _requests(
         yield storage_pb2.PutBlobRequest(chunk=chunk)
 
 
+async def _put(call: Awaitable[storage_pb2.BlobInfo]) -> storage_pb2.BlobInfo:
+    """Await a PutBlob call; the storage process dying under it is UNAVAILABLE, as it should be.
+
+    When the peer goes away while grpc.aio is still sending a client stream, the call can end in
+    CancelledError rather than an AioRpcError. Only a cancellation of this task (the client went
+    away, the server stops) is passed on as one; any other is the storage service's failure.
+    """
+    try:
+        return await call
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        raise grpc.aio.AioRpcError(
+            grpc.StatusCode.UNAVAILABLE,
+            grpc.aio.Metadata(),
+            grpc.aio.Metadata(),
+            details="the storage service went away during the transfer",
+        ) from None
+
+
 async def put_file(
     backends: Backends, f: BinaryIO, expected_sha256: str, expected_size: int
 ) -> storage_pb2.BlobInfo:
     f.seek(0)
-    info: storage_pb2.BlobInfo = await backends.storage.PutBlob(
-        _requests(f, expected_sha256, expected_size),
-        timeout=backends.timeout + expected_size / MIN_TRANSFER_RATE,
+    return await _put(
+        backends.storage.PutBlob(
+            _requests(f, expected_sha256, expected_size),
+            timeout=backends.timeout + expected_size / MIN_TRANSFER_RATE,
+        )
     )
-    return info
 
 
 async def put_bytes(backends: Backends, data: bytes, expected_sha256: str) -> storage_pb2.BlobInfo:
@@ -55,10 +77,7 @@ async def put_bytes(backends: Backends, data: bytes, expected_sha256: str) -> st
         )
         yield storage_pb2.PutBlobRequest(chunk=data)
 
-    info: storage_pb2.BlobInfo = await backends.storage.PutBlob(
-        requests(), timeout=backends.timeout
-    )
-    return info
+    return await _put(backends.storage.PutBlob(requests(), timeout=backends.timeout))
 
 
 async def read_blob(

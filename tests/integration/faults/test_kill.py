@@ -88,6 +88,16 @@ class Load:
                 time.sleep(min(0.05 * 2 ** len(attempts.answers), 1.0))  # a client's backoff
 
 
+def tracebacks(deployment: Deployment) -> str:
+    """Each process's log from its first traceback on: what an unexpected answer came from."""
+    found = []
+    for name in PROCESSES:
+        text = deployment.log_text(name)
+        if (at := text.find("Traceback")) >= 0:
+            found.append(f"--- {name}.log ---\n{text[at : at + 6000]}")
+    return "\n".join(found) or "(no traceback in any process's log)"
+
+
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
     running = start_deployment(tmp_path / "vestry")
@@ -118,8 +128,8 @@ def test_kill_9_of_each_process_in_turn_during_200_uploads_loses_nothing(
         results = [f.result(timeout=300) for f in futures]
 
     assert statuses == dict.fromkeys(PROCESSES, -9)
-    unexpected = [a for r in results for _, a in r.answers if a.startswith("unexpected")]
-    assert not unexpected, unexpected
+    unexpected = [(f, a) for r in results for f, a in r.answers if a.startswith("unexpected")]
+    assert not unexpected, f"{unexpected} (fault, answer)\n{tracebacks(deployment)}"
     failed = [r.wheel.name for r in results if not r.acknowledged]
     assert not failed, f"never acknowledged: {failed}"
     # Every refused attempt was retryable: its upload's last attempt was acknowledged.
