@@ -10,7 +10,8 @@ RESULTS_DIR/memory.jsonl (bench/memory.py's lines), and prints, in markdown:
   3. issue #13's bars, each met or not met: a bar also fails if Vestry's runs of that metric had
      errors or failed uploads (a fast answer that is an error proves nothing), and the reads are
      only Vestry's if an anonymous request was refused;
-  4. memory per label: RSS idle after start and after the benchmark, peak RSS, PSS.
+  4. what each server answered an anonymous page and file GET;
+  5. memory per label: RSS idle after start and after the benchmark, peak RSS, PSS.
 """
 
 from __future__ import annotations
@@ -131,6 +132,8 @@ def vestry_faults(runs: list[dict[str, Any]], metric: str) -> str:
         return "run failed"
     if errors:
         return f"{errors} errors"
+    if metric.startswith("root_"):
+        return ""  # the root listing is filtered per caller: anonymous callers get a 200 too
     anon = {r[metric]["anon_status"] for r in runs if "anon_status" in r.get(metric, {})}
     if anon - {401, 403}:
         return f"anonymous request answered {sorted(anon)}"
@@ -149,7 +152,7 @@ def bar_lines(summarize: Any, runs: dict[str, list[dict[str, Any]]]) -> list[str
             if (r := ratio(mine, median(runs[p], bar.metric, bar.field), unit)) is not None
         ]
         if mine is None or not candidates:
-            shown = "n/a" if mine is None else summarize.fmt(mine)
+            shown = "n/a" if mine is None else f"{summarize.fmt(mine)} {unit}"
             out.append(f"| {bar.text} | {shown} | not run | | n/a |")
             continue
         worst, best_peer = min(candidates)  # the lowest ratio is against the best peer
@@ -189,6 +192,19 @@ def memory_lines(summarize: Any, labels: list[str], path: Path) -> list[str]:
     return out
 
 
+def anonymous_lines(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """What each server answered an anonymous GET of a page and of a file: 401/403 means its
+    reads were authenticated, 200 that they were not (plain devpi cannot require it)."""
+    out = ["| anonymous GET | " + " | ".join(runs) + " |", "|---|" + "---|" * len(runs)]
+    for metric, text in (("simple_c16", "project page"), ("download_c8", "file")):
+        cells = [
+            "/".join(sorted({str(r[metric]["anon_status"]) for r in rs if metric in r})) or "n/a"
+            for rs in runs.values()
+        ]
+        out.append(f"| {text} | " + " | ".join(cells) + " |")
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("results", type=Path)
@@ -206,6 +222,7 @@ def main() -> None:
     sections = [
         ("Ratios", ratio_table(summarize, runs)),
         ("Targets", bar_lines(summarize, runs)),
+        ("Reads authenticated?", anonymous_lines(runs)),
         ("Memory (medians over runs)", memory_lines(summarize, list(runs), memory)),
     ]
     for title, lines in sections:
