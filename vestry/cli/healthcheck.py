@@ -15,7 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from vestry.cli.api import describe_http_error, describe_transport_error
 from vestry.cli.errors import CliError
 from vestry.cli.rpc import describe_rpc_error
-from vestry.common.grpc_server import CLIENT_OPTIONS
+from vestry.common.grpc_options import CLIENT_OPTIONS
 
 __all__ = ["check", "healthcheck"]
 

@@ -25,7 +25,7 @@ from vestry.common.datadir import DataDir, default_data_dir
 from vestry.common.db import check_migrated, make_engine
 from vestry.common.durations import parse_duration
 from vestry.common.errors import DomainError, FailedPrecondition, Unavailable
-from vestry.common.grpc_server import CLIENT_OPTIONS
+from vestry.common.grpc_options import CLIENT_OPTIONS
 from vestry.common.internal_auth import METADATA_KEY, mint_credential
 from vestry.services.index.blobrefs import blob_references
 from vestry.services.index.server import MIGRATIONS, VERSION_TABLE

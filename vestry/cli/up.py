@@ -18,9 +18,6 @@ from pathlib import Path
 
 from vestry.cli.healthcheck import check
 from vestry.common.datadir import DataDir
-from vestry.gateway.tls import self_signed, trust_hint
-from vestry.services.auth.server import migrate_database as migrate_auth
-from vestry.services.index.server import migrate_database as migrate_index
 
 SERVICES = ("auth", "index", "storage")
 _PR_SET_PDEATHSIG = 1
@@ -40,6 +37,21 @@ def _spawn(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
         env=env,
         preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
     )
+
+
+def _migrate(dd: DataDir) -> str | None:
+    """Bring both databases up to date in a short-lived child; its output when it failed.
+
+    Not in this process: the migration code (SQLAlchemy, Alembic, both services' models) would
+    stay in the supervisor's memory for its whole life, and the supervisor needs none of it.
+    """
+    done = subprocess.run(
+        [sys.executable, "-m", "vestry.cli.main", "migrate", "--data-dir", str(dd.root)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return None if done.returncode == 0 else (done.stderr or done.stdout).strip()
 
 
 def _ready(target: str, deadline: float, sup: Supervisor, insecure_tls: bool = False) -> bool:
@@ -110,10 +122,14 @@ def up(
     dd.prepare()
     trust = ""
     if tls == "self-signed":
+        from vestry.gateway.tls import self_signed
+
         made = self_signed(dd.root / "tls", host)
         tls, trust = (made.cert, made.key), str(made.ca)
-    migrate_auth(dd.auth_db_url)
-    migrate_index(dd.index_db_url)
+    failed = _migrate(dd)
+    if failed is not None:
+        print(f"vestry: the databases could not be migrated:\n{failed}", file=sys.stderr)
+        return 1
     env = {
         **os.environ,
         **dd.service_env(),
@@ -167,6 +183,8 @@ def up(
             print(f"vestry: {what}; stopping", file=sys.stderr)
             return 1
         if trust:
+            from vestry.gateway.tls import trust_hint
+
             print(trust_hint(Path(trust), f"{base}/simple/"), flush=True)
         print(
             f"Vestry is running: index URL {base}/simple/ , upload URL {base}/legacy/", flush=True

@@ -10,7 +10,7 @@ from typing import Any
 
 import grpc
 
-from vestry.common.grpc_server import CLIENT_OPTIONS
+from vestry.common.grpc_options import CLIENT_OPTIONS
 from vestry.common.internal_auth import MAX_AGE_SECONDS, METADATA_KEY, mint_credential
 
 __all__ = ["grpc_target", "internal_channel", "service_config"]

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from vestry.common.errors import DomainError
+from vestry.common.grpc_options import CHANNEL_OPTIONS
 from vestry.common.internal_auth import METADATA_KEY, verify_credential
 from vestry.common.metrics import GRPC_HANDLED, GRPC_HANDLING_SECONDS, grpc_labels
 
@@ -158,30 +159,6 @@ def _like(handler: Handler, factory: Callable[..., Handler], behaviour: Any) -> 
         request_deserializer=handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )
-
-
-# Large enough for a 10,000-release project page in one message.
-MAX_MESSAGE_BYTES = 256 * 1024 * 1024
-CHANNEL_OPTIONS: Sequence[tuple[str, Any]] = (
-    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-)
-
-# gRPC shares connections ("subchannels") between all channels of a process by default, and with
-# them their reconnect backoff: a new channel to an address whose last server died fails at once
-# ("connections to all backends failing") even though a fresh server now listens there. A CLI
-# talking to a just-restarted replica, or a test reusing a port, must connect for real.
-#
-# Reconnect backoff is capped well below the gateway's `Retry-After` (5 s): gRPC's own cap is two
-# minutes, so after a long outage a gateway would go on refusing for up to two minutes after the
-# service came back, and a client that waited as told would be refused again.
-MAX_RECONNECT_BACKOFF_MS = 3000
-CLIENT_OPTIONS: Sequence[tuple[str, Any]] = (
-    *CHANNEL_OPTIONS,
-    ("grpc.use_local_subchannel_pool", 1),
-    ("grpc.initial_reconnect_backoff_ms", 250),
-    ("grpc.max_reconnect_backoff_ms", MAX_RECONNECT_BACKOFF_MS),
-)
 
 
 # gRPC sets SO_REUSEPORT by default, so a second server on a taken port starts "fine" and the two

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.testclient import TestClient
 from grpc.aio import AioRpcError, Metadata
 
-from vestry.common.grpc_server import MAX_RECONNECT_BACKOFF_MS
+from vestry.common.grpc_options import MAX_RECONNECT_BACKOFF_MS
 from vestry.gateway.errors import (
     RETRY_AFTER_SECONDS,
     UPLOAD,
