@@ -20,6 +20,7 @@ from vestry.services.index.records import (
     ReleaseData,
     ReservedData,
     RoleData,
+    file_fields,
 )
 
 _EXTRA_FIELDS = (
@@ -105,19 +106,9 @@ def release_from_proto(msg: index_pb2.Release) -> ReleaseData:
 
 def file_to_proto(f: FileData) -> index_pb2.FileRecord:
     return index_pb2.FileRecord(
+        **file_fields(f),
         project_name=f.project_name,
-        filename=f.filename,
         version=f.version,
-        packagetype=f.packagetype,
-        python_version=f.python_version,
-        requires_python=f.requires_python,
-        size=f.size,
-        sha256=f.sha256,
-        blake2b_256=f.blake2b_256,
-        md5=f.md5,
-        blob_key=f.blob_key,
-        metadata_blob_key=f.metadata_blob_key,
-        metadata_sha256=f.metadata_sha256,
         upload_time=timestamp(f.upload_time),
         uploader=f.uploader,
         yanked=f.yanked,
@@ -128,20 +119,7 @@ def file_to_proto(f: FileData) -> index_pb2.FileRecord:
 
 
 def file_from_proto(msg: index_pb2.FileRecord) -> FileData:
-    return FileData(
-        filename=msg.filename,
-        version=msg.version,
-        packagetype=msg.packagetype,
-        python_version=msg.python_version,
-        requires_python=msg.requires_python,
-        size=msg.size,
-        sha256=msg.sha256,
-        blake2b_256=msg.blake2b_256,
-        md5=msg.md5,
-        blob_key=msg.blob_key,
-        metadata_blob_key=msg.metadata_blob_key,
-        metadata_sha256=msg.metadata_sha256,
-    )
+    return FileData(**file_fields(msg), version=msg.version)
 
 
 def role_to_proto(r: RoleData) -> index_pb2.RoleEntry:

@@ -35,6 +35,28 @@ class ReleaseData:
     created: datetime | None = None
 
 
+# The fields a file is stored with, as its upload gives them: the same names on the row
+# (models.File), the record (FileData) and the proto (FileRecord), copied between them by name.
+FILE_FIELDS = (
+    "filename",
+    "packagetype",
+    "python_version",
+    "requires_python",
+    "size",
+    "sha256",
+    "blake2b_256",
+    "md5",
+    "blob_key",
+    "metadata_blob_key",
+    "metadata_sha256",
+)
+
+
+def file_fields(source: object) -> dict[str, Any]:
+    """`source`'s stored file fields (FILE_FIELDS) by name: of a row, a record or a proto."""
+    return {name: getattr(source, name) for name in FILE_FIELDS}
+
+
 @dataclass(frozen=True)
 class FileData:
     filename: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from vestry.services.index import models as m
-from vestry.services.index.records import FileData, ProjectData
+from vestry.services.index.records import FileData, ProjectData, file_fields
 
 __all__ = ["file_data", "project_data", "utc"]
 
@@ -32,18 +32,8 @@ def project_data(p: m.Project) -> ProjectData:
 def file_data(f: m.File, version: str, p: m.Project) -> FileData:
     """The record of a file row, of release `version` of project `p`."""
     return FileData(
-        filename=f.filename,
+        **file_fields(f),
         version=version,
-        packagetype=f.packagetype,
-        python_version=f.python_version,
-        requires_python=f.requires_python,
-        size=f.size,
-        sha256=f.sha256,
-        blake2b_256=f.blake2b_256,
-        md5=f.md5,
-        blob_key=f.blob_key,
-        metadata_blob_key=f.metadata_blob_key,
-        metadata_sha256=f.metadata_sha256,
         upload_time=utc(f.upload_time),
         uploader=f.uploader,
         yanked=f.yanked,

@@ -29,7 +29,13 @@ from vestry.services.index.errors import (
 )
 from vestry.services.index.names import ultranormalize, validate_project_name
 from vestry.services.index.pages import Pages
-from vestry.services.index.records import CommitResult, FileData, ReleaseData, UploadCheck
+from vestry.services.index.records import (
+    CommitResult,
+    FileData,
+    ReleaseData,
+    UploadCheck,
+    file_fields,
+)
 from vestry.services.index.reserved import ReservedNames
 from vestry.services.index.roles import Roles
 from vestry.services.index.rows import file_data
@@ -275,17 +281,7 @@ class Uploads:
                 id=str(uuid.uuid4()),
                 project_id=project.id,
                 release_id=rel.id,
-                filename=file.filename,
-                packagetype=file.packagetype,
-                python_version=file.python_version,
-                requires_python=file.requires_python,
-                size=file.size,
-                sha256=file.sha256,
-                blake2b_256=file.blake2b_256,
-                md5=file.md5,
-                blob_key=file.blob_key,
-                metadata_blob_key=file.metadata_blob_key,
-                metadata_sha256=file.metadata_sha256,
+                **file_fields(file),
                 upload_time=now,
                 uploader=caller.username,
                 # A file added to a yanked release is yanked with it.
