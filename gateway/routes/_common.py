@@ -7,7 +7,11 @@ user that does not exist), because the index does not own users.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import APIRouter, Request
+from google.protobuf.message import Message
 from vestry.auth.v1 import auth_pb2
 from vestry.index.v1 import index_pb2
 
@@ -18,6 +22,8 @@ from vestry.gateway.schemas import RoleOut
 
 __all__ = [
     "ERRORS",
+    "ask_index",
+    "index_call",
     "management_router",
     "org_first",
     "project_roles_first",
@@ -45,6 +51,24 @@ async def who_calls(request: Request) -> tuple[Backends, Identity]:
     return backends, await identify(request, backends)
 
 
+async def ask_index(
+    backends: Backends, who: Identity, rpc: str, message: Callable[..., Message], **fields: Any
+) -> Any:
+    """The index's answer to RPC `rpc` with a `message` of `fields`, asked as the caller: what
+    almost every management route is."""
+    return await getattr(backends.index, rpc)(
+        message(caller=who.caller, **fields), timeout=backends.timeout
+    )
+
+
+async def index_call(
+    request: Request, rpc: str, message: Callable[..., Message], **fields: Any
+) -> Any:
+    """`ask_index` as the request's caller, for a route that needs nothing else of it."""
+    backends, who = await who_calls(request)
+    return await ask_index(backends, who, rpc, message, **fields)
+
+
 async def user_named(backends: Backends, who: Identity, username: str) -> auth_pb2.User:
     """The active user of that name; 401 for an anonymous caller, 400 for a disabled user,
     404 (auth's NOT_FOUND) for none."""
@@ -63,9 +87,7 @@ async def project_roles_first(backends: Backends, who: Identity, project: str) -
     """Check that the caller may manage `project`'s roles before any user is looked up: to
     whoever may not, a user that exists and one that does not must get the same answer (the
     project's 401/404, or this 403)."""
-    detail = await backends.index.GetProject(
-        index_pb2.ProjectRequest(caller=who.caller, name=project), timeout=backends.timeout
-    )
+    detail = await ask_index(backends, who, "GetProject", index_pb2.ProjectRequest, name=project)
     if "manage-roles" not in detail.allowed_actions:
         raise HTTPError(
             403,
@@ -77,9 +99,7 @@ async def project_roles_first(backends: Backends, who: Identity, project: str) -
 async def org_first(backends: Backends, who: Identity, org: str) -> None:
     """Check that the caller can see `org` before any user is looked up (the organisation's
     401/404 comes first, whether or not the user exists)."""
-    await backends.index.GetOrganization(
-        index_pb2.OrganizationRequest(caller=who.caller, name=org), timeout=backends.timeout
-    )
+    await ask_index(backends, who, "GetOrganization", index_pb2.OrganizationRequest, name=org)
 
 
 def role_out(r: index_pb2.RoleEntry) -> RoleOut:

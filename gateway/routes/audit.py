@@ -10,7 +10,7 @@ from vestry.index.v1 import index_pb2
 
 from vestry.common.protoconv import utc_datetime
 from vestry.gateway.errors import unauthorized
-from vestry.gateway.routes._common import ERRORS, management_router, who_calls
+from vestry.gateway.routes._common import ERRORS, ask_index, management_router, who_calls
 from vestry.gateway.schemas import EventOut
 
 __all__ = ["router"]
@@ -30,11 +30,14 @@ async def events(
     backends, who = await who_calls(request)
     if not who.authenticated:
         raise unauthorized()
-    reply = await backends.index.ListEvents(
-        index_pb2.ListEventsRequest(
-            caller=who.caller, project_name=project, limit=limit, before_id=before
-        ),
-        timeout=backends.timeout,
+    reply = await ask_index(
+        backends,
+        who,
+        "ListEvents",
+        index_pb2.ListEventsRequest,
+        project_name=project,
+        limit=limit,
+        before_id=before,
     )
     return [
         EventOut(

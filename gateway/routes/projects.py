@@ -7,14 +7,20 @@ the gateway's plain-text answers (one sentence), mapped from gRPC statuses in on
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import Request
 from fastapi.responses import Response
+from google.protobuf.message import Message
 from vestry.index.v1 import index_pb2
 
 from vestry.common.protoconv import utc_datetime
 from vestry.gateway.errors import unauthorized
 from vestry.gateway.routes._common import (
     ERRORS,
+    ask_index,
+    index_call,
     management_router,
     project_roles_first,
     role_out,
@@ -40,15 +46,26 @@ __all__ = ["router"]
 router = management_router()
 
 
+async def _serial(
+    request: Request, rpc: str, message: Callable[..., Message], **fields: Any
+) -> SerialOut:
+    """A change the index answers with the project's new serial."""
+    reply = await index_call(request, rpc, message, **fields)
+    return SerialOut(serial=reply.serial)
+
+
+async def _delete(request: Request, project: str, **what: Any) -> SerialOut:
+    """Delete the whole project, a release or a file, for good."""
+    return await _serial(request, "Delete", index_pb2.DeleteRequest, project_name=project, **what)
+
+
 @router.get("/projects/{project}", response_model=ProjectOut, responses=ERRORS)
 async def show_project(request: Request, project: str) -> ProjectOut:
     """A project: visibility, status, roles, and its releases and files."""
     backends, who = await who_calls(request)
-    detail = await backends.index.GetProject(
-        index_pb2.ProjectRequest(caller=who.caller, name=project), timeout=backends.timeout
-    )
-    page = await backends.index.GetProjectPage(
-        index_pb2.GetProjectPageRequest(caller=who.caller, name=project), timeout=backends.timeout
+    detail = await ask_index(backends, who, "GetProject", index_pb2.ProjectRequest, name=project)
+    page = await ask_index(
+        backends, who, "GetProjectPage", index_pb2.GetProjectPageRequest, name=project
     )
     files: dict[str, list[FileOut]] = {}
     for f in page.files:
@@ -91,27 +108,26 @@ async def show_project(request: Request, project: str) -> ProjectOut:
 @router.put("/projects/{project}/visibility", response_model=SerialOut, responses=ERRORS)
 async def set_visibility(request: Request, project: str, body: VisibilityIn) -> SerialOut:
     """Make a project private or public (owners)."""
-    backends, who = await who_calls(request)
-    reply = await backends.index.SetVisibility(
-        index_pb2.SetVisibilityRequest(
-            caller=who.caller, project_name=project, visibility=body.visibility
-        ),
-        timeout=backends.timeout,
+    return await _serial(
+        request,
+        "SetVisibility",
+        index_pb2.SetVisibilityRequest,
+        project_name=project,
+        visibility=body.visibility,
     )
-    return SerialOut(serial=reply.serial)
 
 
 @router.put("/projects/{project}/status", response_model=SerialOut, responses=ERRORS)
 async def set_status(request: Request, project: str, body: StatusIn) -> SerialOut:
     """Set the PEP 792 status (owners; quarantine only by administrators)."""
-    backends, who = await who_calls(request)
-    reply = await backends.index.SetStatus(
-        index_pb2.SetStatusRequest(
-            caller=who.caller, project_name=project, status=body.status, reason=body.reason
-        ),
-        timeout=backends.timeout,
+    return await _serial(
+        request,
+        "SetStatus",
+        index_pb2.SetStatusRequest,
+        project_name=project,
+        status=body.status,
+        reason=body.reason,
     )
-    return SerialOut(serial=reply.serial)
 
 
 @router.put("/projects/{project}/members/{username}", response_model=RoleOut, responses=ERRORS)
@@ -122,15 +138,15 @@ async def set_member(request: Request, project: str, username: str, body: RoleIn
         raise unauthorized()
     await project_roles_first(backends, who, project)
     user = await user_named(backends, who, username)
-    reply = await backends.index.SetRole(
-        index_pb2.SetRoleRequest(
-            caller=who.caller,
-            project_name=project,
-            user_id=user.id,
-            username=user.name,
-            role=body.role,
-        ),
-        timeout=backends.timeout,
+    reply = await ask_index(
+        backends,
+        who,
+        "SetRole",
+        index_pb2.SetRoleRequest,
+        project_name=project,
+        user_id=user.id,
+        username=user.name,
+        role=body.role,
     )
     return role_out(reply)
 
@@ -138,10 +154,8 @@ async def set_member(request: Request, project: str, username: str, body: RoleIn
 @router.delete("/projects/{project}/members/{username}", status_code=204, responses=ERRORS)
 async def remove_member(request: Request, project: str, username: str) -> Response:
     """Remove a user's role (owners; the last owner stays)."""
-    backends, who = await who_calls(request)
-    await backends.index.RemoveRole(
-        index_pb2.RemoveRoleRequest(caller=who.caller, project_name=project, username=username),
-        timeout=backends.timeout,
+    await index_call(
+        request, "RemoveRole", index_pb2.RemoveRoleRequest, project_name=project, username=username
     )
     return Response(status_code=204)
 
@@ -149,19 +163,16 @@ async def remove_member(request: Request, project: str, username: str) -> Respon
 async def _yank(
     request: Request, project: str, version: str, filename: str, yanked: bool, reason: str
 ) -> SerialOut:
-    backends, who = await who_calls(request)
-    reply = await backends.index.SetYanked(
-        index_pb2.SetYankedRequest(
-            caller=who.caller,
-            project_name=project,
-            version=version,
-            filename=filename,
-            yanked=yanked,
-            reason=reason,
-        ),
-        timeout=backends.timeout,
+    return await _serial(
+        request,
+        "SetYanked",
+        index_pb2.SetYankedRequest,
+        project_name=project,
+        version=version,
+        filename=filename,
+        yanked=yanked,
+        reason=reason,
     )
-    return SerialOut(serial=reply.serial)
 
 
 @router.post("/projects/{project}/yank", response_model=SerialOut, responses=ERRORS)
@@ -180,31 +191,16 @@ async def unyank(request: Request, project: str, body: UnyankIn) -> SerialOut:
 async def delete_project(request: Request, project: str) -> SerialOut:
     """Delete the whole project (owners): its releases, files and roles. Its filenames can
     never be uploaded again; its name is free again, to whoever may create it."""
-    backends, who = await who_calls(request)
-    reply = await backends.index.Delete(
-        index_pb2.DeleteRequest(caller=who.caller, project_name=project, whole_project=True),
-        timeout=backends.timeout,
-    )
-    return SerialOut(serial=reply.serial)
+    return await _delete(request, project, whole_project=True)
 
 
 @router.delete("/projects/{project}/releases/{version}", response_model=SerialOut, responses=ERRORS)
 async def delete_release(request: Request, project: str, version: str) -> SerialOut:
     """Delete a release and its files (owners). Their filenames can never be uploaded again."""
-    backends, who = await who_calls(request)
-    reply = await backends.index.Delete(
-        index_pb2.DeleteRequest(caller=who.caller, project_name=project, version=version),
-        timeout=backends.timeout,
-    )
-    return SerialOut(serial=reply.serial)
+    return await _delete(request, project, version=version)
 
 
 @router.delete("/projects/{project}/files/{filename}", response_model=SerialOut, responses=ERRORS)
 async def delete_file(request: Request, project: str, filename: str) -> SerialOut:
     """Delete one file (owners). Its filename can never be uploaded again."""
-    backends, who = await who_calls(request)
-    reply = await backends.index.Delete(
-        index_pb2.DeleteRequest(caller=who.caller, project_name=project, filename=filename),
-        timeout=backends.timeout,
-    )
-    return SerialOut(serial=reply.serial)
+    return await _delete(request, project, filename=filename)

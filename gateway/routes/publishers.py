@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from vestry.index.v1 import index_pb2
 
 from vestry.common.protoconv import utc_datetime
-from vestry.gateway.routes._common import ERRORS, management_router, who_calls
+from vestry.gateway.routes._common import ERRORS, index_call, management_router
 from vestry.gateway.schemas import PublisherIn, PublisherOut
 
 __all__ = ["router"]
@@ -39,9 +39,8 @@ def _out(p: index_pb2.TrustedPublisher) -> PublisherOut:
     responses=_ERRORS,
 )
 async def list_publishers(request: Request, project: str) -> list[PublisherOut]:
-    backends, who = await who_calls(request)
-    reply = await backends.index.ListTrustedPublishers(
-        index_pb2.ProjectRequest(caller=who.caller, name=project), timeout=backends.timeout
+    reply = await index_call(
+        request, "ListTrustedPublishers", index_pb2.ProjectRequest, name=project
     )
     return [_out(p) for p in reply.publishers]
 
@@ -53,12 +52,13 @@ async def list_publishers(request: Request, project: str) -> list[PublisherOut]:
     responses=_ERRORS,
 )
 async def add_publisher(request: Request, project: str, body: PublisherIn) -> PublisherOut:
-    backends, who = await who_calls(request)
-    added = await backends.index.AddTrustedPublisher(
-        index_pb2.AddTrustedPublisherRequest(
-            caller=who.caller, project_name=project, issuer=body.issuer, claims=body.claims
-        ),
-        timeout=backends.timeout,
+    added = await index_call(
+        request,
+        "AddTrustedPublisher",
+        index_pb2.AddTrustedPublisherRequest,
+        project_name=project,
+        issuer=body.issuer,
+        claims=body.claims,
     )
     return _out(added)
 
@@ -68,11 +68,11 @@ async def add_publisher(request: Request, project: str, body: PublisherIn) -> Pu
 )
 async def remove_publisher(request: Request, project: str, publisher_id: str) -> Response:
     """Remove a trusted publisher; the tokens it was given stop working at once."""
-    backends, who = await who_calls(request)
-    await backends.index.RemoveTrustedPublisher(
-        index_pb2.RemoveTrustedPublisherRequest(
-            caller=who.caller, project_name=project, publisher_id=publisher_id
-        ),
-        timeout=backends.timeout,
+    await index_call(
+        request,
+        "RemoveTrustedPublisher",
+        index_pb2.RemoveTrustedPublisherRequest,
+        project_name=project,
+        publisher_id=publisher_id,
     )
     return Response(status_code=204)
