@@ -35,6 +35,7 @@ from vestry.services.index.records import (
     ReleaseData,
     UploadCheck,
     file_fields,
+    release_fields,
 )
 from vestry.services.index.reserved import ReservedNames
 from vestry.services.index.roles import Roles
@@ -232,14 +233,7 @@ class Uploads:
                 )
                 s.add(project)
                 s.flush()
-                s.add(
-                    m.Role(
-                        project_id=project.id,
-                        user_id=caller.user_id,
-                        username=caller.username,
-                        role=ProjectRole.OWNER,
-                    )
-                )
+                s.add(m.Role(project_id=project.id, role=ProjectRole.OWNER, **caller.as_member()))
                 record_event(s, caller, project.id, "project.create", {"name": project_name})
             else:
                 authorize(caller, self._roles.facts(s, caller, project), Action.UPLOAD)
@@ -261,14 +255,9 @@ class Uploads:
                 rel = m.Release(
                     id=str(uuid.uuid4()),
                     project_id=project.id,
-                    version=release.version,
+                    **release_fields(release),
                     canonical_version=canonical,
                     is_prerelease=parsed.is_prerelease,
-                    metadata_version=release.metadata_version,
-                    summary=release.summary,
-                    description=release.description,
-                    description_content_type=release.description_content_type,
-                    requires_python=release.requires_python,
                     requires_dist=json.dumps(list(release.requires_dist)),
                     extra_metadata=json.dumps(release.extra),
                     yanked=False,
