@@ -7,16 +7,17 @@ from fastapi import Request
 from fastapi.responses import Response
 from vestry.index.v1 import index_pb2
 
-from vestry.common.protoconv import utc_datetime
 from vestry.gateway.errors import HTTPError
 from vestry.gateway.routes._common import (
     ERRORS,
     ask_index,
+    for_user,
     index_call,
     management_router,
+    no_content,
     org_first,
+    out_of,
     role_out,
-    user_named,
     who_calls,
 )
 from vestry.gateway.schemas import OrgIn, OrgOut, RoleIn, RoleOut, TeamIn, TeamOut
@@ -27,19 +28,11 @@ router = management_router()
 
 
 def _org(o: index_pb2.Organization) -> OrgOut:
-    return OrgOut(
-        name=o.name,
-        created=utc_datetime(o.created),
+    return out_of(
+        OrgOut,
+        o,
         members=[role_out(r) for r in o.members],
-        teams=[
-            TeamOut(
-                name=t.name,
-                members=[m.username for m in t.members],
-                project_roles=dict(t.project_roles),
-            )
-            for t in o.teams
-        ],
-        projects=list(o.projects),
+        teams=[out_of(TeamOut, t, members=[m.username for m in t.members]) for t in o.teams],
     )
 
 
@@ -48,7 +41,7 @@ async def create_org(request: Request, body: OrgIn) -> OrgOut:
     """Found an organisation; the caller becomes its owner."""
     return _org(
         await index_call(
-            request, "CreateOrganization", index_pb2.OrganizationRequest, name=body.name
+            request, "CreateOrganization", index_pb2.OrganizationRequest(name=body.name)
         )
     )
 
@@ -57,7 +50,7 @@ async def create_org(request: Request, body: OrgIn) -> OrgOut:
 async def show_org(request: Request, org: str) -> OrgOut:
     """Members, teams and projects of an organisation (its members)."""
     return _org(
-        await index_call(request, "GetOrganization", index_pb2.OrganizationRequest, name=org)
+        await index_call(request, "GetOrganization", index_pb2.OrganizationRequest(name=org))
     )
 
 
@@ -66,43 +59,28 @@ async def set_org_member(request: Request, org: str, username: str, body: RoleIn
     """Add a member (role `member` or `owner`), or change their role (organisation owners)."""
     backends, who = await who_calls(request)
     await org_first(backends, who, org)
-    user = await user_named(backends, who, username)
-    reply = await ask_index(
-        backends,
-        who,
-        "SetOrganizationMember",
-        index_pb2.SetOrganizationMemberRequest,
-        organization=org,
-        user_id=user.id,
-        username=user.name,
-        role=body.role,
-    )
+    msg = index_pb2.SetOrganizationMemberRequest(organization=org, role=body.role)
+    reply = await for_user(backends, who, username, "SetOrganizationMember", msg)
     return role_out(reply)
 
 
 @router.delete("/orgs/{org}/members/{username}", status_code=204, responses=ERRORS)
 async def remove_org_member(request: Request, org: str, username: str) -> Response:
     """Remove a member and all their team memberships: their access ends at once."""
-    await index_call(
-        request,
-        "RemoveOrganizationMember",
-        index_pb2.RemoveOrganizationMemberRequest,
-        organization=org,
-        username=username,
-    )
-    return Response(status_code=204)
+    msg = index_pb2.RemoveOrganizationMemberRequest(organization=org, username=username)
+    return await no_content(request, "RemoveOrganizationMember", msg)
 
 
 @router.post("/orgs/{org}/teams", status_code=204, responses=ERRORS)
 async def create_team(request: Request, org: str, body: TeamIn) -> Response:
-    await index_call(request, "CreateTeam", index_pb2.TeamRequest, organization=org, team=body.name)
-    return Response(status_code=204)
+    msg = index_pb2.TeamRequest(organization=org, team=body.name)
+    return await no_content(request, "CreateTeam", msg)
 
 
 @router.delete("/orgs/{org}/teams/{team}", status_code=204, responses=ERRORS)
 async def delete_team(request: Request, org: str, team: str) -> Response:
-    await index_call(request, "DeleteTeam", index_pb2.TeamRequest, organization=org, team=team)
-    return Response(status_code=204)
+    msg = index_pb2.TeamRequest(organization=org, team=team)
+    return await no_content(request, "DeleteTeam", msg)
 
 
 @router.put("/orgs/{org}/teams/{team}/members/{username}", status_code=204, responses=ERRORS)
@@ -110,31 +88,15 @@ async def add_team_member(request: Request, org: str, team: str, username: str) 
     """Add an organisation member to a team."""
     backends, who = await who_calls(request)
     await org_first(backends, who, org)
-    user = await user_named(backends, who, username)
-    await ask_index(
-        backends,
-        who,
-        "AddTeamMember",
-        index_pb2.TeamMemberRequest,
-        organization=org,
-        team=team,
-        user_id=user.id,
-        username=user.name,
-    )
+    msg = index_pb2.TeamMemberRequest(organization=org, team=team)
+    await for_user(backends, who, username, "AddTeamMember", msg)
     return Response(status_code=204)
 
 
 @router.delete("/orgs/{org}/teams/{team}/members/{username}", status_code=204, responses=ERRORS)
 async def remove_team_member(request: Request, org: str, team: str, username: str) -> Response:
-    await index_call(
-        request,
-        "RemoveTeamMember",
-        index_pb2.TeamMemberRequest,
-        organization=org,
-        team=team,
-        username=username,
-    )
-    return Response(status_code=204)
+    msg = index_pb2.TeamMemberRequest(organization=org, team=team, username=username)
+    return await no_content(request, "RemoveTeamMember", msg)
 
 
 async def _team_role(
@@ -145,16 +107,10 @@ async def _team_role(
     backends, who = await who_calls(request)
     if role is not None and not role:
         raise HTTPError(400, "role is one of owner, maintainer, reader")
-    await ask_index(
-        backends,
-        who,
-        "SetTeamRole",
-        index_pb2.SetTeamRoleRequest,
-        organization=org,
-        team=team,
-        project_name=project,
-        role=role or "",
+    msg = index_pb2.SetTeamRoleRequest(
+        organization=org, team=team, project_name=project, role=role or ""
     )
+    await ask_index(backends, who, "SetTeamRole", msg)
     return Response(status_code=204)
 
 
@@ -174,11 +130,5 @@ async def remove_team_role(request: Request, org: str, team: str, project: str) 
 @router.put("/orgs/{org}/projects/{project}", status_code=204, responses=ERRORS)
 async def transfer_project(request: Request, org: str, project: str) -> Response:
     """Move a project into the organisation (the caller must own both)."""
-    await index_call(
-        request,
-        "TransferProject",
-        index_pb2.TransferProjectRequest,
-        project_name=project,
-        organization=org,
-    )
-    return Response(status_code=204)
+    msg = index_pb2.TransferProjectRequest(project_name=project, organization=org)
+    return await no_content(request, "TransferProject", msg)

@@ -7,24 +7,24 @@ the gateway's plain-text answers (one sentence), mapped from gRPC statuses in on
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
-from google.protobuf.message import Message
 from vestry.index.v1 import index_pb2
 
-from vestry.common.protoconv import utc_datetime
 from vestry.gateway.errors import unauthorized
 from vestry.gateway.routes._common import (
     ERRORS,
+    CallerRequest,
     ask_index,
+    for_user,
     index_call,
     management_router,
+    no_content,
+    out_of,
     project_roles_first,
     role_out,
-    user_named,
     who_calls,
 )
 from vestry.gateway.schemas import (
@@ -46,88 +46,51 @@ __all__ = ["router"]
 router = management_router()
 
 
-async def _serial(
-    request: Request, rpc: str, message: Callable[..., Message], **fields: Any
-) -> SerialOut:
+async def _serial(request: Request, rpc: str, message: CallerRequest) -> SerialOut:
     """A change the index answers with the project's new serial."""
-    reply = await index_call(request, rpc, message, **fields)
+    reply = await index_call(request, rpc, message)
     return SerialOut(serial=reply.serial)
 
 
 async def _delete(request: Request, project: str, **what: Any) -> SerialOut:
     """Delete the whole project, a release or a file, for good."""
-    return await _serial(request, "Delete", index_pb2.DeleteRequest, project_name=project, **what)
+    return await _serial(request, "Delete", index_pb2.DeleteRequest(project_name=project, **what))
 
 
 @router.get("/projects/{project}", response_model=ProjectOut, responses=ERRORS)
 async def show_project(request: Request, project: str) -> ProjectOut:
     """A project: visibility, status, roles, and its releases and files."""
     backends, who = await who_calls(request)
-    detail = await ask_index(backends, who, "GetProject", index_pb2.ProjectRequest, name=project)
+    detail = await ask_index(backends, who, "GetProject", index_pb2.ProjectRequest(name=project))
     page = await ask_index(
-        backends, who, "GetProjectPage", index_pb2.GetProjectPageRequest, name=project
+        backends, who, "GetProjectPage", index_pb2.GetProjectPageRequest(name=project)
     )
     files: dict[str, list[FileOut]] = {}
     for f in page.files:
-        files.setdefault(f.version, []).append(
-            FileOut(
-                filename=f.filename,
-                size=f.size,
-                sha256=f.sha256,
-                upload_time=utc_datetime(f.upload_time),
-                uploader=f.uploader,
-                yanked=f.yanked,
-                yanked_reason=f.yanked_reason,
-            )
-        )
-    p = detail.project
-    return ProjectOut(
-        name=p.name,
-        normalized_name=p.normalized_name,
-        visibility=p.visibility,
-        status=p.status,
-        status_reason=p.status_reason,
+        files.setdefault(f.version, []).append(out_of(FileOut, f))
+    return out_of(
+        ProjectOut,
+        detail.project,
         organization=detail.organization,
-        last_serial=p.last_serial,
-        created=utc_datetime(p.created),
         roles=[role_out(r) for r in detail.roles],
-        team_roles=[TeamRoleOut(team=t.team, role=t.role) for t in detail.team_roles],
+        team_roles=[out_of(TeamRoleOut, t) for t in detail.team_roles],
         your_permissions=list(detail.allowed_actions),
-        releases=[
-            ReleaseOut(
-                version=r.version,
-                yanked=r.yanked,
-                yanked_reason=r.yanked_reason,
-                files=files.get(r.version, []),
-            )
-            for r in page.releases
-        ],
+        releases=[out_of(ReleaseOut, r, files=files.get(r.version, [])) for r in page.releases],
     )
 
 
 @router.put("/projects/{project}/visibility", response_model=SerialOut, responses=ERRORS)
 async def set_visibility(request: Request, project: str, body: VisibilityIn) -> SerialOut:
     """Make a project private or public (owners)."""
-    return await _serial(
-        request,
-        "SetVisibility",
-        index_pb2.SetVisibilityRequest,
-        project_name=project,
-        visibility=body.visibility,
-    )
+    msg = index_pb2.SetVisibilityRequest(project_name=project, visibility=body.visibility)
+    return await _serial(request, "SetVisibility", msg)
 
 
 @router.put("/projects/{project}/status", response_model=SerialOut, responses=ERRORS)
 async def set_status(request: Request, project: str, body: StatusIn) -> SerialOut:
     """Set the PEP 792 status (owners; quarantine only by administrators)."""
-    return await _serial(
-        request,
-        "SetStatus",
-        index_pb2.SetStatusRequest,
-        project_name=project,
-        status=body.status,
-        reason=body.reason,
-    )
+    msg = index_pb2.SetStatusRequest(project_name=project, status=body.status, reason=body.reason)
+    return await _serial(request, "SetStatus", msg)
 
 
 @router.put("/projects/{project}/members/{username}", response_model=RoleOut, responses=ERRORS)
@@ -137,42 +100,25 @@ async def set_member(request: Request, project: str, username: str, body: RoleIn
     if not who.authenticated:
         raise unauthorized()
     await project_roles_first(backends, who, project)
-    user = await user_named(backends, who, username)
-    reply = await ask_index(
-        backends,
-        who,
-        "SetRole",
-        index_pb2.SetRoleRequest,
-        project_name=project,
-        user_id=user.id,
-        username=user.name,
-        role=body.role,
-    )
+    msg = index_pb2.SetRoleRequest(project_name=project, role=body.role)
+    reply = await for_user(backends, who, username, "SetRole", msg)
     return role_out(reply)
 
 
 @router.delete("/projects/{project}/members/{username}", status_code=204, responses=ERRORS)
 async def remove_member(request: Request, project: str, username: str) -> Response:
     """Remove a user's role (owners; the last owner stays)."""
-    await index_call(
-        request, "RemoveRole", index_pb2.RemoveRoleRequest, project_name=project, username=username
-    )
-    return Response(status_code=204)
+    msg = index_pb2.RemoveRoleRequest(project_name=project, username=username)
+    return await no_content(request, "RemoveRole", msg)
 
 
 async def _yank(
     request: Request, project: str, version: str, filename: str, yanked: bool, reason: str
 ) -> SerialOut:
-    return await _serial(
-        request,
-        "SetYanked",
-        index_pb2.SetYankedRequest,
-        project_name=project,
-        version=version,
-        filename=filename,
-        yanked=yanked,
-        reason=reason,
+    msg = index_pb2.SetYankedRequest(
+        project_name=project, version=version, filename=filename, yanked=yanked, reason=reason
     )
+    return await _serial(request, "SetYanked", msg)
 
 
 @router.post("/projects/{project}/yank", response_model=SerialOut, responses=ERRORS)

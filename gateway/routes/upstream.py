@@ -9,8 +9,8 @@ from fastapi import Body, Request
 from fastapi.responses import Response
 from vestry.index.v1 import index_pb2
 
-from vestry.common.protoconv import timestamp, utc_datetime
-from vestry.gateway.routes._common import ERRORS, index_call, management_router
+from vestry.common.protoconv import timestamp
+from vestry.gateway.routes._common import ERRORS, index_call, management_router, out_of
 from vestry.gateway.schemas import UpstreamRuleIn, UpstreamRuleOut
 
 __all__ = ["router"]
@@ -20,30 +20,21 @@ Rule = Literal["exempt", "merge"]
 
 
 def _out(r: index_pb2.UpstreamRule) -> UpstreamRuleOut:
-    return UpstreamRuleOut(
-        project=r.project_name,
-        rule=r.rule,
-        until=utc_datetime(r.until),
-        created=utc_datetime(r.created),
-        created_by=r.created_by,
-    )
+    return out_of(UpstreamRuleOut, r, project=r.project_name)
 
 
 async def _set(request: Request, project: str, rule: Rule, **change: Any) -> Any:
     return await index_call(
         request,
         "SetUpstreamRule",
-        index_pb2.SetUpstreamRuleRequest,
-        project_name=project,
-        rule=rule,
-        **change,
+        index_pb2.SetUpstreamRuleRequest(project_name=project, rule=rule, **change),
     )
 
 
 @router.get("/upstream/rules", response_model=list[UpstreamRuleOut], responses=ERRORS)
 async def list_rules(request: Request) -> list[UpstreamRuleOut]:
     """Every cooldown exemption and merge allow-list entry (administrators)."""
-    reply = await index_call(request, "ListUpstreamRules", index_pb2.ListUpstreamRulesRequest)
+    reply = await index_call(request, "ListUpstreamRules", index_pb2.ListUpstreamRulesRequest())
     return [_out(r) for r in reply.rules]
 
 

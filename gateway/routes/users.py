@@ -14,7 +14,7 @@ from fastapi import Query, Request
 from vestry.auth.v1 import auth_pb2
 from vestry.index.v1 import index_pb2
 
-from vestry.common.protoconv import timestamp, utc_datetime
+from vestry.common.protoconv import timestamp
 from vestry.common.vocabulary import Permission
 from vestry.gateway.backends import Backends
 from vestry.gateway.errors import HTTPError, unauthorized
@@ -24,6 +24,7 @@ from vestry.gateway.routes._common import (
     ask_index,
     index_call,
     management_router,
+    out_of,
     who_calls,
 )
 from vestry.gateway.schemas import (
@@ -43,7 +44,7 @@ router = management_router()
 
 
 def _user(u: auth_pb2.User) -> UserOut:
-    return UserOut(name=u.name, active=u.active, admin=u.admin, created=utc_datetime(u.created))
+    return out_of(UserOut, u)
 
 
 async def _admin(request: Request) -> tuple[Backends, Identity]:
@@ -114,18 +115,13 @@ async def list_projects(
     after: Annotated[str, Query(description="The `next` of the previous page")] = "",
 ) -> ProjectListOut:
     """The projects the caller can see (anonymous: the public ones), by normalised name."""
-    reply = await index_call(request, "ListProjects", index_pb2.ListProjectsRequest)
+    reply = await index_call(request, "ListProjects", index_pb2.ListProjectsRequest())
     # The index answers in normalised-name order, so the cursor is the last name shown.
     rest = [p for p in reply.projects if p.normalized_name > after] if after else reply.projects
     page = rest[:limit]
     more = len(rest) > limit
     return ProjectListOut(
-        projects=[
-            ProjectSummaryOut(
-                name=p.name, normalized_name=p.normalized_name, last_serial=p.last_serial
-            )
-            for p in page
-        ],
+        projects=[out_of(ProjectSummaryOut, p) for p in page],
         total=len(reply.projects),
         next=page[-1].normalized_name if more and page else None,
     )
@@ -136,10 +132,10 @@ async def downloads(request: Request, project: str) -> DownloadsOut:
     """Downloads per file and in all (counted by the gateways, sent every few seconds)."""
     backends, who = await who_calls(request)
     counts = await ask_index(
-        backends, who, "GetDownloadCounts", index_pb2.ProjectRequest, name=project
+        backends, who, "GetDownloadCounts", index_pb2.ProjectRequest(name=project)
     )
     page = await ask_index(
-        backends, who, "GetProjectPage", index_pb2.GetProjectPageRequest, name=project
+        backends, who, "GetProjectPage", index_pb2.GetProjectPageRequest(name=project)
     )
     files = {f.filename: 0 for f in page.files}
     files.update({c.filename: c.count for c in counts.files})
@@ -153,12 +149,8 @@ async def set_upload_time(
     request: Request, project: str, filename: str, body: UploadTimeIn
 ) -> SerialOut:
     """Set a file's upload time (administrators; `vestry import` keeps the source's)."""
-    reply = await index_call(
-        request,
-        "SetUploadTime",
-        index_pb2.SetUploadTimeRequest,
-        project_name=project,
-        filename=filename,
-        upload_time=timestamp(body.upload_time),
+    msg = index_pb2.SetUploadTimeRequest(
+        project_name=project, filename=filename, upload_time=timestamp(body.upload_time)
     )
+    reply = await index_call(request, "SetUploadTime", msg)
     return SerialOut(serial=reply.serial)
