@@ -5,7 +5,11 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint protos check-protos venv clean
+# The gRPC code is generated from these at install time (hatch_build.py): a changed .proto
+# reinstalls, which regenerates.
+PROTOS := $(wildcard protos/vestry/*/v1/*.proto)
+
+.PHONY: serve test lint protos venv clean
 
 venv: $(STAMP)
 
@@ -14,12 +18,12 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # What `vestry up` needs, and no more.
-$(RUNTIME): pyproject.toml | $(BIN)/python
+$(RUNTIME): pyproject.toml hatch_build.py $(PROTOS) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $(RUNTIME)
 
 # Plus the test and development tools.
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml hatch_build.py $(PROTOS) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
 	touch $(RUNTIME) $(STAMP)
 
@@ -36,14 +40,9 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+## Regenerate the gRPC code and stubs in place (what every install does), without reinstalling.
 protos: $(STAMP)
-	PYTHON=$(BIN)/python scripts/gen_protos.sh
-
-## Fails when the checked-in generated code does not match the protos.
-check-protos: $(STAMP)
-	PYTHON=$(BIN)/python scripts/gen_protos.sh
-	git diff --exit-code -- protos/ || (echo "generated code is stale: run 'make protos'" >&2; exit 1)
-	test -z "$$(git status --porcelain -- protos/)" || (git status --porcelain -- protos/; echo "untracked generated files: run 'make protos' and commit" >&2; exit 1)
+	$(BIN)/python hatch_build.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

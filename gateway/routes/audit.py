@@ -8,9 +8,8 @@ from typing import Annotated
 from fastapi import Query, Request
 from vestry.index.v1 import index_pb2
 
-from vestry.common.protoconv import utc_datetime
 from vestry.gateway.errors import unauthorized
-from vestry.gateway.routes._common import ERRORS, management_router, who_calls
+from vestry.gateway.routes._common import ERRORS, ask_index, management_router, out_of, who_calls
 from vestry.gateway.schemas import EventOut
 
 __all__ = ["router"]
@@ -30,21 +29,6 @@ async def events(
     backends, who = await who_calls(request)
     if not who.authenticated:
         raise unauthorized()
-    reply = await backends.index.ListEvents(
-        index_pb2.ListEventsRequest(
-            caller=who.caller, project_name=project, limit=limit, before_id=before
-        ),
-        timeout=backends.timeout,
-    )
-    return [
-        EventOut(
-            id=e.id,
-            at=utc_datetime(e.at),
-            project_id=e.project_id,
-            kind=e.kind,
-            user=e.user,
-            token_id=e.token_id,
-            detail=json.loads(e.detail_json or "{}"),
-        )
-        for e in reply.events
-    ]
+    msg = index_pb2.ListEventsRequest(project_name=project, limit=limit, before_id=before)
+    reply = await ask_index(backends, who, "ListEvents", msg)
+    return [out_of(EventOut, e, detail=json.loads(e.detail_json or "{}")) for e in reply.events]

@@ -7,18 +7,24 @@ the gateway's plain-text answers (one sentence), mapped from gRPC statuses in on
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
 from fastapi.responses import Response
 from vestry.index.v1 import index_pb2
 
-from vestry.common.protoconv import utc_datetime
 from vestry.gateway.errors import unauthorized
 from vestry.gateway.routes._common import (
     ERRORS,
+    CallerRequest,
+    ask_index,
+    for_user,
+    index_call,
     management_router,
+    no_content,
+    out_of,
     project_roles_first,
     role_out,
-    user_named,
     who_calls,
 )
 from vestry.gateway.schemas import (
@@ -40,78 +46,51 @@ __all__ = ["router"]
 router = management_router()
 
 
+async def _serial(request: Request, rpc: str, message: CallerRequest) -> SerialOut:
+    """A change the index answers with the project's new serial."""
+    reply = await index_call(request, rpc, message)
+    return SerialOut(serial=reply.serial)
+
+
+async def _delete(request: Request, project: str, **what: Any) -> SerialOut:
+    """Delete the whole project, a release or a file, for good."""
+    return await _serial(request, "Delete", index_pb2.DeleteRequest(project_name=project, **what))
+
+
 @router.get("/projects/{project}", response_model=ProjectOut, responses=ERRORS)
 async def show_project(request: Request, project: str) -> ProjectOut:
     """A project: visibility, status, roles, and its releases and files."""
     backends, who = await who_calls(request)
-    detail = await backends.index.GetProject(
-        index_pb2.ProjectRequest(caller=who.caller, name=project), timeout=backends.timeout
-    )
-    page = await backends.index.GetProjectPage(
-        index_pb2.GetProjectPageRequest(caller=who.caller, name=project), timeout=backends.timeout
+    detail = await ask_index(backends, who, "GetProject", index_pb2.ProjectRequest(name=project))
+    page = await ask_index(
+        backends, who, "GetProjectPage", index_pb2.GetProjectPageRequest(name=project)
     )
     files: dict[str, list[FileOut]] = {}
     for f in page.files:
-        files.setdefault(f.version, []).append(
-            FileOut(
-                filename=f.filename,
-                size=f.size,
-                sha256=f.sha256,
-                upload_time=utc_datetime(f.upload_time),
-                uploader=f.uploader,
-                yanked=f.yanked,
-                yanked_reason=f.yanked_reason,
-            )
-        )
-    p = detail.project
-    return ProjectOut(
-        name=p.name,
-        normalized_name=p.normalized_name,
-        visibility=p.visibility,
-        status=p.status,
-        status_reason=p.status_reason,
+        files.setdefault(f.version, []).append(out_of(FileOut, f))
+    return out_of(
+        ProjectOut,
+        detail.project,
         organization=detail.organization,
-        last_serial=p.last_serial,
-        created=utc_datetime(p.created),
         roles=[role_out(r) for r in detail.roles],
-        team_roles=[TeamRoleOut(team=t.team, role=t.role) for t in detail.team_roles],
+        team_roles=[out_of(TeamRoleOut, t) for t in detail.team_roles],
         your_permissions=list(detail.allowed_actions),
-        releases=[
-            ReleaseOut(
-                version=r.version,
-                yanked=r.yanked,
-                yanked_reason=r.yanked_reason,
-                files=files.get(r.version, []),
-            )
-            for r in page.releases
-        ],
+        releases=[out_of(ReleaseOut, r, files=files.get(r.version, [])) for r in page.releases],
     )
 
 
 @router.put("/projects/{project}/visibility", response_model=SerialOut, responses=ERRORS)
 async def set_visibility(request: Request, project: str, body: VisibilityIn) -> SerialOut:
     """Make a project private or public (owners)."""
-    backends, who = await who_calls(request)
-    reply = await backends.index.SetVisibility(
-        index_pb2.SetVisibilityRequest(
-            caller=who.caller, project_name=project, visibility=body.visibility
-        ),
-        timeout=backends.timeout,
-    )
-    return SerialOut(serial=reply.serial)
+    msg = index_pb2.SetVisibilityRequest(project_name=project, visibility=body.visibility)
+    return await _serial(request, "SetVisibility", msg)
 
 
 @router.put("/projects/{project}/status", response_model=SerialOut, responses=ERRORS)
 async def set_status(request: Request, project: str, body: StatusIn) -> SerialOut:
     """Set the PEP 792 status (owners; quarantine only by administrators)."""
-    backends, who = await who_calls(request)
-    reply = await backends.index.SetStatus(
-        index_pb2.SetStatusRequest(
-            caller=who.caller, project_name=project, status=body.status, reason=body.reason
-        ),
-        timeout=backends.timeout,
-    )
-    return SerialOut(serial=reply.serial)
+    msg = index_pb2.SetStatusRequest(project_name=project, status=body.status, reason=body.reason)
+    return await _serial(request, "SetStatus", msg)
 
 
 @router.put("/projects/{project}/members/{username}", response_model=RoleOut, responses=ERRORS)
@@ -121,47 +100,25 @@ async def set_member(request: Request, project: str, username: str, body: RoleIn
     if not who.authenticated:
         raise unauthorized()
     await project_roles_first(backends, who, project)
-    user = await user_named(backends, who, username)
-    reply = await backends.index.SetRole(
-        index_pb2.SetRoleRequest(
-            caller=who.caller,
-            project_name=project,
-            user_id=user.id,
-            username=user.name,
-            role=body.role,
-        ),
-        timeout=backends.timeout,
-    )
+    msg = index_pb2.SetRoleRequest(project_name=project, role=body.role)
+    reply = await for_user(backends, who, username, "SetRole", msg)
     return role_out(reply)
 
 
 @router.delete("/projects/{project}/members/{username}", status_code=204, responses=ERRORS)
 async def remove_member(request: Request, project: str, username: str) -> Response:
     """Remove a user's role (owners; the last owner stays)."""
-    backends, who = await who_calls(request)
-    await backends.index.RemoveRole(
-        index_pb2.RemoveRoleRequest(caller=who.caller, project_name=project, username=username),
-        timeout=backends.timeout,
-    )
-    return Response(status_code=204)
+    msg = index_pb2.RemoveRoleRequest(project_name=project, username=username)
+    return await no_content(request, "RemoveRole", msg)
 
 
 async def _yank(
     request: Request, project: str, version: str, filename: str, yanked: bool, reason: str
 ) -> SerialOut:
-    backends, who = await who_calls(request)
-    reply = await backends.index.SetYanked(
-        index_pb2.SetYankedRequest(
-            caller=who.caller,
-            project_name=project,
-            version=version,
-            filename=filename,
-            yanked=yanked,
-            reason=reason,
-        ),
-        timeout=backends.timeout,
+    msg = index_pb2.SetYankedRequest(
+        project_name=project, version=version, filename=filename, yanked=yanked, reason=reason
     )
-    return SerialOut(serial=reply.serial)
+    return await _serial(request, "SetYanked", msg)
 
 
 @router.post("/projects/{project}/yank", response_model=SerialOut, responses=ERRORS)
@@ -180,31 +137,16 @@ async def unyank(request: Request, project: str, body: UnyankIn) -> SerialOut:
 async def delete_project(request: Request, project: str) -> SerialOut:
     """Delete the whole project (owners): its releases, files and roles. Its filenames can
     never be uploaded again; its name is free again, to whoever may create it."""
-    backends, who = await who_calls(request)
-    reply = await backends.index.Delete(
-        index_pb2.DeleteRequest(caller=who.caller, project_name=project, whole_project=True),
-        timeout=backends.timeout,
-    )
-    return SerialOut(serial=reply.serial)
+    return await _delete(request, project, whole_project=True)
 
 
 @router.delete("/projects/{project}/releases/{version}", response_model=SerialOut, responses=ERRORS)
 async def delete_release(request: Request, project: str, version: str) -> SerialOut:
     """Delete a release and its files (owners). Their filenames can never be uploaded again."""
-    backends, who = await who_calls(request)
-    reply = await backends.index.Delete(
-        index_pb2.DeleteRequest(caller=who.caller, project_name=project, version=version),
-        timeout=backends.timeout,
-    )
-    return SerialOut(serial=reply.serial)
+    return await _delete(request, project, version=version)
 
 
 @router.delete("/projects/{project}/files/{filename}", response_model=SerialOut, responses=ERRORS)
 async def delete_file(request: Request, project: str, filename: str) -> SerialOut:
     """Delete one file (owners). Its filename can never be uploaded again."""
-    backends, who = await who_calls(request)
-    reply = await backends.index.Delete(
-        index_pb2.DeleteRequest(caller=who.caller, project_name=project, filename=filename),
-        timeout=backends.timeout,
-    )
-    return SerialOut(serial=reply.serial)
+    return await _delete(request, project, filename=filename)

@@ -7,8 +7,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from vestry.index.v1 import index_pb2
 
-from vestry.common.protoconv import utc_datetime
-from vestry.gateway.routes._common import ERRORS, management_router, who_calls
+from vestry.gateway.routes._common import ERRORS, index_call, management_router, no_content, out_of
 from vestry.gateway.schemas import PublisherIn, PublisherOut
 
 __all__ = ["router"]
@@ -23,14 +22,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 
 
 def _out(p: index_pb2.TrustedPublisher) -> PublisherOut:
-    return PublisherOut(
-        id=p.id,
-        project=p.project_name,
-        issuer=p.issuer,
-        claims=dict(p.claims),
-        created_by=p.created_by,
-        created=utc_datetime(p.created),
-    )
+    return out_of(PublisherOut, p, project=p.project_name)
 
 
 @router.get(
@@ -39,10 +31,8 @@ def _out(p: index_pb2.TrustedPublisher) -> PublisherOut:
     responses=_ERRORS,
 )
 async def list_publishers(request: Request, project: str) -> list[PublisherOut]:
-    backends, who = await who_calls(request)
-    reply = await backends.index.ListTrustedPublishers(
-        index_pb2.ProjectRequest(caller=who.caller, name=project), timeout=backends.timeout
-    )
+    msg = index_pb2.ProjectRequest(name=project)
+    reply = await index_call(request, "ListTrustedPublishers", msg)
     return [_out(p) for p in reply.publishers]
 
 
@@ -53,13 +43,10 @@ async def list_publishers(request: Request, project: str) -> list[PublisherOut]:
     responses=_ERRORS,
 )
 async def add_publisher(request: Request, project: str, body: PublisherIn) -> PublisherOut:
-    backends, who = await who_calls(request)
-    added = await backends.index.AddTrustedPublisher(
-        index_pb2.AddTrustedPublisherRequest(
-            caller=who.caller, project_name=project, issuer=body.issuer, claims=body.claims
-        ),
-        timeout=backends.timeout,
+    msg = index_pb2.AddTrustedPublisherRequest(
+        project_name=project, issuer=body.issuer, claims=body.claims
     )
+    added = await index_call(request, "AddTrustedPublisher", msg)
     return _out(added)
 
 
@@ -68,11 +55,5 @@ async def add_publisher(request: Request, project: str, body: PublisherIn) -> Pu
 )
 async def remove_publisher(request: Request, project: str, publisher_id: str) -> Response:
     """Remove a trusted publisher; the tokens it was given stop working at once."""
-    backends, who = await who_calls(request)
-    await backends.index.RemoveTrustedPublisher(
-        index_pb2.RemoveTrustedPublisherRequest(
-            caller=who.caller, project_name=project, publisher_id=publisher_id
-        ),
-        timeout=backends.timeout,
-    )
-    return Response(status_code=204)
+    msg = index_pb2.RemoveTrustedPublisherRequest(project_name=project, publisher_id=publisher_id)
+    return await no_content(request, "RemoveTrustedPublisher", msg)

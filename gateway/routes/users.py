@@ -14,12 +14,19 @@ from fastapi import Query, Request
 from vestry.auth.v1 import auth_pb2
 from vestry.index.v1 import index_pb2
 
-from vestry.common.protoconv import timestamp, utc_datetime
+from vestry.common.protoconv import timestamp
 from vestry.common.vocabulary import Permission
 from vestry.gateway.backends import Backends
 from vestry.gateway.errors import HTTPError, unauthorized
 from vestry.gateway.identity import Identity
-from vestry.gateway.routes._common import ERRORS, management_router, who_calls
+from vestry.gateway.routes._common import (
+    ERRORS,
+    ask_index,
+    index_call,
+    management_router,
+    out_of,
+    who_calls,
+)
 from vestry.gateway.schemas import (
     DownloadsOut,
     NewUserOut,
@@ -37,7 +44,7 @@ router = management_router()
 
 
 def _user(u: auth_pb2.User) -> UserOut:
-    return UserOut(name=u.name, active=u.active, admin=u.admin, created=utc_datetime(u.created))
+    return out_of(UserOut, u)
 
 
 async def _admin(request: Request) -> tuple[Backends, Identity]:
@@ -108,21 +115,13 @@ async def list_projects(
     after: Annotated[str, Query(description="The `next` of the previous page")] = "",
 ) -> ProjectListOut:
     """The projects the caller can see (anonymous: the public ones), by normalised name."""
-    backends, who = await who_calls(request)
-    reply = await backends.index.ListProjects(
-        index_pb2.ListProjectsRequest(caller=who.caller), timeout=backends.timeout
-    )
+    reply = await index_call(request, "ListProjects", index_pb2.ListProjectsRequest())
     # The index answers in normalised-name order, so the cursor is the last name shown.
     rest = [p for p in reply.projects if p.normalized_name > after] if after else reply.projects
     page = rest[:limit]
     more = len(rest) > limit
     return ProjectListOut(
-        projects=[
-            ProjectSummaryOut(
-                name=p.name, normalized_name=p.normalized_name, last_serial=p.last_serial
-            )
-            for p in page
-        ],
+        projects=[out_of(ProjectSummaryOut, p) for p in page],
         total=len(reply.projects),
         next=page[-1].normalized_name if more and page else None,
     )
@@ -132,11 +131,11 @@ async def list_projects(
 async def downloads(request: Request, project: str) -> DownloadsOut:
     """Downloads per file and in all (counted by the gateways, sent every few seconds)."""
     backends, who = await who_calls(request)
-    counts = await backends.index.GetDownloadCounts(
-        index_pb2.ProjectRequest(caller=who.caller, name=project), timeout=backends.timeout
+    counts = await ask_index(
+        backends, who, "GetDownloadCounts", index_pb2.ProjectRequest(name=project)
     )
-    page = await backends.index.GetProjectPage(
-        index_pb2.GetProjectPageRequest(caller=who.caller, name=project), timeout=backends.timeout
+    page = await ask_index(
+        backends, who, "GetProjectPage", index_pb2.GetProjectPageRequest(name=project)
     )
     files = {f.filename: 0 for f in page.files}
     files.update({c.filename: c.count for c in counts.files})
@@ -150,12 +149,8 @@ async def set_upload_time(
     request: Request, project: str, filename: str, body: UploadTimeIn
 ) -> SerialOut:
     """Set a file's upload time (administrators; `vestry import` keeps the source's)."""
-    backends, who = await who_calls(request)
-    when = timestamp(body.upload_time)
-    reply = await backends.index.SetUploadTime(
-        index_pb2.SetUploadTimeRequest(
-            caller=who.caller, project_name=project, filename=filename, upload_time=when
-        ),
-        timeout=backends.timeout,
+    msg = index_pb2.SetUploadTimeRequest(
+        project_name=project, filename=filename, upload_time=timestamp(body.upload_time)
     )
+    reply = await index_call(request, "SetUploadTime", msg)
     return SerialOut(serial=reply.serial)

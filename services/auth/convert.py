@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vestry.auth.v1 import auth_pb2
 
-from vestry.common.protoconv import optional_set, timestamp
+from vestry.common.protoconv import message_of, optional_set
 from vestry.services.auth.caveats import Scope
 from vestry.services.auth.service import TokenRecord, UserRecord
 
@@ -48,22 +48,8 @@ def scope_from_proto(msg: auth_pb2.Scope) -> Scope:
 
 
 def user_to_proto(user: UserRecord) -> auth_pb2.User:
-    return auth_pb2.User(
-        id=user.id,
-        name=user.name,
-        active=user.active,
-        admin=user.admin,
-        created=timestamp(user.created),
-    )
+    return message_of(auth_pb2.User, user)
 
 
 def token_to_proto(token: TokenRecord) -> auth_pb2.TokenInfo:
-    return auth_pb2.TokenInfo(
-        id=token.id,
-        name=token.name,
-        user_id=token.user_id,
-        created=timestamp(token.created),
-        expires=timestamp(token.expires),
-        last_used=timestamp(token.last_used),
-        caveats=scope_to_proto(token.caveats),
-    )
+    return message_of(auth_pb2.TokenInfo, token, caveats=scope_to_proto(token.caveats))

@@ -91,6 +91,10 @@ class Caller:
     token_permissions: frozenset[str] | None = None
     token_publisher_ids: frozenset[str] | None = None
 
+    def as_member(self) -> dict[str, str]:
+        """The caller as a member row keeps it (a role, an organisation seat): id and name."""
+        return {"user_id": self.user_id, "username": self.username}
+
     def token_allows(self, action: Action, project_name: str, project_id: str) -> bool:
         if self.token_permissions is not None and (
             TOKEN_PERMISSION[action] not in self.token_permissions

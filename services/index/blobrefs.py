@@ -10,6 +10,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vestry.services.index import models as m
+from vestry.services.index.txn import keyset_pages
 from vestry.services.index.upstream import upstream_blob_references
 
 __all__ = ["BlobReference", "blob_references"]
@@ -39,33 +40,22 @@ def blob_references(
     gc's grace period covers that, because its blob was written moments before.
     """
     sessions = source if isinstance(source, sessionmaker) else sessionmaker(source)
-    after = ""
-    while True:
-        with sessions() as s:
-            rows = s.execute(
-                select(
-                    m.File.id,
-                    m.File.filename,
-                    m.File.blob_key,
-                    m.File.sha256,
-                    m.File.size,
-                    m.File.metadata_blob_key,
-                    m.File.metadata_sha256,
-                    m.Project.name,
-                )
-                .join(m.Project, m.Project.id == m.File.project_id)
-                .where(m.File.id > after)
-                .order_by(m.File.id)
-                .limit(page)
-            ).all()
-        if not rows:
-            break
+    files = select(
+        m.File.id,
+        m.File.filename,
+        m.File.blob_key,
+        m.File.sha256,
+        m.File.size,
+        m.File.metadata_blob_key,
+        m.File.metadata_sha256,
+        m.Project.name,
+    ).join(m.Project, m.Project.id == m.File.project_id)
+    for rows in keyset_pages(sessions, files, m.File.id, "", page):
         refs: list[BlobReference] = []
-        for file_id, filename, key, sha256, size, md_key, md_sha256, project in rows:
+        for _, filename, key, sha256, size, md_key, md_sha256, project in rows:
             refs.append(BlobReference(key, "file", project, filename, sha256, size))
             if md_key:
                 refs.append(BlobReference(md_key, "metadata", project, filename, md_sha256, 0))
-            after = file_id
         yield refs
     # Then the upstream proxy's cache (docs/proxy.md): kept and checked like uploads.
     for cached in upstream_blob_references(sessions, page):

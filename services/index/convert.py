@@ -6,7 +6,7 @@ import json
 
 from vestry.index.v1 import index_pb2
 
-from vestry.common.protoconv import optional_set, timestamp
+from vestry.common.protoconv import message_of, optional_set
 from vestry.services.index.access import Caller
 from vestry.services.index.blobrefs import BlobReference
 from vestry.services.index.publishers import PublisherData
@@ -20,6 +20,8 @@ from vestry.services.index.records import (
     ReleaseData,
     ReservedData,
     RoleData,
+    file_fields,
+    release_fields,
 )
 
 _EXTRA_FIELDS = (
@@ -53,34 +55,16 @@ def caller_from_proto(msg: index_pb2.Caller) -> Caller:
 
 
 def project_to_proto(p: ProjectData) -> index_pb2.Project:
-    return index_pb2.Project(
-        id=p.id,
-        name=p.name,
-        normalized_name=p.normalized_name,
-        visibility=p.visibility,
-        status=p.status,
-        status_reason=p.status_reason,
-        last_serial=p.last_serial,
-        created=timestamp(p.created),
-    )
+    return message_of(index_pb2.Project, p)
 
 
 def release_to_proto(r: ReleaseData) -> index_pb2.Release:
     extra = r.extra
-    return index_pb2.Release(
-        version=r.version,
-        canonical_version=r.canonical_version,
-        summary=r.summary,
-        description=r.description,
-        description_content_type=r.description_content_type,
-        requires_python=r.requires_python,
-        requires_dist=list(r.requires_dist),
-        yanked=r.yanked,
-        yanked_reason=r.yanked_reason,
-        created=timestamp(r.created),
+    return message_of(
+        index_pb2.Release,
+        r,
         classifiers=list(extra.get("classifiers", [])),
         project_urls=dict(extra.get("project_urls", {})),
-        metadata_version=r.metadata_version,
         **{k: str(extra.get(k, "")) for k in _EXTRA_FIELDS},
     )
 
@@ -91,57 +75,15 @@ def release_from_proto(msg: index_pb2.Release) -> ReleaseData:
         extra["classifiers"] = list(msg.classifiers)
     if msg.project_urls:
         extra["project_urls"] = dict(msg.project_urls)
-    return ReleaseData(
-        version=msg.version,
-        summary=msg.summary,
-        description=msg.description,
-        description_content_type=msg.description_content_type,
-        requires_python=msg.requires_python,
-        requires_dist=tuple(msg.requires_dist),
-        metadata_version=msg.metadata_version,
-        extra=extra,
-    )
+    return ReleaseData(**release_fields(msg), requires_dist=tuple(msg.requires_dist), extra=extra)
 
 
 def file_to_proto(f: FileData) -> index_pb2.FileRecord:
-    return index_pb2.FileRecord(
-        project_name=f.project_name,
-        filename=f.filename,
-        version=f.version,
-        packagetype=f.packagetype,
-        python_version=f.python_version,
-        requires_python=f.requires_python,
-        size=f.size,
-        sha256=f.sha256,
-        blake2b_256=f.blake2b_256,
-        md5=f.md5,
-        blob_key=f.blob_key,
-        metadata_blob_key=f.metadata_blob_key,
-        metadata_sha256=f.metadata_sha256,
-        upload_time=timestamp(f.upload_time),
-        uploader=f.uploader,
-        yanked=f.yanked,
-        yanked_reason=f.yanked_reason,
-        project_id=f.project_id,
-        project_visibility=f.project_visibility,
-    )
+    return message_of(index_pb2.FileRecord, f)
 
 
 def file_from_proto(msg: index_pb2.FileRecord) -> FileData:
-    return FileData(
-        filename=msg.filename,
-        version=msg.version,
-        packagetype=msg.packagetype,
-        python_version=msg.python_version,
-        requires_python=msg.requires_python,
-        size=msg.size,
-        sha256=msg.sha256,
-        blake2b_256=msg.blake2b_256,
-        md5=msg.md5,
-        blob_key=msg.blob_key,
-        metadata_blob_key=msg.metadata_blob_key,
-        metadata_sha256=msg.metadata_sha256,
-    )
+    return FileData(**file_fields(msg), version=msg.version)
 
 
 def role_to_proto(r: RoleData) -> index_pb2.RoleEntry:
@@ -159,21 +101,13 @@ def detail_to_proto(d: ProjectDetail) -> index_pb2.ProjectDetail:
 
 
 def event_to_proto(e: EventData) -> index_pb2.Event:
-    return index_pb2.Event(
-        id=e.id,
-        at=timestamp(e.at),
-        project_id=e.project_id,
-        kind=e.kind,
-        user=e.user,
-        token_id=e.token_id,
-        detail_json=json.dumps(e.detail, sort_keys=True),
-    )
+    return message_of(index_pb2.Event, e, detail_json=json.dumps(e.detail, sort_keys=True))
 
 
 def organization_to_proto(o: OrganizationData) -> index_pb2.Organization:
-    return index_pb2.Organization(
-        name=o.name,
-        created=timestamp(o.created),
+    return message_of(
+        index_pb2.Organization,
+        o,
         members=[role_to_proto(r) for r in o.members],
         teams=[
             index_pb2.Team(
@@ -183,7 +117,6 @@ def organization_to_proto(o: OrganizationData) -> index_pb2.Organization:
             )
             for t in o.teams
         ],
-        projects=o.projects,
     )
 
 
@@ -207,23 +140,8 @@ _BLOB_KINDS = {
 
 
 def blob_reference_to_proto(r: BlobReference) -> index_pb2.BlobReference:
-    return index_pb2.BlobReference(
-        blob_key=r.blob_key,
-        kind=_BLOB_KINDS[r.kind],
-        project_name=r.project_name,
-        filename=r.filename,
-        expected_sha256=r.expected_sha256,
-        expected_size=r.expected_size,
-        upstream_cache=r.upstream_cache,
-    )
+    return message_of(index_pb2.BlobReference, r, kind=_BLOB_KINDS[r.kind])
 
 
 def publisher_to_proto(p: PublisherData) -> index_pb2.TrustedPublisher:
-    return index_pb2.TrustedPublisher(
-        id=p.id,
-        project_name=p.project_name,
-        issuer=p.issuer,
-        claims=p.claims,
-        created_by=p.created_by,
-        created=timestamp(p.created),
-    )
+    return message_of(index_pb2.TrustedPublisher, p)

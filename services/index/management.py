@@ -15,10 +15,9 @@ from vestry.common.versions import parse_version
 from vestry.common.vocabulary import ProjectRole, ProjectStatus, Visibility, values
 from vestry.services.index import models as m
 from vestry.services.index.access import ROLES, Action, Caller, can, require_admin
-from vestry.services.index.errors import LastOwner
 from vestry.services.index.orgs import Organizations
 from vestry.services.index.records import EventData, ProjectDetail, RoleData, TeamRoleData
-from vestry.services.index.roles import Roles
+from vestry.services.index.roles import Roles, keep_an_owner
 from vestry.services.index.rows import project_data, utc
 from vestry.services.index.txn import bump_serial, record_event, write_session
 from vestry.services.index.upstream import record_tombstone
@@ -320,15 +319,7 @@ class Management:
     def _keep_an_owner(s: Session, project: m.Project, leaving_user_id: str) -> None:
         if project.organization_id:
             return  # the organisation's owners remain owners of the project
-        others = s.scalar(
-            select(m.Role.id).where(
-                m.Role.project_id == project.id,
-                m.Role.role == ProjectRole.OWNER,
-                m.Role.user_id != leaving_user_id,
-            )
-        )
-        if others is None:
-            raise LastOwner("a project")
+        keep_an_owner(s, "project", project.id, leaving_user_id)
 
     def transfer_to_organization(self, caller: Caller, project_name: str, org_name: str) -> None:
         """Move a project into an organisation: the caller must own both. Raises

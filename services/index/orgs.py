@@ -23,9 +23,9 @@ from vestry.services.index.access import (
     authorize_org,
     may_create_org,
 )
-from vestry.services.index.errors import LastOwner
 from vestry.services.index.names import normalize, validate_project_name
 from vestry.services.index.records import OrganizationData, RoleData, TeamData
+from vestry.services.index.roles import keep_an_owner
 from vestry.services.index.rows import utc
 from vestry.services.index.txn import record_event, write_session
 
@@ -106,10 +106,7 @@ class Organizations:
             s.flush()
             s.add(
                 m.OrganizationMember(
-                    organization_id=org.id,
-                    user_id=caller.user_id,
-                    username=caller.username,
-                    role=OrgRole.OWNER,
+                    organization_id=org.id, role=OrgRole.OWNER, **caller.as_member()
                 )
             )
             record_event(s, caller, None, "org.create", {"organization": normalized})
@@ -182,7 +179,7 @@ class Organizations:
                 )
             else:
                 if row.role == OrgRole.OWNER and role != OrgRole.OWNER:
-                    self._keep_an_owner(s, org, user_id)
+                    keep_an_owner(s, "organisation", org.id, user_id)
                 row.role, row.username = role, username
             record_event(
                 s,
@@ -206,7 +203,7 @@ class Organizations:
             if row is None:
                 raise NotFound(f"{username!r} is not a member of {org.name!r}")
             if row.role == OrgRole.OWNER:
-                self._keep_an_owner(s, org, row.user_id)
+                keep_an_owner(s, "organisation", org.id, row.user_id)
             team_ids = select(m.Team.id).where(m.Team.organization_id == org.id)
             s.execute(
                 delete(m.TeamMember).where(
@@ -217,18 +214,6 @@ class Organizations:
             record_event(
                 s, caller, None, "org.member.remove", {"organization": org.name, "user": username}
             )
-
-    @staticmethod
-    def _keep_an_owner(s: Session, org: m.Organization, leaving_user_id: str) -> None:
-        others = s.scalar(
-            select(m.OrganizationMember.id).where(
-                m.OrganizationMember.organization_id == org.id,
-                m.OrganizationMember.role == OrgRole.OWNER,
-                m.OrganizationMember.user_id != leaving_user_id,
-            )
-        )
-        if others is None:
-            raise LastOwner("an organisation")
 
     # ---- teams -----------------------------------------------------------------------------
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,48 @@ class ReleaseData:
     yanked: bool = False
     yanked_reason: str = ""
     created: datetime | None = None
+
+
+# The fields a file and a release are stored with, as an upload gives them: the same names on
+# the rows (models.File, models.Release), the records and the protos, copied between them by name.
+RELEASE_FIELDS = (
+    "version",
+    "summary",
+    "description",
+    "description_content_type",
+    "requires_python",
+    "metadata_version",
+)
+FILE_FIELDS = (
+    "filename",
+    "packagetype",
+    "python_version",
+    "requires_python",
+    "size",
+    "sha256",
+    "blake2b_256",
+    "md5",
+    "blob_key",
+    "metadata_blob_key",
+    "metadata_sha256",
+)
+
+
+def file_fields(source: object) -> dict[str, Any]:
+    """`source`'s stored file fields (FILE_FIELDS) by name: of a row, a record or a proto."""
+    return {name: getattr(source, name) for name in FILE_FIELDS}
+
+
+def release_fields(source: object) -> dict[str, Any]:
+    """`source`'s stored release fields (RELEASE_FIELDS) by name."""
+    return {name: getattr(source, name) for name in RELEASE_FIELDS}
+
+
+def record_of(record: type[R], source: object, **given: Any) -> R:
+    """A `record` (a dataclass) of `source`'s attributes named as its fields, but for those
+    `given`: how an ORM row becomes its record. A field `source` lacks keeps its default."""
+    names = {f.name for f in fields(record)} - given.keys()  # type: ignore[arg-type]
+    return record(**{n: getattr(source, n) for n in names if hasattr(source, n)}, **given)
 
 
 @dataclass(frozen=True)

@@ -6,16 +6,45 @@ The rules themselves (which role allows which action, what a token restricts) ar
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select, union
 from sqlalchemy.orm import Session, sessionmaker
 
-from vestry.common.vocabulary import OrgRole
+from vestry.common.vocabulary import OrgRole, ProjectRole
 from vestry.services.index import models as m
 from vestry.services.index.access import Action, Caller, ProjectFacts, authorize, can
+from vestry.services.index.errors import LastOwner
 from vestry.services.index.names import normalize
 from vestry.services.index.publishers import roles_of
 
-__all__ = ["Roles"]
+__all__ = ["Roles", "keep_an_owner"]
+
+
+# Who must keep an owner: the member rows, the column naming what they are members of, the
+# owner role there, and how an error names it.
+_OWNED: dict[str, tuple[type[m.Role] | type[m.OrganizationMember], Any, str, str]] = {
+    "project": (m.Role, m.Role.project_id, ProjectRole.OWNER, "a project"),
+    "organisation": (
+        m.OrganizationMember,
+        m.OrganizationMember.organization_id,
+        OrgRole.OWNER,
+        "an organisation",
+    ),
+}
+
+
+def keep_an_owner(s: Session, kind: str, owned_id: str, leaving_user_id: str) -> None:
+    """Raises LastOwner unless a member other than `leaving_user_id` owns the project or the
+    organisation (`kind`) of id `owned_id`."""
+    members, of, owner, what = _OWNED[kind]
+    others = s.scalar(
+        select(members.id).where(
+            of == owned_id, members.role == owner, members.user_id != leaving_user_id
+        )
+    )
+    if others is None:
+        raise LastOwner(what)
 
 
 class Roles:

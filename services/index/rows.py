@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from vestry.services.index import models as m
-from vestry.services.index.records import FileData, ProjectData
+from vestry.services.index.records import FileData, ProjectData, record_of
 
 __all__ = ["file_data", "project_data", "utc"]
 
@@ -17,37 +17,16 @@ def utc(value: datetime) -> datetime:
 
 def project_data(p: m.Project) -> ProjectData:
     """The record of a project row."""
-    return ProjectData(
-        p.id,
-        p.name,
-        p.normalized_name,
-        p.visibility,
-        p.status,
-        p.status_reason,
-        p.last_serial,
-        utc(p.created),
-    )
+    return record_of(ProjectData, p, created=utc(p.created))
 
 
 def file_data(f: m.File, version: str, p: m.Project) -> FileData:
     """The record of a file row, of release `version` of project `p`."""
-    return FileData(
-        filename=f.filename,
+    return record_of(
+        FileData,
+        f,
         version=version,
-        packagetype=f.packagetype,
-        python_version=f.python_version,
-        requires_python=f.requires_python,
-        size=f.size,
-        sha256=f.sha256,
-        blake2b_256=f.blake2b_256,
-        md5=f.md5,
-        blob_key=f.blob_key,
-        metadata_blob_key=f.metadata_blob_key,
-        metadata_sha256=f.metadata_sha256,
         upload_time=utc(f.upload_time),
-        uploader=f.uploader,
-        yanked=f.yanked,
-        yanked_reason=f.yanked_reason,
         project_name=p.name,
         project_id=p.id,
         project_visibility=p.visibility,

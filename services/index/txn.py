@@ -3,18 +3,41 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Row, Select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from vestry.services.index import models as m
 from vestry.services.index.access import Caller
 
-__all__ = ["bump_serial", "record_event", "write_session"]
+__all__ = ["bump_serial", "keyset_pages", "record_event", "write_session"]
+
+
+Ts = TypeVarTuple("Ts")
+
+
+def keyset_pages(
+    sessions: sessionmaker[Session],
+    query: Select[*Ts],
+    key: InstrumentedAttribute[Any],
+    after: Any,
+    page: int,
+) -> Iterator[Sequence[Row[*Ts]]]:
+    """The rows of `query`, whose first column is `key`, in pages of `page` rows after
+    `after`, ordered by `key`. Each page is read in its own short transaction (keyset on
+    `key`), so a long listing never holds a database snapshot open."""
+    while True:
+        with sessions() as s:
+            rows = s.execute(query.where(key > after).order_by(key).limit(page)).all()
+        if not rows:
+            return
+        last: Any = rows[-1]  # its first column is `key`
+        after = last[0]
+        yield rows
 
 
 @contextmanager

@@ -29,7 +29,14 @@ from vestry.services.index.errors import (
 )
 from vestry.services.index.names import ultranormalize, validate_project_name
 from vestry.services.index.pages import Pages
-from vestry.services.index.records import CommitResult, FileData, ReleaseData, UploadCheck
+from vestry.services.index.records import (
+    CommitResult,
+    FileData,
+    ReleaseData,
+    UploadCheck,
+    file_fields,
+    release_fields,
+)
 from vestry.services.index.reserved import ReservedNames
 from vestry.services.index.roles import Roles
 from vestry.services.index.rows import file_data
@@ -226,14 +233,7 @@ class Uploads:
                 )
                 s.add(project)
                 s.flush()
-                s.add(
-                    m.Role(
-                        project_id=project.id,
-                        user_id=caller.user_id,
-                        username=caller.username,
-                        role=ProjectRole.OWNER,
-                    )
-                )
+                s.add(m.Role(project_id=project.id, role=ProjectRole.OWNER, **caller.as_member()))
                 record_event(s, caller, project.id, "project.create", {"name": project_name})
             else:
                 authorize(caller, self._roles.facts(s, caller, project), Action.UPLOAD)
@@ -255,14 +255,9 @@ class Uploads:
                 rel = m.Release(
                     id=str(uuid.uuid4()),
                     project_id=project.id,
-                    version=release.version,
+                    **release_fields(release),
                     canonical_version=canonical,
                     is_prerelease=parsed.is_prerelease,
-                    metadata_version=release.metadata_version,
-                    summary=release.summary,
-                    description=release.description,
-                    description_content_type=release.description_content_type,
-                    requires_python=release.requires_python,
                     requires_dist=json.dumps(list(release.requires_dist)),
                     extra_metadata=json.dumps(release.extra),
                     yanked=False,
@@ -275,17 +270,7 @@ class Uploads:
                 id=str(uuid.uuid4()),
                 project_id=project.id,
                 release_id=rel.id,
-                filename=file.filename,
-                packagetype=file.packagetype,
-                python_version=file.python_version,
-                requires_python=file.requires_python,
-                size=file.size,
-                sha256=file.sha256,
-                blake2b_256=file.blake2b_256,
-                md5=file.md5,
-                blob_key=file.blob_key,
-                metadata_blob_key=file.metadata_blob_key,
-                metadata_sha256=file.metadata_sha256,
+                **file_fields(file),
                 upload_time=now,
                 uploader=caller.username,
                 # A file added to a yanked release is yanked with it.

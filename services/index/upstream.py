@@ -25,7 +25,7 @@ from vestry.services.index import upstream_models as um
 from vestry.services.index.access import Caller, require_admin
 from vestry.services.index.names import normalize
 from vestry.services.index.reserved import ReservedNames
-from vestry.services.index.txn import record_event, write_session
+from vestry.services.index.txn import keyset_pages, record_event, write_session
 
 __all__ = [
     "RULES",
@@ -77,6 +77,11 @@ class CachedFile:
     upload_time: datetime | None = None
 
 
+# What a cached file's row keeps under the record's names (the row also has its normalised
+# project name, `is_metadata` for `metadata`, and when it was fetched).
+_KEPT = ("filename", "blob_key", "sha256", "size", "upstream_url")
+
+
 @dataclass(frozen=True)
 class RuleData:
     project_name: str
@@ -102,15 +107,11 @@ def _cached(row: um.UpstreamFile) -> CachedFile:
     fetched = _utc(row.fetched)
     assert fetched is not None
     return CachedFile(
-        row.normalized_name,
-        row.filename,
-        row.is_metadata,
-        row.blob_key,
-        row.sha256,
-        row.size,
-        row.upstream_url,
-        fetched,
-        _utc(row.upload_time),
+        project_name=row.normalized_name,
+        metadata=row.is_metadata,
+        fetched=fetched,
+        upload_time=_utc(row.upload_time),
+        **{name: getattr(row, name) for name in _KEPT},
     )
 
 
@@ -228,14 +229,10 @@ class UpstreamDecisions:
             with write_session(self._sessions) as s:
                 row = um.UpstreamFile(
                     normalized_name=normalized,
-                    filename=f.filename,
                     is_metadata=f.metadata,
-                    blob_key=f.blob_key,
-                    sha256=f.sha256,
-                    size=f.size,
-                    upstream_url=f.upstream_url,
                     fetched=datetime.now(UTC),
                     upload_time=f.upload_time,
+                    **{name: getattr(f, name) for name in _KEPT},
                 )
                 s.add(row)
                 s.flush()
@@ -334,25 +331,9 @@ def upstream_blob_references(
 ) -> Iterator[list[tuple[str, str, str, str, int]]]:
     """(blob_key, project, filename, sha256, size) of every cached upstream blob: files,
     metadata and kept pages, in pages; size 0 when not checked (pages)."""
-    after = 0
-    while True:
-        with sessions() as s:
-            rows = s.execute(
-                select(
-                    um.UpstreamFile.id,
-                    um.UpstreamFile.blob_key,
-                    um.UpstreamFile.normalized_name,
-                    um.UpstreamFile.filename,
-                    um.UpstreamFile.sha256,
-                    um.UpstreamFile.size,
-                )
-                .where(um.UpstreamFile.id > after)
-                .order_by(um.UpstreamFile.id)
-                .limit(page)
-            ).all()
-        if not rows:
-            break
-        after = rows[-1][0]
+    f = um.UpstreamFile
+    files = select(f.id, f.blob_key, f.normalized_name, f.filename, f.sha256, f.size)
+    for rows in keyset_pages(sessions, files, f.id, 0, page):
         yield [(r[1], r[2], r[3], r[4], r[5]) for r in rows]
     with sessions() as s:
         pages = s.execute(select(um.UpstreamPage.blob_key, um.UpstreamPage.normalized_name)).all()

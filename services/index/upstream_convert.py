@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 from vestry.index.v1 import index_pb2
 
-from vestry.common.protoconv import timestamp
+from vestry.common.protoconv import message_of
 from vestry.services.index.upstream import CachedFile, Decision, RuleData
 
 __all__ = ["cached_from_proto", "cached_to_proto", "decision_to_proto", "rule_to_proto", "when"]
@@ -28,33 +28,11 @@ def when(msg: object, field: str) -> datetime | None:
 
 
 def decision_to_proto(d: Decision) -> index_pb2.UpstreamDecision:
-    return index_pb2.UpstreamDecision(
-        outcome=_OUTCOMES[d.outcome],
-        reason=d.reason,
-        upstream_url=d.upstream_url,
-        cooldown_cutoff=timestamp(d.cooldown_cutoff),
-        cooldown_seconds=d.cooldown_seconds,
-        serve_undated=d.serve_undated,
-        exempt_until=timestamp(d.exempt_until),
-        page_blob_key=d.page_blob_key,
-        page_fetched=timestamp(d.page_fetched),
-        anonymous=d.anonymous,
-        cached_files=list(d.cached_files),
-    )
+    return message_of(index_pb2.UpstreamDecision, d, outcome=_OUTCOMES[d.outcome])
 
 
 def cached_to_proto(f: CachedFile) -> index_pb2.UpstreamFile:
-    return index_pb2.UpstreamFile(
-        project_name=f.project_name,
-        filename=f.filename,
-        metadata=f.metadata,
-        blob_key=f.blob_key,
-        sha256=f.sha256,
-        size=f.size,
-        upstream_url=f.upstream_url,
-        fetched=timestamp(f.fetched),
-        upload_time=timestamp(f.upload_time),
-    )
+    return message_of(index_pb2.UpstreamFile, f)
 
 
 def cached_from_proto(f: index_pb2.UpstreamFile) -> CachedFile:
@@ -72,10 +50,4 @@ def cached_from_proto(f: index_pb2.UpstreamFile) -> CachedFile:
 
 
 def rule_to_proto(r: RuleData) -> index_pb2.UpstreamRule:
-    return index_pb2.UpstreamRule(
-        project_name=r.project_name,
-        rule=r.rule,
-        until=timestamp(r.until),
-        created=timestamp(r.created),
-        created_by=r.created_by,
-    )
+    return message_of(index_pb2.UpstreamRule, r)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-__all__ = ["iso_utc", "optional_set", "timestamp", "utc_datetime"]
+__all__ = ["iso_utc", "message_of", "optional_set", "timestamp", "utc_datetime"]
+
+M = TypeVar("M", bound=Message)
 
 
 def timestamp(value: datetime | None) -> Timestamp | None:
@@ -17,6 +20,28 @@ def timestamp(value: datetime | None) -> Timestamp | None:
     out = Timestamp()
     out.FromDatetime(value if value.tzinfo else value.replace(tzinfo=UTC))
     return out
+
+
+def message_of(message: type[M], source: object, **overrides: Any) -> M:
+    """A `message` whose every field is `source`'s attribute of the same name, but for those in
+    `overrides`: a record and its proto share their field names, written once, in the .proto.
+
+    A datetime becomes a Timestamp and None leaves a field unset. A field `source` lacks is an
+    AttributeError, not a silent default: such a field must be given in `overrides`.
+    """
+    values = {
+        f.name: getattr(source, f.name)
+        for f in message.DESCRIPTOR.fields
+        if f.name not in overrides
+    }
+    values.update(overrides)
+    return message(
+        **{
+            name: timestamp(value) if isinstance(value, datetime) else value
+            for name, value in values.items()
+            if value is not None
+        }
+    )
 
 
 def utc_datetime(ts: Timestamp) -> datetime | None:

@@ -49,17 +49,20 @@ class MemoryCache:
                 del held[ident]
 
     def invalidate_token(self, token_id: str, hold_seconds: int) -> None:
-        with self._lock:
-            self._prune_holds(time.monotonic())
-            self._held_tokens[token_id] = time.monotonic() + hold_seconds
-            for key in [k for k, v in self._entries.items() if v[2] == token_id]:
-                del self._entries[key]
+        self._invalidate(self._held_tokens, 2, token_id, hold_seconds)
 
     def invalidate_user(self, user_id: str, hold_seconds: int) -> None:
+        self._invalidate(self._held_users, 3, user_id, hold_seconds)
+
+    def _invalidate(
+        self, held: dict[str, float], column: int, ident: str, hold_seconds: int
+    ) -> None:
+        """Hold `ident` (a token's or a user's id, at `column` of an entry) off for
+        `hold_seconds`, and drop every entry of it."""
         with self._lock:
             self._prune_holds(time.monotonic())
-            self._held_users[user_id] = time.monotonic() + hold_seconds
-            for key in [k for k, v in self._entries.items() if v[3] == user_id]:
+            held[ident] = time.monotonic() + hold_seconds
+            for key in [k for k, v in self._entries.items() if v[column] == ident]:
                 del self._entries[key]
 
     def release_user(self, user_id: str) -> None:
