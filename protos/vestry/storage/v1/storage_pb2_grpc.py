@@ -79,6 +79,11 @@ class StorageServiceStub:
                 request_serializer=vestry_dot_storage_dot_v1_dot_storage__pb2.DeleteIfOlderRequest.SerializeToString,
                 response_deserializer=vestry_dot_storage_dot_v1_dot_storage__pb2.DeleteResponse.FromString,
                 _registered_method=True)
+        self.LocateBlob = channel.unary_unary(
+                '/vestry.storage.v1.StorageService/LocateBlob',
+                request_serializer=vestry_dot_storage_dot_v1_dot_storage__pb2.BlobRef.SerializeToString,
+                response_deserializer=vestry_dot_storage_dot_v1_dot_storage__pb2.LocateBlobResponse.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -143,6 +148,15 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LocateBlob(self, request, context):
+        """Where a stored blob lives on this service's own filesystem, for a gateway that shares the
+        volume and sends the file itself; an empty path when the backend keeps no local file (S3).
+        NOT_FOUND if absent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -190,6 +204,11 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.DeleteIfOlder,
                     request_deserializer=vestry_dot_storage_dot_v1_dot_storage__pb2.DeleteIfOlderRequest.FromString,
                     response_serializer=vestry_dot_storage_dot_v1_dot_storage__pb2.DeleteResponse.SerializeToString,
+            ),
+            'LocateBlob': grpc.unary_unary_rpc_method_handler(
+                    servicer.LocateBlob,
+                    request_deserializer=vestry_dot_storage_dot_v1_dot_storage__pb2.BlobRef.FromString,
+                    response_serializer=vestry_dot_storage_dot_v1_dot_storage__pb2.LocateBlobResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -435,6 +454,33 @@ class StorageService:
             '/vestry.storage.v1.StorageService/DeleteIfOlder',
             vestry_dot_storage_dot_v1_dot_storage__pb2.DeleteIfOlderRequest.SerializeToString,
             vestry_dot_storage_dot_v1_dot_storage__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LocateBlob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vestry.storage.v1.StorageService/LocateBlob',
+            vestry_dot_storage_dot_v1_dot_storage__pb2.BlobRef.SerializeToString,
+            vestry_dot_storage_dot_v1_dot_storage__pb2.LocateBlobResponse.FromString,
             options,
             channel_credentials,
             insecure,

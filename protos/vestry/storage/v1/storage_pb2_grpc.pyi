@@ -46,6 +46,11 @@ class StorageServiceStub:
     """Delete a blob only if it was last written before `modified_before` (gc): a blob an upload
     has just (re)written survives.
     """
+    LocateBlob: _grpc.UnaryUnaryMultiCallable[_storage_pb2.BlobRef, _storage_pb2.LocateBlobResponse]
+    """Where a stored blob lives on this service's own filesystem, for a gateway that shares the
+    volume and sends the file itself; an empty path when the backend keeps no local file (S3).
+    NOT_FOUND if absent.
+    """
 
 @_typing.type_check_only
 class StorageServiceAsyncStub(StorageServiceStub):
@@ -64,6 +69,11 @@ class StorageServiceAsyncStub(StorageServiceStub):
     DeleteIfOlder: _aio.UnaryUnaryMultiCallable[_storage_pb2.DeleteIfOlderRequest, _storage_pb2.DeleteResponse]  # type: ignore[assignment]
     """Delete a blob only if it was last written before `modified_before` (gc): a blob an upload
     has just (re)written survives.
+    """
+    LocateBlob: _aio.UnaryUnaryMultiCallable[_storage_pb2.BlobRef, _storage_pb2.LocateBlobResponse]  # type: ignore[assignment]
+    """Where a stored blob lives on this service's own filesystem, for a gateway that shares the
+    volume and sends the file itself; an empty path when the backend keeps no local file (S3).
+    NOT_FOUND if absent.
     """
 
 class StorageServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -134,6 +144,17 @@ class StorageServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_storage_pb2.DeleteResponse, _abc.Awaitable[_storage_pb2.DeleteResponse]]:
         """Delete a blob only if it was last written before `modified_before` (gc): a blob an upload
         has just (re)written survives.
+        """
+
+    @_abc_1.abstractmethod
+    def LocateBlob(
+        self,
+        request: _storage_pb2.BlobRef,
+        context: _ServicerContext,
+    ) -> _typing.Union[_storage_pb2.LocateBlobResponse, _abc.Awaitable[_storage_pb2.LocateBlobResponse]]:
+        """Where a stored blob lives on this service's own filesystem, for a gateway that shares the
+        volume and sends the file itself; an empty path when the backend keeps no local file (S3).
+        NOT_FOUND if absent.
         """
 
 def add_StorageServiceServicer_to_server(servicer: StorageServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
