@@ -5,6 +5,9 @@ connection, and the stream again when a file is gone."""
 from __future__ import annotations
 
 import hashlib
+import os
+import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +17,7 @@ import pytest
 from tests.factories import blob
 from tests.factories.dists import make_wheel
 from tests.support.clients import raw_upload
-from tests.support.vestry_up import RunningVestry, module_vestry
+from tests.support.vestry_up import RunningVestry, module_vestry, start_vestry
 
 # Bigger than any socket buffer: sendfile must wait for the client to read, many times over.
 BIG = blob(6 * 1024 * 1024 + 3, seed=13)
@@ -26,11 +29,37 @@ def streaming(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningVestr
     yield from module_vestry(tmp_path_factory, "streaming", {"VESTRY_GATEWAY_LOCAL_BLOBS": "false"})
 
 
-def _publish(running: RunningVestry, tmp_path: Path, project: str) -> tuple[str, str, bytes]:
+@pytest.fixture(scope="module")
+def https(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningVestry]:
+    """`vestry up` over HTTPS: no sendfile (the bytes are encrypted in user space), file reads."""
+    running = start_vestry(tmp_path_factory.mktemp("https") / "data", args=("--tls", "self-signed"))
+    yield running
+    assert running.stop() == 0, running.log()
+
+
+def _gateway_pid(running: RunningVestry) -> int:
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().split(b"\0")
+        except OSError:
+            continue
+        if parent == running.proc.pid and b"gateway" in cmdline:
+            return int(entry)
+    raise AssertionError("no gateway process under vestry up")
+
+
+def _publish(
+    running: RunningVestry, tmp_path: Path, project: str, verify: ssl.SSLContext | bool = True
+) -> tuple[str, str, bytes]:
     """(token, file URL, file bytes) of a big wheel uploaded to `running`."""
     token = running.create_user(f"{project}-owner")
     wheel = make_wheel(tmp_path, project, "1.0", extra_files={"big.bin": BIG})
-    reply = raw_upload(running.upload_url, token, wheel, project, "1.0")
+    reply = raw_upload(running.upload_url, token, wheel, project, "1.0", verify)
     assert reply.status_code == 200, reply.text
     return token, f"{running.base}/files/{project}/{wheel.name}", wheel.read_bytes()
 
@@ -100,4 +129,35 @@ def test_a_vanished_file_is_read_through_storage_and_served_again_once_back(
         # The stream's answer for a missing blob, not a broken connection or a 500.
         assert gone.status_code == 404, gone.text
         assert client.get(url).content == body
+    assert "Traceback" not in vestry.log()
+
+
+def test_https_reads_the_file_and_serves_the_same(https: RunningVestry, tmp_path: Path) -> None:
+    ca = ssl.create_default_context(cafile=https.data_dir / "tls" / "ca.pem")
+    token, url, body = _publish(https, tmp_path, "tls-big", ca)
+    with httpx.Client(auth=("__token__", token), timeout=60, verify=ca) as client:
+        _check_downloads(client, url, body)
+
+
+def test_clients_gone_mid_file_leave_no_descriptor_behind(
+    vestry: RunningVestry, tmp_path: Path
+) -> None:
+    token, url, body = _publish(vestry, tmp_path, "abandoned")
+    auth = ("__token__", token)
+    fds = f"/proc/{_gateway_pid(vestry)}/fd"
+    with httpx.Client(auth=auth, timeout=60) as client:
+        assert client.get(url).content == body  # warm: every lazily opened descriptor is open
+    before = len(os.listdir(fds))
+    for _ in range(8):
+        with httpx.Client(auth=auth, timeout=60) as client, client.stream("GET", url) as reply:
+            assert reply.status_code == 200
+            next(reply.iter_raw())  # a first chunk, then the connection is dropped
+    with httpx.Client(auth=auth, timeout=60) as client:
+        assert client.get(url).content == body
+    # The gateway finds each dropped connection when its next sendfile fails: wait for that,
+    # bounded, rather than for a fixed time.
+    deadline = time.monotonic() + 30
+    while len(os.listdir(fds)) > before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(os.listdir(fds)) <= before
     assert "Traceback" not in vestry.log()
