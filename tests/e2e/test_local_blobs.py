@@ -17,10 +17,25 @@ import pytest
 from tests.factories import blob
 from tests.factories.dists import make_wheel
 from tests.support.clients import raw_upload
-from tests.support.vestry_up import RunningVestry, module_vestry, start_vestry
+from tests.support.vestry_up import RunningVestry, free_port, module_vestry, start_vestry
 
 # Bigger than any socket buffer: sendfile must wait for the client to read, many times over.
 BIG = blob(6 * 1024 * 1024 + 3, seed=13)
+
+
+@pytest.fixture(scope="module")
+def vestry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningVestry]:
+    """`vestry up` as everywhere else, with its metrics on a port of their own."""
+    port = free_port()
+    running = start_vestry(
+        tmp_path_factory.mktemp("vestry") / "data", args=("--metrics", f"127.0.0.1:{port}")
+    )
+    yield running
+    assert running.stop() == 0, running.log()
+
+
+def _metrics_url(running: RunningVestry) -> str:
+    return running.log().split("Metrics: ", 1)[1].split()[0]
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +119,30 @@ def test_local_files_serve_the_same_bytes_ranges_head_and_304_on_one_connection(
         _check_downloads(client, url, body)
         # Everything went over one keep-alive connection: each answer came after the last file.
         assert client.get(url, headers={"Range": "bytes=0-3"}).content == body[:4]
+
+
+def test_the_bytes_come_from_the_file_not_through_storage(
+    vestry: RunningVestry, tmp_path: Path
+) -> None:
+    token, url, body = _publish(vestry, tmp_path, "not-streamed")
+    with httpx.Client(auth=("__token__", token), timeout=60) as client:
+        for _ in range(3):
+            assert client.get(url).content == body
+    deadline = time.monotonic() + 30
+    text = ""
+    while time.monotonic() < deadline:
+        text = httpx.get(_metrics_url(vestry)).text  # the supervisor gathers them as they come
+        if 'grpc_method="LocateBlob"' in text:
+            break
+        time.sleep(0.2)
+    assert 'grpc_method="LocateBlob"' in text
+    sent = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("vestry_storage_sent_bytes_total")
+    )
+    # Storage streamed none of the three (nor anything else this gateway sent from files).
+    assert sent < len(body)
 
 
 def test_the_grpc_stream_serves_the_same(streaming: RunningVestry, tmp_path: Path) -> None:
