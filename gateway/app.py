@@ -16,6 +16,7 @@ from vestry.gateway.backends import Backends
 from vestry.gateway.conditional import READ_METHODS
 from vestry.gateway.downloads import DownloadCounter
 from vestry.gateway.errors import install_error_handlers
+from vestry.gateway.local_blobs import BlobLocations
 from vestry.gateway.page_cache import PageCache
 from vestry.gateway.routes import (
     audit,
@@ -85,6 +86,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     # Root listings depend on the caller: one per (caller, format), far fewer bytes each.
     app.state.listing_cache = PageCache(settings.page_cache_bytes // 4, "listings")
     app.state.downloads = DownloadCounter(settings.downloads_flush_seconds)
+    app.state.blob_locations = BlobLocations()
     app.add_middleware(RequestTelemetry, access_log_enabled=settings.access_log)
     install_error_handlers(app)
     app.include_router(simple.router)

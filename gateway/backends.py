@@ -37,6 +37,7 @@ RETRYABLE: dict[str, tuple[str, ...]] = {
         "Stat",
         "Exists",
         "PresignGet",
+        "LocateBlob",
         "VerifyBlob",
         "ListBlobs",
     ),

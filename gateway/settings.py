@@ -31,6 +31,9 @@ class GatewaySettings(BaseSettings):
     # Stream downloads through the gateway, or redirect to a short-lived presigned S3 URL.
     presigned_downloads: bool = False
     presign_seconds: int = Field(default=300, ge=10, le=3600)
+    # The gateway shares the storage service's volume (as under `vestry up`): it asks storage
+    # where a blob's file is (LocateBlob) and sends it with sendfile(2) instead of a gRPC stream.
+    local_blobs: bool = False
     rpc_timeout: float = Field(default=30.0, gt=0)
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("VESTRY_LOG_LEVEL"))
     # Proxies whose X-Forwarded-Proto/-For are believed (comma-separated IPs, or "*" when only

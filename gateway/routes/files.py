@@ -18,6 +18,7 @@ from vestry.gateway.blobs import read_blob
 from vestry.gateway.conditional import READ_METHODS, etag_matches
 from vestry.gateway.errors import HTTPError
 from vestry.gateway.identity import identify
+from vestry.gateway.local_blobs import LocalFileResponse
 from vestry.gateway.upstream import proxy as upstream_proxy
 
 router = APIRouter()
@@ -123,6 +124,10 @@ async def download(request: Request, project: str, filename: str) -> Response:
         headers["Content-Disposition"] = content_disposition(dist)
     if request.method == "HEAD":  # the same headers, and no bytes fetched from storage
         return Response(status_code=status, media_type=media, headers=headers)
+    if settings.local_blobs:
+        fd = await request.app.state.blob_locations.open(backends, key, size)
+        if fd is not None:
+            return LocalFileResponse(fd, offset, length, status, headers, media)
     stream = read_blob(backends, key, offset, length)
     # Fetch the first chunk before the status line goes out: a storage failure must be a 503,
     # not a 200 that is cut short.

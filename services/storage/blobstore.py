@@ -251,6 +251,11 @@ class BlobStore(Protocol):
     def presign_get(self, key: str, expires_seconds: int, filename: str = "") -> str:
         """A short-lived URL, or "" when the backend cannot presign."""
 
+    def local_path(self, key: str) -> str:
+        """The blob's absolute path on this machine's filesystem, for a reader sharing the
+        volume; "" when the backend keeps no local file (without asking whether the blob exists).
+        A backend with local files raises BlobNotFound."""
+
     def list_blobs(self) -> Iterator[StoredBlob]:
         """Every stored blob (for gc). Objects that are not blobs are never listed."""
 

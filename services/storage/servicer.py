@@ -125,6 +125,16 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         )
         return storage_pb2.PresignGetResponse(url=url)
 
+    async def LocateBlob(
+        self, request: storage_pb2.BlobRef, context: Context
+    ) -> storage_pb2.LocateBlobResponse:
+        key = validate_key(request.key)
+        path = await asyncio.to_thread(self._store.local_path, key)
+        if not path:
+            return storage_pb2.LocateBlobResponse()
+        info = await asyncio.to_thread(self._store.stat, key)
+        return storage_pb2.LocateBlobResponse(path=path, size=info.size)
+
     async def VerifyBlob(
         self, request: storage_pb2.BlobRef, context: Context
     ) -> storage_pb2.BlobInfo:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -69,7 +70,14 @@ def twine_upload(
     )
 
 
-def raw_upload(upload_url: str, token: str, path: Path, name: str, version: str) -> httpx.Response:
+def raw_upload(
+    upload_url: str,
+    token: str,
+    path: Path,
+    name: str,
+    version: str,
+    verify: ssl.SSLContext | bool = True,
+) -> httpx.Response:
     """A legacy upload without twine, with the fields twine sends (minus the metadata), to read
     the body of an answer twine only shows with --verbose."""
     data = path.read_bytes()
@@ -90,6 +98,7 @@ def raw_upload(upload_url: str, token: str, path: Path, name: str, version: str)
         files={"content": (path.name, data, "application/octet-stream")},
         auth=("__token__", token),
         timeout=60,
+        verify=verify,
     )
 
 

@@ -82,4 +82,7 @@ class DataDir:
             "VESTRY_AUTH_ADDRESS": self.socket("auth"),
             "VESTRY_INDEX_ADDRESS": self.socket("index"),
             "VESTRY_STORAGE_ADDRESS": self.socket("storage"),
+            # One machine, one data dir: the gateway sends blob files from the shared volume
+            # (false in the environment: through the storage service, as a cluster does).
+            "VESTRY_GATEWAY_LOCAL_BLOBS": os.environ.get("VESTRY_GATEWAY_LOCAL_BLOBS", "true"),
         }

@@ -154,6 +154,12 @@ class LocalBlobStore:
         validate_key(key)
         return ""
 
+    def local_path(self, key: str) -> str:
+        path = self._path(key)
+        if not os.path.isfile(path):
+            raise BlobNotFound(f"no blob {key}")
+        return path
+
     def list_blobs(self) -> Iterator[StoredBlob]:
         for top in sorted(os.listdir(self._blobs)):
             top_dir = os.path.join(self._blobs, top)

@@ -252,6 +252,12 @@ class S3BlobStore:
         except _VENDOR_ERRORS as exc:
             raise self.error(exc, "signing a download URL") from exc
 
+    def local_path(self, key: str) -> str:
+        blob_path(key)  # validates the key, as every call does
+        # Objects live in the bucket, and asking it whether one exists would cost a request:
+        # readers use GetBlob (which says NOT_FOUND) or a presigned URL.
+        return ""
+
     def list_blobs(self) -> Iterator[StoredBlob]:
         self._ensure_bucket()
         try:

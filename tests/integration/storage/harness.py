@@ -57,6 +57,8 @@ class BlobClient(Protocol):
 
     def presign(self, key: str, expires: int = 300, filename: str = "") -> str: ...
 
+    def locate(self, key: str) -> str: ...
+
     def verify(self, key: str) -> BlobInfo: ...
 
     def list(self) -> list[StoredBlob]: ...
@@ -120,6 +122,9 @@ class DomainClient:
 
     def presign(self, key: str, expires: int = 300, filename: str = "") -> str:
         return str(self._call(self.store.presign_get, key, expires, filename))
+
+    def locate(self, key: str) -> str:
+        return str(self._call(self.store.local_path, key))
 
     def verify(self, key: str) -> BlobInfo:
         info: BlobInfo = self._call(verify_blob, self.store, key)
@@ -258,6 +263,12 @@ class GrpcClient:
     def presign(self, key: str, expires: int = 300, filename: str = "") -> str:
         request = storage_pb2.PresignGetRequest(key=key, expires_seconds=expires, filename=filename)
         return str(self.run(self.stub.PresignGet(request, timeout=30)).url)
+
+    def locate(self, key: str) -> str:
+        reply = self.run(self.stub.LocateBlob(storage_pb2.BlobRef(key=key), timeout=30))
+        if reply.path:
+            assert reply.size == os.path.getsize(reply.path), "the size is the file's"
+        return str(reply.path)
 
     def verify(self, key: str) -> BlobInfo:
         return _info(self.run(self.stub.VerifyBlob(storage_pb2.BlobRef(key=key), timeout=60)))

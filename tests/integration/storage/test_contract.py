@@ -193,6 +193,7 @@ def test_path_traversal_is_impossible(harness: Harness, key: str) -> None:
         harness.client.delete,
         harness.client.verify,
         harness.client.presign,
+        harness.client.locate,
         lambda k: harness.client.delete_if_older(k, time.time() + 3600),
     ):
         with pytest.raises(Failed) as err:
@@ -217,6 +218,21 @@ def test_filename_is_metadata_never_a_path(harness: Harness) -> None:
     assert "/" not in response.headers["content-disposition"].split("filename", 1)[1].replace(
         "%2F", ""
     )
+
+
+def test_locate_names_the_blob_file_on_local_disk_and_nothing_on_s3(harness: Harness) -> None:
+    key = harness.client.put(GOOD).key
+    path = harness.client.locate(key)
+    if harness.backend == "s3":
+        assert path == ""  # no local file: readers stream it or follow a presigned URL
+        return
+    assert os.path.isabs(path)
+    with open(path, "rb") as f:
+        assert f.read() == GOOD
+    harness.client.delete(key)
+    with pytest.raises(Failed) as err:
+        harness.client.locate(key)
+    assert err.value.code == grpc.StatusCode.NOT_FOUND
 
 
 @pytest.mark.s3
