@@ -39,6 +39,11 @@ class DataDir:
     def blobs(self) -> Path:
         return self.root / "storage"
 
+    @property
+    def epochs_url(self) -> str:
+        """The change epochs the processes of this data directory share (vestry.common.epochs)."""
+        return (self.run / "epochs").resolve().as_uri()
+
     def socket(self, service: str) -> str:
         return f"unix:{(self.run / f'{service}.sock').resolve()}"
 
@@ -82,4 +87,5 @@ class DataDir:
             "VESTRY_AUTH_ADDRESS": self.socket("auth"),
             "VESTRY_INDEX_ADDRESS": self.socket("index"),
             "VESTRY_STORAGE_ADDRESS": self.socket("storage"),
+            "VESTRY_INVALIDATION_URL": self.epochs_url,
         }
