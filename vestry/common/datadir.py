@@ -40,9 +40,13 @@ class DataDir:
         return self.root / "storage"
 
     @property
-    def epochs_url(self) -> str:
+    def epochs(self) -> Path:
         """The change epochs the processes of this data directory share (vestry.common.epochs)."""
-        return (self.run / "epochs").resolve().as_uri()
+        return self.run / "epochs"
+
+    @property
+    def epochs_url(self) -> str:
+        return self.epochs.resolve().as_uri()
 
     def socket(self, service: str) -> str:
         return f"unix:{(self.run / f'{service}.sock').resolve()}"
