@@ -37,6 +37,7 @@ from vestry.gateway.security_headers import SecurityHeaders
 from vestry.gateway.settings import GatewaySettings
 from vestry.gateway.telemetry import RequestTelemetry
 from vestry.gateway.upstream.fetch import UpstreamFetcher
+from vestry.gateway.warm import Warm
 from vestry.gateway.web import install_web
 from vestry.gateway.web.docs import describe_sign_in
 
@@ -61,6 +62,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.backends = Backends.connect(settings)
+        app.state.warm = Warm.from_settings(settings)
         enabled = settings.upstream.enabled
         app.state.upstream = UpstreamFetcher(settings.upstream) if enabled else None
         app.state.downloads.start(app.state.backends)
@@ -72,6 +74,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             if app.state.upstream is not None:
                 await app.state.upstream.close()
             await app.state.backends.close()
+            await app.state.warm.close()
 
     app = _Gateway(
         title="Vestry",

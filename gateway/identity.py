@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+import hashlib
+import time
+from dataclasses import dataclass, field
 
 import grpc
 from fastapi import Request
@@ -14,6 +16,7 @@ from vestry.index.v1 import index_pb2
 from vestry.gateway.backends import Backends
 from vestry.gateway.errors import translate_call_error, unauthorized
 from vestry.gateway.telemetry import note_caller
+from vestry.gateway.warm import snapshot, warm_of
 
 __all__ = ["Identity", "identify", "token_from_request"]
 
@@ -25,13 +28,21 @@ class Identity:
     token: str
     caller: index_pb2.Caller
     principal: auth_pb2.Principal | None
+    # The caller as bytes: what a cached access decision is kept under (all it depends on).
+    key: bytes = field(default=b"", compare=False)
 
     @property
     def authenticated(self) -> bool:
         return self.caller.authenticated
 
 
-ANONYMOUS = Identity("", index_pb2.Caller(authenticated=False), None)
+def _identity(
+    token: str, caller: index_pb2.Caller, principal: auth_pb2.Principal | None
+) -> Identity:
+    return Identity(token, caller, principal, caller.SerializeToString(deterministic=True))
+
+
+ANONYMOUS = _identity("", index_pb2.Caller(authenticated=False), None)
 
 
 def token_from_request(request: Request) -> str:
@@ -95,11 +106,34 @@ async def identify(request: Request, backends: Backends) -> Identity:
     token = token_from_request(request)
     if not token:
         return ANONYMOUS
+    warm = warm_of(request)
+    epochs = await snapshot(request)  # before VerifyToken: the answer is kept under it
+    epoch = None if epochs is None else epochs.auth
+    # Kept under the token's digest, never the token itself.
+    digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
+    kept = None if warm is None else warm.identities.get(digest, epoch)
+    if kept is not None:
+        caller, principal, key = kept
+        note_caller(request, principal.username, principal.token_id)
+        return Identity(token, caller, principal, key)
     try:
         reply = await backends.auth.VerifyToken(
             auth_pb2.VerifyTokenRequest(token=token), timeout=backends.timeout
         )
     except grpc.aio.AioRpcError as exc:
+        # Refusals are not kept: a bad token costs a call, as it always did.
         raise translate_call_error("VerifyToken", exc) from exc
     note_caller(request, reply.principal.username, reply.principal.token_id)
-    return Identity(token, _caller(reply.principal, reply.scope), reply.principal)
+    who = _identity(token, _caller(reply.principal, reply.scope), reply.principal)
+    if warm is not None:
+        kept = (who.caller, reply.principal, who.key)
+        warm.identities.put(digest, epoch, kept, _left(reply.scope))
+    return who
+
+
+def _left(scope: auth_pb2.Scope) -> float | None:
+    """Seconds until the token's own expiry (None: it has none); a verified token is never
+    reused past it, whatever the epoch says."""
+    if not scope.HasField("expires"):
+        return None
+    return scope.expires.ToMilliseconds() / 1000 - time.time()

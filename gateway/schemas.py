@@ -172,6 +172,8 @@ class PublisherOut(BaseModel):
     claims: dict[str, str]
     created_by: str
     created: datetime | None
+
+
 class UpstreamRuleIn(BaseModel):
     until: datetime | None = Field(default=None, description="Omitted: until removed")
 
@@ -182,6 +184,8 @@ class UpstreamRuleOut(BaseModel):
     until: datetime | None
     created: datetime | None
     created_by: str
+
+
 # ---- the operator's API: users, the projects a caller can see, downloads, upload times ------
 
 

@@ -63,6 +63,20 @@ class GatewaySettings(BaseSettings):
     # process; a Redis URL when several gateway replicas serve the UI).
     session_seconds: int = Field(default=12 * 3600, ge=60, le=30 * 86400)
     session_redis_url: str = ""
+    # Change epochs (vestry.common.epochs), the same setting as auth's and the index's: with
+    # them, verified tokens and access decisions are reused while nothing changed; empty: every
+    # request asks auth and the index, as without.
+    invalidation_url: str = Field(
+        default="", validation_alias=AliasChoices("VESTRY_INVALIDATION_URL")
+    )
+    invalidation_prefix: str = Field(
+        default="vestry:", validation_alias=AliasChoices("VESTRY_INVALIDATION_PREFIX")
+    )
+    # How long a verified token is reused at most (also bounded by its expiry); auth's
+    # last-used stamps are as precise as this.
+    identity_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
+    # Entries in each of the gateway's caches of identities and access decisions.
+    warm_cache_entries: int = Field(default=65536, ge=0)
     # Download counts are added up in memory and sent to the index this often.
     downloads_flush_seconds: float = Field(default=5.0, gt=0)
 

@@ -19,7 +19,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from vestry.common.metrics import LATENCY_BUCKETS
 from vestry.common.tokens import TOKEN_PREFIX
 
-__all__ = ["HTTP_REQUESTS", "HTTP_SECONDS", "PAGE_CACHE", "RequestTelemetry", "note_caller"]
+__all__ = [
+    "HTTP_REQUESTS",
+    "HTTP_SECONDS",
+    "PAGE_CACHE",
+    "WARM_CACHE",
+    "RequestTelemetry",
+    "note_caller",
+]
 
 access_log = logging.getLogger("vestry.access")
 
@@ -37,6 +44,12 @@ HTTP_SECONDS = Histogram(
 PAGE_CACHE = Counter(
     "vestry_page_cache_lookups_total",
     "Lookups in the gateway's caches of rendered pages and listings, by cache and result.",
+    ["cache", "result"],
+)
+WARM_CACHE = Counter(
+    "vestry_warm_cache_lookups_total",
+    "Lookups in the gateway's caches of verified tokens and access decisions, by cache and "
+    "result (bypass: the change epochs could not be read, so the services were asked).",
     ["cache", "result"],
 )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import grpc
 from fastapi import APIRouter, Request
@@ -20,6 +20,7 @@ from vestry.gateway.errors import HTTPError
 from vestry.gateway.identity import identify
 from vestry.gateway.local_blobs import LocalFileResponse
 from vestry.gateway.upstream import proxy as upstream_proxy
+from vestry.gateway.warm import index_answer
 
 router = APIRouter()
 _RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)\Z")
@@ -62,11 +63,16 @@ async def download(request: Request, project: str, filename: str) -> Response:
     who = await identify(request, backends)
     is_metadata = filename.endswith(".metadata")
     dist = filename[: -len(".metadata")] if is_metadata else filename
-    try:
-        record: index_pb2.FileRecord = await backends.index.GetFile(
+
+    def lookup() -> Awaitable[index_pb2.FileRecord]:
+        return backends.index.GetFile(
             index_pb2.GetFileRequest(caller=who.caller, project_name=project, filename=dist),
             timeout=backends.timeout,
         )
+
+    try:
+        asked = (who.key, project, dist)
+        record = await index_answer(request, lambda w: w.files, asked, lookup)
     except grpc.aio.AioRpcError as exc:
         if exc.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAUTHENTICATED):
             raise

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -21,6 +21,7 @@ from vestry.gateway.identity import Identity, identify
 from vestry.gateway.negotiation import HTML, JSON, choose
 from vestry.gateway.page_cache import PageCache, body_etag
 from vestry.gateway.upstream import proxy as upstream_proxy
+from vestry.gateway.warm import index_answer
 
 router = APIRouter()
 
@@ -53,9 +54,17 @@ async def root(request: Request) -> Response:
     cache: PageCache = request.app.state.listing_cache
     who = await identify(request, backends)
     key = _listing_key(who.caller)
-    reply = await backends.index.ListProjects(
-        index_pb2.ListProjectsRequest(caller=who.caller, known_serial=cache.serial(key)),
-        timeout=backends.timeout,
+    known = cache.serial(key)
+
+    def listing() -> Awaitable[index_pb2.ListProjectsResponse]:
+        return backends.index.ListProjects(
+            index_pb2.ListProjectsRequest(caller=who.caller, known_serial=known),
+            timeout=backends.timeout,
+        )
+
+    # Only "unchanged" answers are kept: a header-sized reply, while the body is in `cache`.
+    reply = await index_answer(
+        request, lambda w: w.listings, (who.key, known), listing, keep=lambda r: r.unchanged
     )
     # Held under the global serial, so that no change is missed; shown is the serial of what
     # this caller can see, so that a private project's activity never moves it.
@@ -98,11 +107,19 @@ async def project_page(
     """The project's page, access-checked by the index; only its header when `known_serial` is
     still current (then `unchanged` is set)."""
     backends = backends_of(request)
-    page: index_pb2.ProjectPage = await backends.index.GetProjectPage(
-        index_pb2.GetProjectPageRequest(caller=who.caller, name=name, known_serial=known_serial),
-        timeout=backends.timeout,
-    )
-    return page
+
+    def ask() -> Awaitable[index_pb2.ProjectPage]:
+        return backends.index.GetProjectPage(
+            index_pb2.GetProjectPageRequest(
+                caller=who.caller, name=name, known_serial=known_serial
+            ),
+            timeout=backends.timeout,
+        )
+
+    # Kept: refusals, and the header-only "unchanged" replies (whole pages are too big, and
+    # their rendering is in the page cache anyway).
+    key = (who.key, name, known_serial)
+    return await index_answer(request, lambda w: w.pages, key, ask, keep=lambda p: p.unchanged)
 
 
 async def cached_page(

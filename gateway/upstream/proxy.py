@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,6 +40,7 @@ from vestry.gateway.upstream.page import (
     shown,
     upload_time,
 )
+from vestry.gateway.warm import index_answer
 
 __all__ = ["download", "json_document", "project_page"]
 
@@ -59,11 +60,27 @@ def _ts(msg: Any, name: str) -> datetime | None:
     return ts.ToDatetime(tzinfo=UTC)
 
 
-async def _decide(backends: Backends, who: Identity, name: str) -> index_pb2.UpstreamDecision:
-    decision: index_pb2.UpstreamDecision = await backends.index.DecideUpstream(
-        index_pb2.DecideUpstreamRequest(caller=who.caller, name=name), timeout=backends.timeout
+async def _decide(request: Request, who: Identity, name: str) -> index_pb2.UpstreamDecision:
+    backends = backends_of(request)
+
+    def ask() -> Awaitable[index_pb2.UpstreamDecision]:
+        return backends.index.DecideUpstream(
+            index_pb2.DecideUpstreamRequest(caller=who.caller, name=name),
+            timeout=backends.timeout,
+        )
+
+    # Only "local" is kept, per name: the index answers it before looking at the caller or the
+    # clock (rules that lapse can only turn a merge into local, never the other way), so only a
+    # change can alter it. Proxied answers carry a cooldown cutoff computed from now, and a
+    # refusal (anonymous, proxied) could turn into "local" when a merge rule lapses.
+    return await index_answer(
+        request,
+        lambda w: w.decisions,
+        name,
+        ask,
+        keep=lambda d: d.outcome == _D.LOCAL,
+        refusals=False,
     )
-    return decision
 
 
 class _View:
@@ -142,7 +159,7 @@ async def project_page(request: Request, who: Identity, name: str, media: str) -
     then the local rules answer, as without a proxy."""
     if _fetcher(request) is None:
         return None
-    decision = await _decide(backends_of(request), who, name)
+    decision = await _decide(request, who, name)
     if decision.outcome not in (_D.PROXY, _D.MERGE):
         return None
     view = await _view(request, who, name, decision)
@@ -187,7 +204,7 @@ async def json_document(request: Request, who: Identity, name: str) -> Response 
     date each becomes eligible."""
     if _fetcher(request) is None:
         return None
-    decision = await _decide(backends_of(request), who, name)
+    decision = await _decide(request, who, name)
     if decision.outcome != _D.PROXY:
         return None
     view = await _view(request, who, name, decision)
@@ -310,7 +327,7 @@ async def download(
             if exc.code() != grpc.StatusCode.NOT_FOUND:
                 raise
             # Pruned from the cache (vestry gc --prune-upstream): fetched again below.
-    decision = await _decide(backends, who, name)
+    decision = await _decide(request, who, name)
     if decision.outcome not in (_D.PROXY, _D.MERGE):
         raise not_local  # local, a tombstone or reserved: the upstream is never asked
     view = await _view(request, who, name, decision)

@@ -11,6 +11,8 @@ import grpc
 from vestry.auth.v1 import auth_pb2, auth_pb2_grpc
 
 from vestry.common.db import migrate_url, migrated_engine
+from vestry.common.epoch_bumps import bump_interceptors
+from vestry.common.epochs import AUTH
 from vestry.common.grpc_server import create_server as create_grpc_server
 from vestry.common.grpc_server import run_until_signalled
 from vestry.services.auth.backends import make_cache
@@ -23,6 +25,13 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "alembic_version_auth"
 SERVICE_NAME = auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name
+# The methods that change nothing a gateway may have cached (vestry.common.epoch_bumps): every
+# other method moves the auth epoch, so a new write is covered without being listed. VerifyToken
+# only stamps last-used; AttenuateToken is offline; VerifyOidcToken spends nothing (the jti is
+# spent by MintPublisherToken, which bumps).
+READ_ONLY = frozenset(
+    {"GetUser", "VerifyToken", "AttenuateToken", "ListTokens", "VerifyOidcToken", "ListUsers"}
+)
 
 
 def build_service(settings: AuthSettings) -> AuthService:
@@ -54,8 +63,11 @@ def create_server(
     def register(server: grpc.aio.Server) -> None:
         auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server)
 
+    bumps = bump_interceptors(
+        settings.invalidation_url, settings.invalidation_prefix, AUTH, SERVICE_NAME, READ_ONLY
+    )
     return create_grpc_server(
-        settings.secret_bytes, address or settings.listen, register, [SERVICE_NAME]
+        settings.secret_bytes, address or settings.listen, register, [SERVICE_NAME], bumps
     )
 
 

@@ -627,6 +627,7 @@ class AuthService:
             self._event(s, "token.burn", verified.user_id, verified.token_id, {})
         log.info("burnt trusted-publisher token %s", verified.token_id)
         return verified.token_id
+
     def list_users(self) -> list[UserRecord]:
         """Every user, in name order (the gateway shows them to administrators only)."""
         with self._sessions() as s:

@@ -117,6 +117,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     ) -> auth_pb2.BurnPublisherTokenResponse:
         token_id = await asyncio.to_thread(self._s.burn_publisher_token, request.token)
         return auth_pb2.BurnPublisherTokenResponse(token_id=token_id)
+
     async def ListUsers(
         self, request: auth_pb2.ListUsersRequest, context: Context
     ) -> auth_pb2.ListUsersResponse:

@@ -8,6 +8,8 @@ import grpc
 from vestry.index.v1 import index_pb2, index_pb2_grpc
 
 from vestry.common.db import migrate_url, migrated_engine
+from vestry.common.epoch_bumps import bump_interceptors
+from vestry.common.epochs import INDEX
 from vestry.common.grpc_server import create_server as create_grpc_server
 from vestry.common.grpc_server import run_until_signalled
 from vestry.common.vocabulary import Visibility
@@ -19,6 +21,30 @@ from vestry.services.index.upstream import UpstreamConfig
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "alembic_version_index"
 SERVICE_NAME = index_pb2.DESCRIPTOR.services_by_name["IndexService"].full_name
+# The methods that change nothing a gateway may have cached (vestry.common.epoch_bumps): every
+# other method moves the index epoch, so a new write is covered without being listed.
+# RecordDownloads writes, but only counts that no access decision or page depends on; bumping
+# for it would empty every gateway's caches at each flush.
+READ_ONLY = frozenset(
+    {
+        "ListProjects",
+        "GetProjectPage",
+        "GetFile",
+        "CheckUpload",
+        "ListBlobReferences",
+        "GetProject",
+        "ListEvents",
+        "GetOrganization",
+        "ListReservedNames",
+        "ListTrustedPublishers",
+        "MatchTrustedPublishers",
+        "DecideUpstream",
+        "GetUpstreamFile",
+        "ListUpstreamRules",
+        "GetDownloadCounts",
+        "RecordDownloads",
+    }
+)
 
 
 def build_service(settings: IndexSettings) -> IndexService:
@@ -55,8 +81,11 @@ def create_server(
     def register(server: grpc.aio.Server) -> None:
         index_pb2_grpc.add_IndexServiceServicer_to_server(IndexServicer(served), server)
 
+    bumps = bump_interceptors(
+        settings.invalidation_url, settings.invalidation_prefix, INDEX, SERVICE_NAME, READ_ONLY
+    )
     return create_grpc_server(
-        settings.secret_bytes, address or settings.listen, register, [SERVICE_NAME]
+        settings.secret_bytes, address or settings.listen, register, [SERVICE_NAME], bumps
     )
 
 

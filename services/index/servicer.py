@@ -508,6 +508,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
             self._s.upstream.list_rules, caller_from_proto(request.caller)
         )
         return index_pb2.ListUpstreamRulesResponse(rules=[rule_to_proto(r) for r in rules])
+
     # ---- download counts and imports -------------------------------------------------------
 
     async def RecordDownloads(

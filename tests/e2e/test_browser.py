@@ -30,9 +30,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = Path(
-    os.environ.get(
-        "VESTRY_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"
-    )
+    os.environ.get("VESTRY_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts")
 )
 
 

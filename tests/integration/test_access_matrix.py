@@ -290,6 +290,7 @@ def test_cell(world: World, caller: str, kind: str, project: str, action: str) -
 
 # ---- managing tokens: never wider than the token that asks ---------------------------------------
 
+
 def _scope(kind: str, project: str) -> tuple[set[str] | None, set[str] | None]:
     """(projects, permissions) a token of `kind` for `project` may hold at most; None: any."""
     k = KINDS[kind]

@@ -39,6 +39,15 @@ class DataDir:
     def blobs(self) -> Path:
         return self.root / "storage"
 
+    @property
+    def epochs(self) -> Path:
+        """The change epochs the processes of this data directory share (vestry.common.epochs)."""
+        return self.run / "epochs"
+
+    @property
+    def epochs_url(self) -> str:
+        return self.epochs.resolve().as_uri()
+
     def socket(self, service: str) -> str:
         return f"unix:{(self.run / f'{service}.sock').resolve()}"
 
@@ -85,4 +94,5 @@ class DataDir:
             # One machine, one data dir: the gateway sends blob files from the shared volume
             # (false in the environment: through the storage service, as a cluster does).
             "VESTRY_GATEWAY_LOCAL_BLOBS": os.environ.get("VESTRY_GATEWAY_LOCAL_BLOBS", "true"),
+            "VESTRY_INVALIDATION_URL": self.epochs_url,
         }

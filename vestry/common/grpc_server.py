@@ -8,7 +8,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import grpc
@@ -21,7 +21,15 @@ from vestry.common.grpc_options import CHANNEL_OPTIONS
 from vestry.common.internal_auth import METADATA_KEY, verify_credential
 from vestry.common.metrics import GRPC_HANDLED, GRPC_HANDLING_SECONDS, grpc_labels
 
-__all__ = ["Context", "GuardInterceptor", "create_server", "run_until_signalled"]
+__all__ = [
+    "Around",
+    "AroundInterceptor",
+    "Context",
+    "GuardInterceptor",
+    "create_server",
+    "run_until_signalled",
+    "wrap_handler",
+]
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +66,14 @@ async def _translate(exc: BaseException, context: Context, method: str) -> None:
     await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the service log")
 
 
-class GuardInterceptor(grpc.aio.ServerInterceptor):
-    """Refuse callers without Vestry's internal credential; map domain errors to statuses."""
+Around = Callable[[Context], AbstractAsyncContextManager[None]]
 
-    def __init__(self, secret: bytes) -> None:
-        self._secret = secret
+
+class AroundInterceptor(grpc.aio.ServerInterceptor):
+    """Runs each call a subclass chooses inside the context manager its `around` gives."""
+
+    def around(self, method: str, details: grpc.HandlerCallDetails) -> Around | None:
+        raise NotImplementedError
 
     async def intercept_service(
         self,
@@ -70,12 +81,24 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> Handler:
         handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or method.startswith(_UNGUARDED_PREFIXES):
+        if handler is None:
             return handler
-        credential = _metadata_value(handler_call_details, METADATA_KEY)
+        around = self.around(handler_call_details.method, handler_call_details)
+        return handler if around is None else wrap_handler(handler, around)
+
+
+class GuardInterceptor(AroundInterceptor):
+    """Refuse callers without Vestry's internal credential; map domain errors to statuses."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def around(self, method: str, details: grpc.HandlerCallDetails) -> Around | None:
+        if method.startswith(_UNGUARDED_PREFIXES):
+            return None
+        credential = _metadata_value(details, METADATA_KEY)
         trusted = credential is not None and verify_credential(self._secret, credential)
-        return _wrap(handler, method, trusted)
+        return lambda context: _guarded(context, method, trusted)
 
 
 class _Outcome:
@@ -128,12 +151,13 @@ async def _guarded(context: Context, method: str, trusted: bool) -> AsyncIterato
         outcome.record()
 
 
-def _wrap(handler: Handler, method: str, trusted: bool) -> Handler:
+def wrap_handler(handler: Handler, around: Around) -> Handler:
+    """`handler`, each call of it run inside `around(context)` (a stream: all of it)."""
     if handler.unary_unary or handler.stream_unary:
         inner = handler.unary_unary or handler.stream_unary
 
         async def unary_response(request: Any, context: Context) -> Any:
-            async with _guarded(context, method, trusted):
+            async with around(context):
                 return await inner(request, context)
 
         if handler.unary_unary:
@@ -143,7 +167,7 @@ def _wrap(handler: Handler, method: str, trusted: bool) -> Handler:
     inner_stream = handler.unary_stream or handler.stream_stream
 
     async def stream_response(request: Any, context: Context) -> AsyncIterator[Any]:
-        async with _guarded(context, method, trusted):
+        async with around(context):
             async for item in inner_stream(request, context):
                 yield item
 
@@ -179,13 +203,16 @@ def create_server(
     address: str,
     register: Callable[[grpc.aio.Server], None],
     service_names: Sequence[str],
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> tuple[grpc.aio.Server, int]:
     """Build a guarded `grpc.aio` server with the standard health service, bound to `address`.
 
+    `interceptors` run inside the guard (only for trusted calls), in order.
     Returns the server (not yet started) and the bound TCP port (0 for a unix socket).
     """
     server = grpc.aio.server(
-        interceptors=[GuardInterceptor(secret)], options=[*CHANNEL_OPTIONS, *SERVER_OPTIONS]
+        interceptors=[GuardInterceptor(secret), *interceptors],
+        options=[*CHANNEL_OPTIONS, *SERVER_OPTIONS],
     )
     register(server)
     health_servicer = health.aio.HealthServicer()

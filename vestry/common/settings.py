@@ -24,6 +24,14 @@ class ServiceSettings(BaseSettings):
         validation_alias=AliasChoices("VESTRY_METRICS_LISTEN"),
         description="HOST:PORT to serve Prometheus /metrics on; empty: none.",
     )
+    # Where change epochs live (vestry.common.epochs): file:///abs/path on one machine,
+    # redis://… for a cluster; empty: gateways cache no access decisions, nothing to bump.
+    invalidation_url: str = Field(
+        default="", validation_alias=AliasChoices("VESTRY_INVALIDATION_URL")
+    )
+    invalidation_prefix: str = Field(
+        default="vestry:", validation_alias=AliasChoices("VESTRY_INVALIDATION_PREFIX")
+    )
 
     @property
     def secret_bytes(self) -> bytes:

@@ -33,6 +33,8 @@ def cluster(
         "VESTRY_INDEX_DATABASE_URL": postgres_url,
         "VESTRY_REDIS_URL": redis_url,
         "VESTRY_REDIS_PREFIX": redis_prefix,
+        "VESTRY_INVALIDATION_URL": redis_url,
+        "VESTRY_INVALIDATION_PREFIX": redis_prefix,
         "VESTRY_INDEX_DEFAULT_VISIBILITY": "private",
         "VESTRY_STORAGE_BACKEND": "s3",
         "VESTRY_STORAGE_PATH": str(tmp_path / "spool"),

@@ -32,6 +32,7 @@ from tests.integration.cluster.cluster import (
     upload,
 )
 from tests.support.clients import pip_install, twine_upload
+from tests.support.warm_reads import prove_changes_are_refused_at_once
 from vestry.services.auth.tokens import attenuate
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.s3]
@@ -79,15 +80,19 @@ def page(gateway: Proc, project: str, token: str) -> httpx.Response:
     )
 
 
+def two_gateways(cluster: Cluster) -> tuple[dict[str, list[Proc]], Proc, Proc, str]:
+    """Two replicas of each service, gateway A talking only to replicas 1 and gateway B only
+    to replicas 2 (all they share is PostgreSQL, Redis and S3), and the internal secret."""
+    replicas = start_replicas(cluster)
+    a = cluster.start_gateway("gateway-a", {s: replicas[s][:1] for s in SERVICES})
+    b = cluster.start_gateway("gateway-b", {s: replicas[s][1:] for s in SERVICES})
+    return replicas, a, b, cluster.values["VESTRY_INTERNAL_SECRET"]
+
+
 def test_upload_via_one_gateway_installs_via_the_other_and_revocation_is_immediate(
     cluster: Cluster, tmp_path: Path
 ) -> None:
-    replicas = start_replicas(cluster)
-    # Gateway A talks only to replicas 1, gateway B only to replicas 2: all they share is
-    # PostgreSQL, Redis and S3.
-    a = cluster.start_gateway("gateway-a", {s: replicas[s][:1] for s in SERVICES})
-    b = cluster.start_gateway("gateway-b", {s: replicas[s][1:] for s in SERVICES})
-    secret = cluster.values["VESTRY_INTERNAL_SECRET"]
+    replicas, a, b, secret = two_gateways(cluster)
     token = create_user_token(replicas["auth"][0].address, secret, "alice")
 
     dist = tmp_path / "dist"
@@ -287,3 +292,16 @@ def test_killing_one_replica_of_each_service_under_load_loses_nothing(
     )
     for o in retried:
         print(f"  retried {o.kind}: {o.errors}")
+
+
+def test_changes_through_one_gateway_are_refused_through_the_other_under_load(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    # Gateway B reads through its own replicas while A's replicas make the changes: the
+    # change epochs reach B through Redis only.
+    replicas, a, b, secret = two_gateways(cluster)
+    owner = create_user_token(replicas["auth"][0].address, secret, "alice")
+    member = create_user_token(replicas["auth"][1].address, secret, "bob")
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    prove_changes_are_refused_at_once(a.address, b.address, owner, ("bob", member), dist, b.scrape)
