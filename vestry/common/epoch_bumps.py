@@ -71,4 +71,18 @@ def bump_interceptors(
 ) -> list[grpc.aio.ServerInterceptor]:
     """The interceptors a service registers for VESTRY_INVALIDATION_URL (none when unset)."""
     epochs = open_epochs(url, prefix)
-    return [] if epochs is None else [BumpInterceptor(epochs, counter, service, read_only)]
+    if epochs is None:
+        return []
+    # A process killed between its commit and its bump left a change that no gateway heard of
+    # (its caller got no answer, and a retry may find the work done and change nothing): the
+    # process that starts in its place bumps once, before it serves.
+    try:
+        epochs.bump(counter)
+    except EpochError as exc:
+        log.warning(
+            "%s: no bump at start (%s); gateways bypass their caches while they "
+            "cannot read the store either",
+            service,
+            exc,
+        )
+    return [BumpInterceptor(epochs, counter, service, read_only)]

@@ -8,7 +8,7 @@ import pytest
 from vestry.auth.v1 import auth_pb2
 from vestry.index.v1 import index_pb2
 
-from vestry.common.epoch_bumps import BumpInterceptor
+from vestry.common.epoch_bumps import BumpInterceptor, bump_interceptors
 from vestry.common.epochs import AUTH, FileEpochs
 from vestry.services.auth import server as auth_server
 from vestry.services.index import server as index_server
@@ -48,3 +48,16 @@ def test_index_download_counts_do_not_bump() -> None:
         assert write not in index_server.READ_ONLY
     for write in ("RevokeToken", "SetUserActive", "BurnPublisherToken"):
         assert write not in auth_server.READ_ONLY
+
+
+def test_a_starting_service_bumps_once_before_it_serves(tmp_path: Path) -> None:
+    # Its predecessor may have died between a commit and that commit's bump.
+    url = f"file://{tmp_path / 'epochs'}"
+    epochs = FileEpochs(tmp_path / "epochs")
+    try:
+        before = epochs.snapshot()
+        bump_interceptors(url, "", AUTH, "vestry.auth.v1.AuthService", {"VerifyToken"})
+        assert epochs.snapshot().auth == before.auth + 1
+        assert epochs.snapshot().index == before.index
+    finally:
+        epochs.close_sync()
