@@ -3,7 +3,8 @@
 `before_index` runs everything the gateway can decide alone (form, metadata, content present,
 filename, size, digests); the index then decides project, permission and duplicates;
 `after_index` checks the archive and PEP 625. Pure and synchronous over a seekable file, so the
-route and the tests run exactly the same code.
+route and the tests run exactly the same code (the route passes the digests it computed while the
+file arrived, gateway.upload.receive; the tests let them be computed here).
 """
 
 from __future__ import annotations
@@ -72,15 +73,20 @@ def before_index(
     f: BinaryIO | None,
     limit: int,
     allow_local: bool = True,
+    digests: Digests | None = None,
 ) -> Checked:
-    """Raise UploadError with the first problem; `filename`/`f` are None without a content part."""
+    """Raise UploadError with the first problem; `filename`/`f` are None without a content part.
+
+    `digests` are the file's, when they were computed as it arrived; else `f` is read for them.
+    """
     form = parse_form(_filetype_from(list(fields), filename), allow_local=allow_local)
     if f is None or not filename:
         raise UploadError("Upload payload does not have a file.")
     check_filename(filename, form.filetype, form.name, form.version)
     if form.filetype == "bdist_wheel":
         form = _wheel_pyversion(form, filename)
-    digests = digest_file(f)
+    if digests is None:
+        digests = digest_file(f)
     if digests.size > limit:
         raise too_large(limit)
     if digests.size == 0:
