@@ -10,7 +10,6 @@ asked about the project; the answer to each bad input is the same.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 from collections.abc import Awaitable
@@ -26,7 +25,12 @@ from vestry.gateway.backends import backends_of
 from vestry.gateway.blobs import put_bytes, put_file
 from vestry.gateway.errors import UPLOAD, answers_as
 from vestry.gateway.identity import identify
-from vestry.gateway.upload.checks import after_index, before_index, too_large
+from vestry.gateway.upload.checks import (
+    before_index,
+    check_archive,
+    check_new_project,
+    too_large,
+)
 from vestry.gateway.upload.form import UploadError, UploadForm
 from vestry.gateway.upload.receive import Received, receive_multipart
 
@@ -161,6 +165,9 @@ async def upload(request: Request) -> Response:
         stored = asyncio.ensure_future(
             put_file(backends, received.file, digests.sha256, digests.size, commit=keep)
         )
+        # The archive is checked meanwhile too; its verdict is heard only after the index's, so
+        # the answer to an upload that fails both is the index's, as in Warehouse's order.
+        archive = asyncio.ensure_future(asyncio.to_thread(check_archive, checked, received.file))
         try:
             check = await backends.index.CheckUpload(
                 index_pb2.CheckUploadRequest(
@@ -175,9 +182,8 @@ async def upload(request: Request) -> Response:
             )
             if check.outcome == index_pb2.CheckUploadResponse.IDENTICAL:
                 return _ok("OK (identical file already uploaded)")
-            facts = await asyncio.to_thread(
-                after_index, checked, received.file, check.project_exists
-            )
+            facts = await archive
+            check_new_project(checked, check.project_exists)
             metadata_sha = (
                 hashlib.sha256(facts.metadata).hexdigest() if facts.metadata is not None else ""
             )
@@ -192,9 +198,12 @@ async def upload(request: Request) -> Response:
         finally:
             if not stored.done():
                 stored.cancel()
-            # The transfer reads the temp file: it must be over before the file closes.
-            with contextlib.suppress(BaseException):
-                await stored
+            # The transfer and the archive check read the temp file: both must be over before
+            # the file closes (a thread cannot be cancelled: it is waited for).
+            await asyncio.wait((stored, archive))
+            for task in (stored, archive):
+                if not task.cancelled():
+                    task.exception()  # seen: an outcome already reported is not logged again
     finally:
         received.close()
     record = index_pb2.FileRecord(

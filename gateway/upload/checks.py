@@ -22,7 +22,14 @@ from vestry.gateway.upload.archive import (
 from vestry.gateway.upload.digests import Digests, digest_file
 from vestry.gateway.upload.form import UploadError, UploadForm, parse_form
 
-__all__ = ["Checked", "after_index", "before_index", "too_large"]
+__all__ = [
+    "Checked",
+    "after_index",
+    "before_index",
+    "check_archive",
+    "check_new_project",
+    "too_large",
+]
 
 
 @dataclass(frozen=True)
@@ -105,7 +112,18 @@ def before_index(
 
 def after_index(checked: Checked, f: BinaryIO, project_exists: bool) -> ArchiveFacts:
     """Archive sanity, then PEP 625 for sdists of new projects; the wheel METADATA comes back."""
-    facts = inspect_archive(f, checked.filename, checked.form.filetype)
+    facts = check_archive(checked, f)
+    check_new_project(checked, project_exists)
+    return facts
+
+
+def check_archive(checked: Checked, f: BinaryIO) -> ArchiveFacts:
+    """The part of `after_index` that needs no answer from the index: the route runs it while
+    the index decides, and reports its outcome only after the index's."""
+    return inspect_archive(f, checked.filename, checked.form.filetype)
+
+
+def check_new_project(checked: Checked, project_exists: bool) -> None:
+    """The part of `after_index` that depends on the index's answer: PEP 625 for new projects."""
     if checked.form.filetype == "sdist" and not project_exists:
         check_pep625(checked.filename, checked.form.name, checked.form.version)
-    return facts
