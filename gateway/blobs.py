@@ -5,20 +5,40 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable
-from typing import Protocol
+from typing import BinaryIO
 
 import grpc
 from vestry.storage.v1 import storage_pb2
 
 from vestry.gateway.backends import Backends
 
-__all__ = ["CHUNK_SIZE", "Arriving", "put_arriving", "put_bytes", "read_blob"]
+__all__ = ["CHUNK_SIZE", "put_bytes", "put_file", "read_blob"]
 
 # 1 MiB: measured (bench/storage_bench.py) as the knee between per-message overhead and memory.
 CHUNK_SIZE = 1024 * 1024
 # The slowest transfer to storage allowed on top of the rpc timeout: a file's deadline grows
 # with its size, so a hung storage process fails an upload in seconds, not after many minutes.
 MIN_TRANSFER_RATE = 1024 * 1024  # bytes per second
+
+
+async def _requests(
+    f: BinaryIO, expected_sha256: str, expected_size: int, commit: Awaitable[None] | None
+) -> AsyncIterator[storage_pb2.PutBlobRequest]:
+    yield storage_pb2.PutBlobRequest(
+        header=storage_pb2.PutBlobHeader(
+            expected_sha256=expected_sha256, expected_size=expected_size
+        )
+    )
+    # By offset, not through the file's position: the upload's archive checks may be seeking
+    # in the same file meanwhile.
+    fd, offset = f.fileno(), 0
+    while chunk := os.pread(fd, CHUNK_SIZE, offset):
+        offset += len(chunk)
+        yield storage_pb2.PutBlobRequest(chunk=chunk)
+    if commit is not None:
+        # Storage has every byte (and has verified and synced them); it makes the blob visible
+        # only when the stream ends, so the stream stays open until the caller says so.
+        await commit
 
 
 async def _put(call: Awaitable[storage_pb2.BlobInfo]) -> storage_pb2.BlobInfo:
@@ -42,69 +62,22 @@ async def _put(call: Awaitable[storage_pb2.BlobInfo]) -> storage_pb2.BlobInfo:
         ) from None
 
 
-class Arriving(Protocol):
-    """A file its receiver is still writing, in order, from the start."""
-
-    def fileno(self) -> int: ...
-
-    @property
-    def written(self) -> int:
-        """Bytes in the file so far."""
-
-    @property
-    def final(self) -> tuple[str, int] | None:
-        """(sha256, size) once the last byte is in; None until then."""
-
-    async def grown(self) -> None:
-        """Return once `written` or `final` may have changed."""
-
-
-async def _arriving_requests(
-    arriving: Arriving, max_size: int, commit: Awaitable[None]
-) -> AsyncIterator[storage_pb2.PutBlobRequest]:
-    yield storage_pb2.PutBlobRequest(header=storage_pb2.PutBlobHeader(max_size=max_size))
-    # A descriptor of our own: the receiver may close its file (a refused body) while this
-    # stream is being cancelled. By offset, not by position: the archive checks seek in it.
-    fd = os.dup(arriving.fileno())
-    try:
-        offset = 0
-        while True:
-            written, final = arriving.written, arriving.final
-            while offset < written:
-                chunk = os.pread(fd, min(CHUNK_SIZE, written - offset), offset)
-                if not chunk:
-                    raise OSError("the upload's temp file is shorter than written")
-                offset += len(chunk)
-                yield storage_pb2.PutBlobRequest(chunk=chunk)
-            if final is not None and offset >= final[1]:
-                break
-            await arriving.grown()
-    finally:
-        os.close(fd)
-    assert final is not None
-    sha256, size = final
-    yield storage_pb2.PutBlobRequest(
-        trailer=storage_pb2.PutBlobHeader(expected_sha256=sha256, expected_size=size)
-    )
-    # Storage has verified and synced every byte; it stores the blob only on this commit.
-    await commit
-    yield storage_pb2.PutBlobRequest(commit=True)
-
-
-async def put_arriving(
-    backends: Backends, arriving: Arriving, max_size: int, commit: Awaitable[None]
+async def put_file(
+    backends: Backends,
+    f: BinaryIO,
+    expected_sha256: str,
+    expected_size: int,
+    commit: Awaitable[None] | None = None,
 ) -> storage_pb2.BlobInfo:
-    """Store a file while it is still arriving: its bytes travel as they are written, its digest
-    follows them (storage checks it), and the blob is stored only once `commit` is done;
-    cancelling the call before then leaves nothing behind.
-
-    The deadline cannot wait for the size: it allows the largest file at the slowest rate, and
-    the caller's own checks (one index call and more) on top.
-    """
+    """Store a real file (one with a descriptor); its bytes may travel before the caller has
+    decided to keep them: with `commit`, the blob is stored only once `commit` is done, and
+    cancelling the call meanwhile leaves nothing behind."""
     return await _put(
         backends.storage.PutBlob(
-            _arriving_requests(arriving, max_size, commit),
-            timeout=2 * backends.timeout + max_size / MIN_TRANSFER_RATE,
+            _requests(f, expected_sha256, expected_size, commit),
+            # A gated stream also waits out the caller's own checks (one index call and more).
+            timeout=backends.timeout * (1 if commit is None else 2)
+            + expected_size / MIN_TRANSFER_RATE,
         )
     )
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
-from typing import NamedTuple
+from collections.abc import Awaitable
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -22,12 +21,11 @@ from starlette.types import Message
 from vestry.index.v1 import index_pb2
 from vestry.storage.v1 import storage_pb2
 
-from vestry.gateway.backends import Backends, backends_of
-from vestry.gateway.blobs import Arriving, put_arriving, put_bytes
+from vestry.gateway.backends import backends_of
+from vestry.gateway.blobs import put_bytes, put_file
 from vestry.gateway.errors import UPLOAD, answers_as
 from vestry.gateway.identity import identify
 from vestry.gateway.upload.checks import (
-    Checked,
     before_index,
     check_archive,
     check_new_project,
@@ -108,84 +106,7 @@ async def _store_blobs(
     return stored, meta.key
 
 
-class _Stored(NamedTuple):
-    checked: Checked
-    blob: storage_pb2.BlobInfo
-    metadata_key: str  # "" without one
-    metadata_sha256: str
-
-
-async def _check_and_store(
-    request: Request,
-    backends: Backends,
-    caller: index_pb2.Caller,
-    received: Received,
-    transfers: list[asyncio.Future[storage_pb2.BlobInfo]],
-    keep: asyncio.Future[None],
-) -> _Stored | None:
-    """Every check in the route's order, then the blobs stored; None for an identical re-upload.
-    `transfers` holds the file's transfer to storage, which `keep` lets store the blob."""
-    checked = before_index(
-        received.fields,
-        received.filename,
-        received.file,
-        request.app.state.settings.max_upload_size,
-        request.app.state.settings.allow_local_versions,
-        received.digests,
-    )
-    assert received.file is not None and transfers  # before_index refused a body without a file
-    digests = checked.digests
-    # The archive is checked while the index decides; its verdict is heard only after the
-    # index's, so the answer to an upload that fails both is the index's, as in Warehouse's order.
-    archive = asyncio.ensure_future(asyncio.to_thread(check_archive, checked, received.file))
-    try:
-        check = await backends.index.CheckUpload(
-            index_pb2.CheckUploadRequest(
-                caller=caller,
-                project_name=checked.form.name,
-                version=checked.form.version,
-                filename=checked.filename,
-                sha256=digests.sha256,
-                blake2b_256=digests.blake2b_256,
-            ),
-            timeout=backends.timeout,
-        )
-        if check.outcome == index_pb2.CheckUploadResponse.IDENTICAL:
-            return None
-        facts = await archive
-        check_new_project(checked, check.project_exists)
-        metadata_sha = (
-            hashlib.sha256(facts.metadata).hexdigest() if facts.metadata is not None else ""
-        )
-        keep.set_result(None)
-        # The file and its extracted metadata are independent blobs: store them side by side.
-        blob, metadata_key = await _store_blobs(
-            transfers[0],
-            put_bytes(backends, facts.metadata, metadata_sha)
-            if facts.metadata is not None
-            else None,
-        )
-        return _Stored(checked, blob, metadata_key, metadata_sha)
-    finally:
-        # The archive check reads the temp file in a thread, which cannot be cancelled: it must
-        # be over before the file closes.
-        await asyncio.wait((archive,))
-        if not archive.cancelled():
-            archive.exception()  # seen: an outcome already reported is not logged again
-
-
-async def _settle(transfers: list[asyncio.Future[storage_pb2.BlobInfo]]) -> None:
-    """End the file's transfer: cancelled unless it is done (then nothing is stored)."""
-    for transfer in transfers:
-        transfer.cancel()  # a no-op once it is done
-    if transfers:
-        await asyncio.wait(transfers)
-    for transfer in transfers:
-        if not transfer.cancelled():
-            transfer.exception()  # seen: an outcome already reported is not logged again
-
-
-async def _receive(request: Request, on_content: Callable[[Arriving], None]) -> Received:
+async def _receive(request: Request) -> Received:
     """The upload body: multipart, as every upload client sends it; any other body's fields
     (urlencoded) are read as Starlette reads them, and carry no file."""
     content_type = request.headers.get("content-type", "")
@@ -196,7 +117,6 @@ async def _receive(request: Request, on_content: Callable[[Arriving], None]) -> 
             max_files=4,
             max_fields=2000,
             max_part_size=_FORM_OVERHEAD,
-            on_content=on_content,
         )
     try:
         data = await request.form(max_files=4, max_fields=2000, max_part_size=_FORM_OVERHEAD)
@@ -226,28 +146,66 @@ async def upload(request: Request) -> Response:
     # Refused before a byte of the body is read: the answer does not wait for 500 MB to arrive.
     if declared.isdigit() and int(declared) > cap:
         raise too_large(limit)
-    # The file is digested and written to a temp file in one pass as it arrives, and travels
-    # on to storage meanwhile (`transfers`); it is stored only once the gateway's checks and
-    # the index said yes (`keep`). Any other outcome cancels the transfer: nothing is kept.
-    keep: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    transfers: list[asyncio.Future[storage_pb2.BlobInfo]] = []
-
-    def send_on(arriving: Arriving) -> None:
-        transfers.append(asyncio.ensure_future(put_arriving(backends, arriving, limit, keep)))
-
+    # The file part streams into a temp file and through the digests in one pass.
+    received = await _receive(capped_request(request, cap, limit))
     try:
-        received = await _receive(capped_request(request, cap, limit), send_on)
+        checked = before_index(
+            received.fields,
+            received.filename,
+            received.file,
+            limit,
+            request.app.state.settings.allow_local_versions,
+            received.digests,
+        )
+        form, filename, digests = checked.form, checked.filename, checked.digests
+        assert received.file is not None  # before_index refused an upload without one
+        # The file travels to storage while the index and the archive checks decide; it is
+        # stored only when both said yes (`keep`), and the transfer is cancelled otherwise.
+        keep: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        stored = asyncio.ensure_future(
+            put_file(backends, received.file, digests.sha256, digests.size, commit=keep)
+        )
+        # The archive is checked meanwhile too; its verdict is heard only after the index's, so
+        # the answer to an upload that fails both is the index's, as in Warehouse's order.
+        archive = asyncio.ensure_future(asyncio.to_thread(check_archive, checked, received.file))
         try:
-            stored = await _check_and_store(
-                request, backends, who.caller, received, transfers, keep
+            check = await backends.index.CheckUpload(
+                index_pb2.CheckUploadRequest(
+                    caller=who.caller,
+                    project_name=form.name,
+                    version=form.version,
+                    filename=filename,
+                    sha256=digests.sha256,
+                    blake2b_256=digests.blake2b_256,
+                ),
+                timeout=backends.timeout,
+            )
+            if check.outcome == index_pb2.CheckUploadResponse.IDENTICAL:
+                return _ok("OK (identical file already uploaded)")
+            facts = await archive
+            check_new_project(checked, check.project_exists)
+            metadata_sha = (
+                hashlib.sha256(facts.metadata).hexdigest() if facts.metadata is not None else ""
+            )
+            keep.set_result(None)
+            # The file and its extracted metadata are independent blobs: store them side by side.
+            blob, metadata_key = await _store_blobs(
+                stored,
+                put_bytes(backends, facts.metadata, metadata_sha)
+                if facts.metadata is not None
+                else None,
             )
         finally:
-            received.close()
+            if not stored.done():
+                stored.cancel()
+            # The transfer and the archive check read the temp file: both must be over before
+            # the file closes (a thread cannot be cancelled: it is waited for).
+            await asyncio.wait((stored, archive))
+            for task in (stored, archive):
+                if not task.cancelled():
+                    task.exception()  # seen: an outcome already reported is not logged again
     finally:
-        await _settle(transfers)
-    if stored is None:
-        return _ok("OK (identical file already uploaded)")
-    form, filename, blob = stored.checked.form, stored.checked.filename, stored.blob
+        received.close()
     record = index_pb2.FileRecord(
         filename=filename,
         version=form.version,
@@ -259,8 +217,8 @@ async def upload(request: Request) -> Response:
         blake2b_256=blob.blake2b_256,
         md5=blob.md5,
         blob_key=blob.key,
-        metadata_blob_key=stored.metadata_key,
-        metadata_sha256=stored.metadata_sha256,
+        metadata_blob_key=metadata_key,
+        metadata_sha256=metadata_sha,
     )
     result = await backends.index.CommitFile(
         index_pb2.CommitFileRequest(

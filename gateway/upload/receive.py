@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -22,9 +22,6 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from vestry.common.digests import TripleDigest
 from vestry.gateway.upload.digests import Digests
 from vestry.gateway.upload.form import UploadError
-
-if TYPE_CHECKING:
-    from vestry.gateway.blobs import Arriving
 
 __all__ = ["BATCH", "Received", "receive_multipart"]
 
@@ -45,12 +42,7 @@ class _FilePart:
         self._digest = TripleDigest()
         self._pending: list[memoryview] = []
         self._pending_size = 0
-        self.size = 0  # hashed and written, counted in the worker thread
-        # What a transfer reading the file as it arrives may see (gateway.blobs.Arriving),
-        # updated on the event loop once a batch is in the file.
-        self.written = 0
-        self.final: tuple[str, int] | None = None
-        self._changed = asyncio.Event()
+        self.size = 0
 
     def add(self, data: memoryview) -> None:
         if self.file is not None:
@@ -78,25 +70,6 @@ class _FilePart:
         d = self._digest
         return Digests(d.sha256, d.blake2b_256, d.md5, self.size)
 
-    async def write_batch(self, batch: bytes) -> None:
-        await asyncio.to_thread(self.write, batch)
-        self.written = self.size
-        self._changed.set()
-
-    def finished(self) -> Digests:
-        digests = self.digests()
-        self.final = (digests.sha256, digests.size)
-        self._changed.set()
-        return digests
-
-    def fileno(self) -> int:
-        assert self.file is not None
-        return self.file.fileno()
-
-    async def grown(self) -> None:
-        await self._changed.wait()
-        self._changed.clear()
-
 
 @dataclass
 class Received:
@@ -115,16 +88,8 @@ class Received:
 class _Parser:
     """python-multipart callbacks, with Starlette's limits and error texts."""
 
-    def __init__(
-        self,
-        charset: str,
-        max_files: int,
-        max_fields: int,
-        max_part_size: int,
-        on_content: Callable[[_FilePart], None] | None,
-    ) -> None:
+    def __init__(self, charset: str, max_files: int, max_fields: int, max_part_size: int) -> None:
         self.charset = charset
-        self.on_content = on_content
         self.max_files, self.max_fields, self.max_part_size = max_files, max_fields, max_part_size
         self.received = Received()
         self.content: _FilePart | None = None
@@ -183,8 +148,6 @@ class _Parser:
         self.current = _FilePart(self._decode(options[b"filename"]), keep)
         if keep:
             self.content = self.current
-            if self.on_content is not None:
-                self.on_content(self.content)
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self.current is not None:
@@ -224,12 +187,10 @@ async def receive_multipart(
     max_files: int,
     max_fields: int,
     max_part_size: int,
-    on_content: Callable[[Arriving], None] | None = None,
 ) -> Received:
     """Parse a multipart/form-data body from `stream`; raises UploadError for a malformed one.
 
-    `on_content` is called when the content part begins, with the file as it arrives (to send
-    it on meanwhile). Whatever goes wrong, the temp file is closed before the error leaves.
+    Whatever goes wrong, the temp file is closed before the error leaves.
     """
     _, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
@@ -241,7 +202,6 @@ async def receive_multipart(
         max_files,
         max_fields,
         max_part_size,
-        on_content,
     )
     parser = MultipartParser(boundary, p.callbacks())  # type: ignore[arg-type]
     writing: asyncio.Future[None] | None = None  # the batch being written, at most one
@@ -250,7 +210,7 @@ async def receive_multipart(
         nonlocal writing
         if writing is not None:
             await writing  # batches are hashed in order
-        writing = asyncio.ensure_future(part.write_batch(part.take()))
+        writing = asyncio.ensure_future(asyncio.to_thread(part.write, part.take()))
 
     try:
         async for chunk in stream:
@@ -267,7 +227,7 @@ async def receive_multipart(
             p.content.file.seek(0)
             p.received.filename = p.content.filename
             p.received.file = p.content.file
-            p.received.digests = p.content.finished()
+            p.received.digests = p.content.digests()
     except BaseException as exc:
         if writing is not None:
             with contextlib.suppress(BaseException):

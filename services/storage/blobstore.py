@@ -132,15 +132,6 @@ class IncomingBlob:
             except OSError as exc:
                 raise storage_io_error(exc, "receiving a blob") from exc
 
-    def expect(self, expected_sha256: str, expected_size: int) -> None:
-        """Expectations that came after the bytes (a PutBlob trailer), for `finish` to check."""
-        if expected_sha256:
-            validate_key(expected_sha256)
-        if expected_size < 0:
-            raise InvalidArgument("sizes in the PutBlob trailer are non-negative")
-        self._expected_sha256 = expected_sha256 or self._expected_sha256
-        self._expected_size = expected_size or self._expected_size
-
     def finish(self) -> BlobInfo:
         """Flush to disk and check the expectations; raises DigestMismatch or DiskFull."""
         with self._lock:

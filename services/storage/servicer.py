@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 
 from vestry.storage.v1 import storage_pb2, storage_pb2_grpc
 
-from vestry.common.errors import FailedPrecondition, InvalidArgument
+from vestry.common.errors import InvalidArgument
 from vestry.common.grpc_server import Context
 from vestry.services.storage.blobstore import (
     BlobInfo,
@@ -46,7 +46,6 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
     ) -> storage_pb2.BlobInfo:
         incoming: IncomingBlob | None = None
         info: BlobInfo | None = None
-        gated = committed = False  # a stream with a trailer stores only on its commit
         try:
             async for message in request_iterator:
                 if incoming is None:
@@ -61,23 +60,8 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
                         header.max_size,
                     )
                     continue
-                part = message.WhichOneof("part")
-                if part == "header":
+                if message.WhichOneof("part") != "chunk":
                     raise InvalidArgument("only one header per PutBlob")
-                if part == "trailer" and info is None:
-                    incoming.expect(message.trailer.expected_sha256, message.trailer.expected_size)
-                    # Verified and synced now, while the caller may still be deciding whether
-                    # to keep the blob: it is stored only on an explicit commit.
-                    info = await asyncio.to_thread(incoming.finish)
-                    gated = True
-                    continue
-                if part == "commit" and gated and message.commit:
-                    committed = True
-                    continue
-                if part != "chunk" or committed:
-                    raise InvalidArgument(
-                        "PutBlob: header, chunks, then optionally a trailer and a commit, once each"
-                    )
                 if info is not None:
                     if message.chunk:
                         raise DigestMismatch(
@@ -87,13 +71,12 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
                 # Hashing and writing release the GIL: a worker thread keeps the loop free.
                 await asyncio.to_thread(incoming.write, message.chunk)
                 if header.expected_size and incoming.size == header.expected_size:
-                    # Every announced byte is here: verify and sync now, not after the caller
-                    # has ended the stream.
+                    # Every announced byte is here: verify and sync now, while the caller may
+                    # still be deciding whether to keep the blob; it is stored when the stream
+                    # ends, and a cancelled stream leaves nothing.
                     info = await asyncio.to_thread(incoming.finish)
             if incoming is None:
                 raise InvalidArgument("PutBlob received nothing")
-            if gated and not committed:
-                raise FailedPrecondition("PutBlob ended without a commit: nothing was stored")
             if info is None:
                 info = await asyncio.to_thread(incoming.finish)
             stored = blob_info_to_proto(await asyncio.to_thread(self._store.commit, incoming, info))

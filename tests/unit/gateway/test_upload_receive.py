@@ -11,9 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from vestry.storage.v1 import storage_pb2
 
-from vestry.gateway.blobs import Arriving, _arriving_requests
 from vestry.gateway.upload.form import UploadError
 from vestry.gateway.upload.receive import BATCH, Received, receive_multipart
 
@@ -136,51 +134,3 @@ def test_a_missing_boundary_is_refused() -> None:
                 "multipart/form-data", stream(), max_files=1, max_fields=1, max_part_size=1
             )
         )
-
-
-def test_the_file_can_be_sent_on_while_it_arrives() -> None:
-    """What the route sends to storage (gateway.blobs' request stream, started when the content
-    part begins) is exactly the file, followed by its digest and, once let, the commit."""
-    content = bytes(range(256)) * (2 * BATCH // 256 + 5)
-    data = body(part("name", b"x"), part("content", content, "x-1.0.tar.gz"))
-    sent: list[storage_pb2.PutBlobRequest] = []
-
-    async def run() -> Received:
-        loop = asyncio.get_running_loop()
-        commit: asyncio.Future[None] = loop.create_future()
-        consumers: list[asyncio.Task[None]] = []
-
-        async def consume(arriving: Arriving) -> None:
-            async for message in _arriving_requests(arriving, 1 << 30, commit):
-                sent.append(message)
-
-        async def stream() -> AsyncIterator[bytes]:
-            for i in range(0, len(data), 64 * 1024):
-                yield data[i : i + 64 * 1024]
-                await asyncio.sleep(0)  # let the consumer run between pieces, as the network does
-
-        received = await receive_multipart(
-            CONTENT_TYPE,
-            stream(),
-            max_files=1,
-            max_fields=1,
-            max_part_size=10,
-            on_content=lambda a: consumers.append(asyncio.ensure_future(consume(a))),
-        )
-        commit.set_result(None)
-        await asyncio.gather(*consumers)
-        return received
-
-    received = asyncio.run(run())
-    assert [m.WhichOneof("part") for m in (sent[0], sent[-2], sent[-1])] == [
-        "header",
-        "trailer",
-        "commit",
-    ]
-    assert b"".join(m.chunk for m in sent[1:-2]) == content
-    trailer = sent[-2].trailer
-    assert (trailer.expected_sha256, trailer.expected_size) == (
-        hashlib.sha256(content).hexdigest(),
-        len(content),
-    )
-    received.close()

@@ -1,7 +1,6 @@
-"""PutBlob streams whose outcome is decided after the last byte: storage verifies and syncs the
-bytes as soon as all announced ones are in (by the header's size, or by a trailer sent after
-them), and stores the blob only when the stream ends (a trailed stream: on its commit message);
-a stream cancelled or ended without commit meanwhile leaves nothing."""
+"""A PutBlob whose caller holds the stream open after the last byte: storage verifies and syncs
+the bytes as soon as all announced ones are in, but makes the blob visible only when the stream
+ends; a stream cancelled meanwhile (the gateway's checks refused the upload) leaves nothing."""
 
 from __future__ import annotations
 
@@ -15,7 +14,6 @@ from typing import Any
 import pytest
 from vestry.storage.v1 import storage_pb2
 
-from vestry.common.errors import DomainError, FailedPrecondition
 from vestry.services.storage.backends.local import LocalBlobStore
 from vestry.services.storage.errors import DigestMismatch
 from vestry.services.storage.servicer import StorageServicer
@@ -117,64 +115,3 @@ def test_without_an_announced_size_nothing_is_decided_early(tmp_path: Path, end:
     assert store.exists(SHA) is (end == "commit") and spooled(store) == []
     if end == "commit":
         assert outcome.key == SHA
-
-
-def trailed(
-    store: LocalBlobStore, seen: dict[str, Any], commit: bool, sha256: str = SHA
-) -> AsyncIterator[storage_pb2.PutBlobRequest]:
-    """A stream begun before its digest was known: header, chunks, trailer, then a commit."""
-
-    async def gen() -> AsyncIterator[storage_pb2.PutBlobRequest]:
-        yield storage_pb2.PutBlobRequest(header=storage_pb2.PutBlobHeader(max_size=1 << 20))
-        for i in range(0, len(DATA), 1024):
-            yield storage_pb2.PutBlobRequest(chunk=DATA[i : i + 1024])
-        yield storage_pb2.PutBlobRequest(
-            trailer=storage_pb2.PutBlobHeader(expected_sha256=sha256, expected_size=len(DATA))
-        )
-        # Asked for the next message: the trailer was checked, the bytes synced, none stored.
-        seen["spooled"] = spooled(store)
-        seen["stored"] = store.exists(SHA)
-        if commit:
-            yield storage_pb2.PutBlobRequest(commit=True)
-
-    return gen()
-
-
-def put_trailed(
-    store: LocalBlobStore, commit: bool, sha256: str = SHA
-) -> tuple[dict[str, Any], Any]:
-    servicer = StorageServicer(store, 1 << 20, 1024)
-    seen: dict[str, Any] = {}
-
-    async def go() -> Any:
-        try:
-            return await servicer.PutBlob(trailed(store, seen, commit, sha256), None)  # type: ignore[arg-type]
-        except DomainError as exc:
-            return exc
-
-    return seen, asyncio.run(go())
-
-
-def test_a_trailed_blob_is_stored_on_its_commit(tmp_path: Path) -> None:
-    store = LocalBlobStore(str(tmp_path))
-    seen, info = put_trailed(store, commit=True)
-    assert seen["stored"] is False and len(seen["spooled"]) == 1
-    assert (info.key, info.size) == (SHA, len(DATA))
-    assert store.exists(SHA) and spooled(store) == []
-
-
-def test_a_trailed_stream_that_ends_without_commit_stores_nothing(tmp_path: Path) -> None:
-    """The end of a cancelled stream can reach the server as a normal end: only the commit
-    message stores a trailed blob."""
-    store = LocalBlobStore(str(tmp_path))
-    seen, outcome = put_trailed(store, commit=False)
-    assert seen["stored"] is False
-    assert isinstance(outcome, FailedPrecondition) and "without a commit" in outcome.message
-    assert not store.exists(SHA) and spooled(store) == []
-
-
-def test_a_wrong_trailer_digest_is_refused_before_the_commit(tmp_path: Path) -> None:
-    store = LocalBlobStore(str(tmp_path))
-    seen, outcome = put_trailed(store, commit=True, sha256="0" * 64)
-    assert isinstance(outcome, DigestMismatch) and seen == {}
-    assert not store.exists(SHA) and spooled(store) == []
