@@ -75,9 +75,9 @@ async def put_file(
     return await _put(
         backends.storage.PutBlob(
             _requests(f, expected_sha256, expected_size, commit),
-            # A gated stream also waits out the caller's own checks (one index call and more).
-            timeout=backends.timeout * (1 if commit is None else 2)
-            + expected_size / MIN_TRANSFER_RATE,
+            # The same deadline with a `commit`: the caller's checks wait on their own
+            # deadlines, and a slow index ends the upload either way.
+            timeout=backends.timeout + expected_size / MIN_TRANSFER_RATE,
         )
     )
 
