@@ -26,7 +26,9 @@ async def _requests(
 ) -> AsyncIterator[storage_pb2.PutBlobRequest]:
     yield storage_pb2.PutBlobRequest(
         header=storage_pb2.PutBlobHeader(
-            expected_sha256=expected_sha256, expected_size=expected_size
+            expected_sha256=expected_sha256,
+            expected_size=expected_size,
+            commit_required=commit is not None,
         )
     )
     # By offset, not through the file's position: the upload's archive checks may be seeking
@@ -36,9 +38,10 @@ async def _requests(
         offset += len(chunk)
         yield storage_pb2.PutBlobRequest(chunk=chunk)
     if commit is not None:
-        # Storage has every byte (and has verified and synced them); it makes the blob visible
-        # only when the stream ends, so the stream stays open until the caller says so.
+        # Storage has every byte (and has verified and synced them); it stores the blob only
+        # on this commit, so the stream stays open until the caller says so.
         await commit
+        yield storage_pb2.PutBlobRequest(commit=True)
 
 
 async def _put(call: Awaitable[storage_pb2.BlobInfo]) -> storage_pb2.BlobInfo:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 
 from vestry.storage.v1 import storage_pb2, storage_pb2_grpc
 
-from vestry.common.errors import InvalidArgument
+from vestry.common.errors import FailedPrecondition, InvalidArgument
 from vestry.common.grpc_server import Context
 from vestry.services.storage.blobstore import (
     BlobInfo,
@@ -46,6 +46,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
     ) -> storage_pb2.BlobInfo:
         incoming: IncomingBlob | None = None
         info: BlobInfo | None = None
+        committed = False
         try:
             async for message in request_iterator:
                 if incoming is None:
@@ -60,8 +61,12 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
                         header.max_size,
                     )
                     continue
-                if message.WhichOneof("part") != "chunk":
-                    raise InvalidArgument("only one header per PutBlob")
+                part = message.WhichOneof("part")
+                if part == "commit" and header.commit_required and not committed:
+                    committed = message.commit
+                    continue
+                if part != "chunk" or committed:
+                    raise InvalidArgument("PutBlob: one header, chunks, and a commit if required")
                 if info is not None:
                     if message.chunk:
                         raise DigestMismatch(
@@ -77,6 +82,8 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
                     info = await asyncio.to_thread(incoming.finish)
             if incoming is None:
                 raise InvalidArgument("PutBlob received nothing")
+            if header.commit_required and not committed:
+                raise FailedPrecondition("PutBlob ended without its commit: nothing was stored")
             if info is None:
                 info = await asyncio.to_thread(incoming.finish)
             stored = blob_info_to_proto(await asyncio.to_thread(self._store.commit, incoming, info))

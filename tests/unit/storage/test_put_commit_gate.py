@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from vestry.storage.v1 import storage_pb2
 
+from vestry.common.errors import FailedPrecondition
 from vestry.services.storage.backends.local import LocalBlobStore
 from vestry.services.storage.errors import DigestMismatch
 from vestry.services.storage.servicer import StorageServicer
@@ -115,3 +116,36 @@ def test_without_an_announced_size_nothing_is_decided_early(tmp_path: Path, end:
     assert store.exists(SHA) is (end == "commit") and spooled(store) == []
     if end == "commit":
         assert outcome.key == SHA
+
+
+@pytest.mark.parametrize("commit", [False, True])
+def test_a_stream_that_requires_a_commit_stores_only_on_it(tmp_path: Path, commit: bool) -> None:
+    """The end of a cancelled stream can reach the server as a normal end: a caller that may
+    still refuse the bytes asks for an explicit commit, and without it nothing is stored."""
+    store = LocalBlobStore(str(tmp_path))
+    servicer = StorageServicer(store, 1 << 20, 1024)
+    seen: dict[str, Any] = {}
+
+    async def gen() -> AsyncIterator[storage_pb2.PutBlobRequest]:
+        header = storage_pb2.PutBlobHeader(
+            expected_sha256=SHA, expected_size=len(DATA), commit_required=True
+        )
+        yield storage_pb2.PutBlobRequest(header=header)
+        yield storage_pb2.PutBlobRequest(chunk=DATA)
+        seen["stored"] = store.exists(SHA)
+        if commit:
+            yield storage_pb2.PutBlobRequest(commit=True)
+
+    async def go() -> Any:
+        try:
+            return await servicer.PutBlob(gen(), None)  # type: ignore[arg-type]
+        except FailedPrecondition as exc:
+            return exc
+
+    outcome = asyncio.run(go())
+    assert seen["stored"] is False
+    assert store.exists(SHA) is commit and spooled(store) == []
+    if commit:
+        assert outcome.key == SHA
+    else:
+        assert "without its commit" in outcome.message
