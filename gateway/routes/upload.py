@@ -4,7 +4,9 @@ Order of checks (Warehouse's): authenticate -> form -> metadata -> content prese
 size -> digests -> project and permission, duplicates, filename registry (one index call) ->
 archive -> PEP 625 for new projects -> store -> commit. One documented difference from Warehouse:
 the filename, size and digest checks, which the gateway decides alone, come before the index is
-asked about the project; the answer to each bad input is the same.
+asked about the project; the answer to each bad input is the same. That is the order of the
+answers: the file is digested as it arrives, travels to storage while the index and the archive
+checks decide, and is stored only on a final commit once both said yes.
 """
 
 from __future__ import annotations
