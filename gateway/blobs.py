@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Awaitable
 from typing import BinaryIO
 
@@ -21,18 +22,26 @@ MIN_TRANSFER_RATE = 1024 * 1024  # bytes per second
 
 
 async def _requests(
-    f: BinaryIO, expected_sha256: str, expected_size: int
+    f: BinaryIO, expected_sha256: str, expected_size: int, commit: Awaitable[None] | None
 ) -> AsyncIterator[storage_pb2.PutBlobRequest]:
     yield storage_pb2.PutBlobRequest(
         header=storage_pb2.PutBlobHeader(
-            expected_sha256=expected_sha256, expected_size=expected_size
+            expected_sha256=expected_sha256,
+            expected_size=expected_size,
+            commit_required=commit is not None,
         )
     )
-    while True:
-        chunk = f.read(CHUNK_SIZE)
-        if not chunk:
-            return
+    # By offset, not through the file's position: the upload's archive checks may be seeking
+    # in the same file meanwhile.
+    fd, offset = f.fileno(), 0
+    while chunk := os.pread(fd, CHUNK_SIZE, offset):
+        offset += len(chunk)
         yield storage_pb2.PutBlobRequest(chunk=chunk)
+    if commit is not None:
+        # Storage has every byte (and has verified and synced them); it stores the blob only
+        # on this commit, so the stream stays open until the caller says so.
+        await commit
+        yield storage_pb2.PutBlobRequest(commit=True)
 
 
 async def _put(call: Awaitable[storage_pb2.BlobInfo]) -> storage_pb2.BlobInfo:
@@ -57,12 +66,20 @@ async def _put(call: Awaitable[storage_pb2.BlobInfo]) -> storage_pb2.BlobInfo:
 
 
 async def put_file(
-    backends: Backends, f: BinaryIO, expected_sha256: str, expected_size: int
+    backends: Backends,
+    f: BinaryIO,
+    expected_sha256: str,
+    expected_size: int,
+    commit: Awaitable[None] | None = None,
 ) -> storage_pb2.BlobInfo:
-    f.seek(0)
+    """Store a real file (one with a descriptor); its bytes may travel before the caller has
+    decided to keep them: with `commit`, the blob is stored only once `commit` is done, and
+    cancelling the call meanwhile leaves nothing behind."""
     return await _put(
         backends.storage.PutBlob(
-            _requests(f, expected_sha256, expected_size),
+            _requests(f, expected_sha256, expected_size, commit),
+            # The same deadline with a `commit`: the caller's checks wait on their own
+            # deadlines, and a slow index ends the upload either way.
             timeout=backends.timeout + expected_size / MIN_TRANSFER_RATE,
         )
     )

@@ -4,7 +4,9 @@ Order of checks (Warehouse's): authenticate -> form -> metadata -> content prese
 size -> digests -> project and permission, duplicates, filename registry (one index call) ->
 archive -> PEP 625 for new projects -> store -> commit. One documented difference from Warehouse:
 the filename, size and digest checks, which the gateway decides alone, come before the index is
-asked about the project; the answer to each bad input is the same.
+asked about the project; the answer to each bad input is the same. That is the order of the
+answers: the file is digested as it arrives, travels to storage while the index and the archive
+checks decide, and is stored only on a final commit once both said yes.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from collections.abc import Awaitable
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
-from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Message
 from vestry.index.v1 import index_pb2
@@ -26,8 +27,14 @@ from vestry.gateway.backends import backends_of
 from vestry.gateway.blobs import put_bytes, put_file
 from vestry.gateway.errors import UPLOAD, answers_as
 from vestry.gateway.identity import identify
-from vestry.gateway.upload.checks import after_index, before_index, too_large
+from vestry.gateway.upload.checks import (
+    before_index,
+    check_archive,
+    check_new_project,
+    too_large,
+)
 from vestry.gateway.upload.form import UploadError, UploadForm
+from vestry.gateway.upload.receive import Received, receive_multipart
 
 router = APIRouter(dependencies=[Depends(answers_as(UPLOAD))])
 log = logging.getLogger(__name__)
@@ -101,6 +108,25 @@ async def _store_blobs(
     return stored, meta.key
 
 
+async def _receive(request: Request) -> Received:
+    """The upload body: multipart, as every upload client sends it; any other body's fields
+    (urlencoded) are read as Starlette reads them, and carry no file."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.lower().startswith("multipart/form-data"):
+        return await receive_multipart(
+            content_type,
+            request.stream(),
+            max_files=4,
+            max_fields=2000,
+            max_part_size=_FORM_OVERHEAD,
+        )
+    try:
+        data = await request.form(max_files=4, max_fields=2000, max_part_size=_FORM_OVERHEAD)
+    except StarletteHTTPException as exc:
+        raise UploadError(f"invalid upload body: {exc.detail}") from exc
+    return Received(fields=[(k, v) for k, v in data.multi_items() if isinstance(v, str)])
+
+
 @router.post("/legacy/")
 # Also without the slash (a redirect would make twine refuse, and drop the body on other
 # clients) and at the root, where some tools post.
@@ -122,60 +148,66 @@ async def upload(request: Request) -> Response:
     # Refused before a byte of the body is read: the answer does not wait for 500 MB to arrive.
     if declared.isdigit() and int(declared) > cap:
         raise too_large(limit)
-    # The multipart body streams into a spooled temp file (memory stays flat on large uploads).
+    # The file part streams into a temp file and through the digests in one pass.
+    received = await _receive(capped_request(request, cap, limit))
     try:
-        data = await capped_request(request, cap, limit).form(
-            max_files=4, max_fields=2000, max_part_size=_FORM_OVERHEAD
-        )
-    except StarletteHTTPException as exc:
-        raise UploadError(f"invalid upload body: {exc.detail}") from exc
-    try:
-        content: UploadFile | None = None
-        fields: list[tuple[str, str]] = []
-        for key, value in data.multi_items():
-            if isinstance(value, str):
-                fields.append((key, value))
-            elif key == "content":
-                if content is not None:
-                    raise UploadError("content: the field was sent more than once")
-                content = value
-            # other file parts (e.g. gpg_signature) are not used by Vestry
-        checked = await asyncio.to_thread(
-            before_index,
-            fields,
-            content.filename if content else None,
-            content.file if content else None,
+        checked = before_index(
+            received.fields,
+            received.filename,
+            received.file,
             limit,
             request.app.state.settings.allow_local_versions,
+            received.digests,
         )
         form, filename, digests = checked.form, checked.filename, checked.digests
-        check = await backends.index.CheckUpload(
-            index_pb2.CheckUploadRequest(
-                caller=who.caller,
-                project_name=form.name,
-                version=form.version,
-                filename=filename,
-                sha256=digests.sha256,
-                blake2b_256=digests.blake2b_256,
-            ),
-            timeout=backends.timeout,
+        assert received.file is not None  # before_index refused an upload without one
+        # The file travels to storage while the index and the archive checks decide; it is
+        # stored only when both said yes (`keep`), and the transfer is cancelled otherwise.
+        keep: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        stored = asyncio.ensure_future(
+            put_file(backends, received.file, digests.sha256, digests.size, commit=keep)
         )
-        if check.outcome == index_pb2.CheckUploadResponse.IDENTICAL:
-            return _ok("OK (identical file already uploaded)")
-        assert content is not None  # before_index refused an upload without one
-        facts = await asyncio.to_thread(after_index, checked, content.file, check.project_exists)
-        metadata_sha = (
-            hashlib.sha256(facts.metadata).hexdigest() if facts.metadata is not None else ""
-        )
-        # The file and its extracted metadata are independent blobs: store them side by side.
-        blob, metadata_key = await _store_blobs(
-            put_file(backends, content.file, digests.sha256, digests.size),
-            put_bytes(backends, facts.metadata, metadata_sha)
-            if facts.metadata is not None
-            else None,
-        )
+        # The archive is checked meanwhile too; its verdict is heard only after the index's, so
+        # the answer to an upload that fails both is the index's, as in Warehouse's order.
+        archive = asyncio.ensure_future(asyncio.to_thread(check_archive, checked, received.file))
+        try:
+            check = await backends.index.CheckUpload(
+                index_pb2.CheckUploadRequest(
+                    caller=who.caller,
+                    project_name=form.name,
+                    version=form.version,
+                    filename=filename,
+                    sha256=digests.sha256,
+                    blake2b_256=digests.blake2b_256,
+                ),
+                timeout=backends.timeout,
+            )
+            if check.outcome == index_pb2.CheckUploadResponse.IDENTICAL:
+                return _ok("OK (identical file already uploaded)")
+            facts = await archive
+            check_new_project(checked, check.project_exists)
+            metadata_sha = (
+                hashlib.sha256(facts.metadata).hexdigest() if facts.metadata is not None else ""
+            )
+            keep.set_result(None)
+            # The file and its extracted metadata are independent blobs: store them side by side.
+            blob, metadata_key = await _store_blobs(
+                stored,
+                put_bytes(backends, facts.metadata, metadata_sha)
+                if facts.metadata is not None
+                else None,
+            )
+        finally:
+            if not stored.done():
+                stored.cancel()
+            # The transfer and the archive check read the temp file: both must be over before
+            # the file closes (a thread cannot be cancelled: it is waited for).
+            await asyncio.wait((stored, archive))
+            for task in (stored, archive):
+                if not task.cancelled():
+                    task.exception()  # seen: an outcome already reported is not logged again
     finally:
-        await data.close()
+        received.close()
     record = index_pb2.FileRecord(
         filename=filename,
         version=form.version,

@@ -1,6 +1,7 @@
 """Archive sanity checks on an uploaded file, and the filename rules that go with them.
 
-Runs on the spooled temp file before any byte reaches storage.
+Runs on the upload's temp file while its bytes travel to storage: storage keeps none of them
+unless these checks (and the index) said yes (gateway.routes.upload).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 `before_index` runs everything the gateway can decide alone (form, metadata, content present,
 filename, size, digests); the index then decides project, permission and duplicates;
 `after_index` checks the archive and PEP 625. Pure and synchronous over a seekable file, so the
-route and the tests run exactly the same code.
+route and the tests run exactly the same code (the route passes the digests it computed while the
+file arrived, gateway.upload.receive; the tests let them be computed here).
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from vestry.gateway.upload.archive import (
 from vestry.gateway.upload.digests import Digests, digest_file
 from vestry.gateway.upload.form import UploadError, UploadForm, parse_form
 
-__all__ = ["Checked", "after_index", "before_index", "too_large"]
+__all__ = [
+    "Checked",
+    "after_index",
+    "before_index",
+    "check_archive",
+    "check_new_project",
+    "too_large",
+]
 
 
 @dataclass(frozen=True)
@@ -72,15 +80,20 @@ def before_index(
     f: BinaryIO | None,
     limit: int,
     allow_local: bool = True,
+    digests: Digests | None = None,
 ) -> Checked:
-    """Raise UploadError with the first problem; `filename`/`f` are None without a content part."""
+    """Raise UploadError with the first problem; `filename`/`f` are None without a content part.
+
+    `digests` are the file's, when they were computed as it arrived; else `f` is read for them.
+    """
     form = parse_form(_filetype_from(list(fields), filename), allow_local=allow_local)
     if f is None or not filename:
         raise UploadError("Upload payload does not have a file.")
     check_filename(filename, form.filetype, form.name, form.version)
     if form.filetype == "bdist_wheel":
         form = _wheel_pyversion(form, filename)
-    digests = digest_file(f)
+    if digests is None:
+        digests = digest_file(f)
     if digests.size > limit:
         raise too_large(limit)
     if digests.size == 0:
@@ -99,7 +112,18 @@ def before_index(
 
 def after_index(checked: Checked, f: BinaryIO, project_exists: bool) -> ArchiveFacts:
     """Archive sanity, then PEP 625 for sdists of new projects; the wheel METADATA comes back."""
-    facts = inspect_archive(f, checked.filename, checked.form.filetype)
+    facts = check_archive(checked, f)
+    check_new_project(checked, project_exists)
+    return facts
+
+
+def check_archive(checked: Checked, f: BinaryIO) -> ArchiveFacts:
+    """The part of `after_index` that needs no answer from the index: the route runs it while
+    the index decides, and reports its outcome only after the index's."""
+    return inspect_archive(f, checked.filename, checked.form.filetype)
+
+
+def check_new_project(checked: Checked, project_exists: bool) -> None:
+    """The part of `after_index` that depends on the index's answer: PEP 625 for new projects."""
     if checked.form.filetype == "sdist" and not project_exists:
         check_pep625(checked.filename, checked.form.name, checked.form.version)
-    return facts

@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator, Iterator
 
 from vestry.storage.v1 import storage_pb2, storage_pb2_grpc
 
-from vestry.common.errors import InvalidArgument
+from vestry.common.errors import FailedPrecondition, InvalidArgument
 from vestry.common.grpc_server import Context
 from vestry.services.storage.blobstore import (
+    BlobInfo,
     BlobStore,
     IncomingBlob,
     StoredBlob,
@@ -24,6 +25,7 @@ from vestry.services.storage.convert import (
     modified_before_from_proto,
     stored_blob_to_proto,
 )
+from vestry.services.storage.errors import DigestMismatch
 from vestry.services.storage.metrics import BYTES_SENT, BYTES_STORED
 
 __all__ = ["LIST_BATCH", "StorageServicer"]
@@ -43,6 +45,8 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         context: Context,
     ) -> storage_pb2.BlobInfo:
         incoming: IncomingBlob | None = None
+        info: BlobInfo | None = None
+        committed = False
         try:
             async for message in request_iterator:
                 if incoming is None:
@@ -57,13 +61,31 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
                         header.max_size,
                     )
                     continue
-                if message.WhichOneof("part") != "chunk":
-                    raise InvalidArgument("only one header per PutBlob")
+                part = message.WhichOneof("part")
+                if part == "commit" and header.commit_required and not committed:
+                    committed = message.commit
+                    continue
+                if part != "chunk" or committed:
+                    raise InvalidArgument("PutBlob: one header, chunks, and a commit if required")
+                if info is not None:
+                    if message.chunk:
+                        raise DigestMismatch(
+                            f"received more than the {incoming.size} bytes announced"
+                        )
+                    continue
                 # Hashing and writing release the GIL: a worker thread keeps the loop free.
                 await asyncio.to_thread(incoming.write, message.chunk)
+                if header.expected_size and incoming.size == header.expected_size:
+                    # Every announced byte is here: verify and sync now, while the caller may
+                    # still be deciding whether to keep the blob; it is stored when the stream
+                    # ends, and a cancelled stream leaves nothing.
+                    info = await asyncio.to_thread(incoming.finish)
             if incoming is None:
                 raise InvalidArgument("PutBlob received nothing")
-            info = await asyncio.to_thread(incoming.finish)
+            if header.commit_required and not committed:
+                raise FailedPrecondition("PutBlob ended without its commit: nothing was stored")
+            if info is None:
+                info = await asyncio.to_thread(incoming.finish)
             stored = blob_info_to_proto(await asyncio.to_thread(self._store.commit, incoming, info))
             BYTES_STORED.inc(stored.size)
             return stored

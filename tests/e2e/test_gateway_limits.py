@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import httpx
 import pytest
 
 from tests.factories import make_wheel
-from tests.support.clients import twine_upload
+from tests.support.clients import raw_upload, twine_upload
 from tests.support.vestry_up import RunningVestry, start_vestry
 
 pytestmark = pytest.mark.e2e
@@ -117,3 +119,41 @@ def test_upload_without_valid_token_is_403(
     )
     assert r.status_code == 403
     assert r.text.startswith("Invalid or non-existent authentication information")
+
+
+def _stored(running: RunningVestry, data: bytes) -> list[Path]:
+    """Every file under the data directory named for `data`'s sha256, or spooled for storage.
+
+    A cancelled transfer's spooled file is removed by the storage service when the cancellation
+    reaches it, which may be just after the gateway has answered: waited for, within a bound.
+    """
+    sha256 = hashlib.sha256(data).hexdigest()
+    deadline = time.monotonic() + 30
+    while True:
+        left = [
+            p
+            for p in running.data_dir.rglob("*")
+            if p.name == sha256 or p.name.startswith("incoming-")
+        ]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
+def test_refused_uploads_store_no_bytes(small: RunningVestry, token: str, tmp_path: Path) -> None:
+    """The file travels to storage while the index and the archive checks decide; a refusal by
+    either cancels the transfer, and nothing of it is kept."""
+    owned = make_wheel(tmp_path, "kept-out", "1.0")
+    assert twine_upload(small.upload_url, token, owned).returncode == 0
+    other = small.create_user("outsider")
+    intruder = make_wheel(tmp_path, "kept-out", "2.0")
+    refused = raw_upload(small.upload_url, other, intruder, "kept-out", "2.0")
+    # A private project the caller cannot see is answered as a taken name, never as "forbidden".
+    assert refused.status_code == 400 and "not available" in refused.text, refused.text
+    assert _stored(small, intruder.read_bytes()) == []
+
+    broken = tmp_path / "not_a_zip-1.0-py3-none-any.whl"
+    broken.write_bytes(b"these bytes are no zip archive " * 1000)
+    refused = raw_upload(small.upload_url, token, broken, "not-a-zip", "1.0")
+    assert refused.status_code == 400 and "not a readable zip" in refused.text
+    assert _stored(small, broken.read_bytes()) == []

@@ -11,6 +11,7 @@ from starlette.types import Message
 
 from vestry.gateway.routes.upload import capped_request
 from vestry.gateway.upload.form import UploadError
+from vestry.gateway.upload.receive import receive_multipart
 
 CHUNK = 64 * 1024
 BOUNDARY = "b0undary"
@@ -47,14 +48,20 @@ def _run(chunks: list[bytes], cap: int) -> tuple[int, int | None]:
     async def parse() -> int | None:
         request = capped_request(Request(_scope(), receive), cap, limit=cap)
         try:
-            form = await request.form()
+            received = await receive_multipart(
+                request.headers["content-type"],
+                request.stream(),
+                max_files=4,
+                max_fields=10,
+                max_part_size=CHUNK,
+            )
         except UploadError as exc:
             assert exc.status == 413 and exc.message.startswith("File too large")
             return None
-        upload = form["content"]
-        assert not isinstance(upload, str)
-        size = len(await upload.read())
-        await form.close()
+        assert received.file is not None and received.digests is not None
+        size = len(received.file.read())
+        assert size == received.digests.size
+        received.close()
         return size
 
     size = asyncio.run(parse())
