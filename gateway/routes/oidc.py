@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -57,16 +58,32 @@ async def _token_field(request: Request) -> str | JSONResponse:
     return token
 
 
+def _takes_token(
+    handler: Callable[[Request, str], Awaitable[JSONResponse]],
+) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """The endpoint for `handler`: the body's token read first, a bad body answered in PyPI's
+    shape. Not functools.wraps: FastAPI would follow __wrapped__ and take `token` for a query
+    parameter; only the name (the route's) is carried over."""
+
+    async def endpoint(request: Request) -> JSONResponse:
+        token = await _token_field(request)
+        if isinstance(token, JSONResponse):
+            return token
+        return await handler(request, token)
+
+    endpoint.__name__ = endpoint.__qualname__ = handler.__name__
+    endpoint.__doc__ = handler.__doc__
+    return endpoint
+
+
 @router.get("/audience")
 async def audience(request: Request) -> JSONResponse:
     return JSONResponse({"audience": request.app.state.settings.oidc_audience})
 
 
 @router.post("/mint-token")
-async def mint_token(request: Request) -> JSONResponse:
-    token = await _token_field(request)
-    if isinstance(token, JSONResponse):
-        return token
+@_takes_token
+async def mint_token(request: Request, token: str) -> JSONResponse:
     backends = backends_of(request)
     step = "verify"
     try:
@@ -115,10 +132,8 @@ async def mint_token(request: Request) -> JSONResponse:
 
 
 @router.post("/burn-token")
-async def burn_token(request: Request) -> JSONResponse:
-    token = await _token_field(request)
-    if isinstance(token, JSONResponse):
-        return token
+@_takes_token
+async def burn_token(request: Request, token: str) -> JSONResponse:
     backends = backends_of(request)
     try:
         await backends.auth.BurnPublisherToken(

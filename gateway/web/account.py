@@ -43,6 +43,8 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/account", include_in_schema=False)
 _NO_STORE = "no-store"
+# The anti-forgery token every form of these pages posts back (context.check_csrf).
+CsrfField = Annotated[str, Form(max_length=200)]
 EXPIRIES = (
     ("86400", "1 day"),
     ("604800", "7 days"),
@@ -85,7 +87,7 @@ async def login_form(request: Request, next: str = "/") -> Response:
 async def login(
     request: Request,
     token: Annotated[str, Form(max_length=10_000)] = "",
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: CsrfField = "",
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
     v = await viewer(request)
@@ -116,9 +118,7 @@ async def login(
 
 
 @router.post("/logout/")
-async def logout(
-    request: Request, csrf_token: Annotated[str, Form(max_length=200)] = ""
-) -> Response:
+async def logout(request: Request, csrf_token: CsrfField = "") -> Response:
     v = await viewer(request)
     if v.session is not None:
         check_csrf(request, v, csrf_token)
@@ -178,31 +178,37 @@ async def _refused(request: Request, v: Viewer, exc: grpc.aio.AioRpcError) -> Re
     return await _tokens_page(request, v, error=exc.details() or "refused", status=400)
 
 
-def _sign_in_first(request: Request) -> Response:
-    return RedirectResponse(f"/account/login/?next={request.url.path}", status_code=303)
+async def _signed_in(request: Request, csrf_token: str | None = None) -> Viewer | Response:
+    """The signed-in viewer of a page, with a posted form's anti-forgery token checked; for
+    anyone not signed in, the redirect to sign in first (and back here after)."""
+    v = await viewer(request)
+    if v.session is None:
+        return RedirectResponse(f"/account/login/?next={request.url.path}", status_code=303)
+    if csrf_token is not None:
+        check_csrf(request, v, csrf_token)
+    return v
 
 
 @router.get("/tokens/")
 async def tokens_page(request: Request) -> Response:
-    v = await viewer(request)
-    if v.session is None:
-        return _sign_in_first(request)
+    v = await _signed_in(request)
+    if isinstance(v, Response):
+        return v
     return await _tokens_page(request, v)
 
 
 @router.post("/tokens/")
 async def create_token(
     request: Request,
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: CsrfField = "",
     name: Annotated[str, Form(max_length=200)] = "",
     projects: Annotated[str, Form(max_length=10_000)] = "",
     permissions: Annotated[list[str] | None, Form()] = None,
     expires: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    v = await viewer(request)
-    if v.session is None:
-        return _sign_in_first(request)
-    check_csrf(request, v, csrf_token)
+    v = await _signed_in(request, csrf_token)
+    if isinstance(v, Response):
+        return v
     try:
         body = token_api.CreateToken(
             name=name.strip(),
@@ -226,13 +232,12 @@ async def create_token(
 @router.post("/tokens/revoke/")
 async def revoke_token(
     request: Request,
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: CsrfField = "",
     token_id: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    v = await viewer(request)
-    if v.session is None:
-        return _sign_in_first(request)
-    check_csrf(request, v, csrf_token)
+    v = await _signed_in(request, csrf_token)
+    if isinstance(v, Response):
+        return v
     backends = backends_of(request)
     try:
         reply = await backends.auth.RevokeToken(

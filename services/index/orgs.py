@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vestry.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
@@ -41,6 +41,17 @@ def _name(kind: str, name: str) -> str:
         raise InvalidArgument(exc.message.replace("project name", f"{kind} name")) from exc
 
 
+def _member(
+    s: Session, organization_id: str, who: ColumnElement[bool]
+) -> m.OrganizationMember | None:
+    """The membership in one organisation of the user `who` names (by id or name), or None."""
+    return s.scalar(
+        select(m.OrganizationMember).where(
+            m.OrganizationMember.organization_id == organization_id, who
+        )
+    )
+
+
 def _user(user_id: str, username: str) -> None:
     if not user_id or not username or len(user_id) > 36 or len(username) > 100:
         raise InvalidArgument("a member needs the user's id and name")
@@ -57,28 +68,18 @@ class Organizations:
         if organization_id is None or not caller.authenticated:
             return False
         return (
-            s.scalar(
-                select(m.OrganizationMember.id).where(
-                    m.OrganizationMember.organization_id == organization_id,
-                    m.OrganizationMember.user_id == caller.user_id,
-                )
-            )
-            is not None
+            _member(s, organization_id, m.OrganizationMember.user_id == caller.user_id) is not None
         )
 
     @staticmethod
     def authorized_org(s: Session, caller: Caller, name: str, *, manage: bool) -> m.Organization:
         org = s.scalar(select(m.Organization).where(m.Organization.name == normalize(name)))
-        role = (
-            s.scalar(
-                select(m.OrganizationMember.role).where(
-                    m.OrganizationMember.organization_id == org.id,
-                    m.OrganizationMember.user_id == caller.user_id,
-                )
-            )
+        member = (
+            _member(s, org.id, m.OrganizationMember.user_id == caller.user_id)
             if org is not None and caller.authenticated
             else None
         )
+        role = member.role if member is not None else None
         authorize_org(caller, org is not None, role, OrgAction.MANAGE if manage else OrgAction.VIEW)
         assert org is not None
         return org
@@ -165,12 +166,7 @@ class Organizations:
         _user(user_id, username)
         with write_session(self._sessions) as s:
             org = self.authorized_org(s, caller, org_name, manage=True)
-            row = s.scalar(
-                select(m.OrganizationMember).where(
-                    m.OrganizationMember.organization_id == org.id,
-                    m.OrganizationMember.user_id == user_id,
-                )
-            )
+            row = _member(s, org.id, m.OrganizationMember.user_id == user_id)
             if row is None:
                 s.add(
                     m.OrganizationMember(
@@ -194,12 +190,7 @@ class Organizations:
         """Remove a member, and with them every team membership in the organisation."""
         with write_session(self._sessions) as s:
             org = self.authorized_org(s, caller, org_name, manage=True)
-            row = s.scalar(
-                select(m.OrganizationMember).where(
-                    m.OrganizationMember.organization_id == org.id,
-                    m.OrganizationMember.username == username,
-                )
-            )
+            row = _member(s, org.id, m.OrganizationMember.username == username)
             if row is None:
                 raise NotFound(f"{username!r} is not a member of {org.name!r}")
             if row.role == OrgRole.OWNER:
@@ -250,13 +241,7 @@ class Organizations:
         with write_session(self._sessions) as s:
             org = self.authorized_org(s, caller, org_name, manage=True)
             row = self._team(s, org, team)
-            member = s.scalar(
-                select(m.OrganizationMember.id).where(
-                    m.OrganizationMember.organization_id == org.id,
-                    m.OrganizationMember.user_id == user_id,
-                )
-            )
-            if member is None:
+            if _member(s, org.id, m.OrganizationMember.user_id == user_id) is None:
                 raise FailedPrecondition(
                     f"{username!r} is not a member of {org.name!r}: add them to the "
                     "organisation first"

@@ -26,7 +26,7 @@ def migrate(data_dir: Path | None) -> int:
     if data_dir is not None:
         dd = DataDir(data_dir)
         dd.prepare()
-        auth_url, index_url = dd.auth_db_url, dd.index_db_url
+        auth_url, index_url = dd.database_url("auth"), dd.database_url("index")
     else:
         from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -71,7 +71,7 @@ def create_user(data_dir: Path | None, name: str, admin: bool) -> int:
     else:
         dd = DataDir(data_dir or default_data_dir())
         dd.prepare()
-        url = dd.auth_db_url
+        url = dd.database_url("auth")
         migrate_auth(url)
     engine = make_engine(url)
     try:

@@ -26,8 +26,8 @@ def _reserve(args: argparse.Namespace) -> int:
     try:
         dd = DataDir(args.data_dir or default_data_dir())
         dd.prepare()
-        migrate_database(dd.index_db_url)
-        index = IndexService(make_engine(dd.index_db_url))
+        migrate_database(dd.database_url("index"))
+        index = IndexService(make_engine(dd.database_url("index")))
         operator = Caller(authenticated=True, user_id="", username="admin-cli", admin=True)
         reserved = index.reserved.reserve(operator, args.pattern, args.org)
         # Written past the index service: tell the running gateways, as its calls do.

@@ -56,7 +56,7 @@ def _local(data_dir: Path, prune: bool = False) -> tuple[Iterator[Reference], Bl
         raise FailedPrecondition(f"no index database at {db}: is {dd.root} a Vestry data dir?")
     if not dd.blobs.is_dir():
         raise FailedPrecondition(f"no blob store at {dd.blobs}")
-    engine = make_engine(dd.index_db_url)
+    engine = make_engine(dd.database_url("index"))
     check_migrated(engine, MIGRATIONS, VERSION_TABLE)
 
     def references() -> Iterator[Reference]:

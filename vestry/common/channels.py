@@ -45,27 +45,32 @@ class _WithCredential:
             details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
         )
 
+    async def _carry(self, continuation: Any, details: Any, request_or_requests: Any) -> Any:
+        """Every kind of call alike: continue it with the credential in its metadata."""
+        return await continuation(self._details(details), request_or_requests)
+
 
 # grpc.aio files each interceptor under the FIRST interceptor kind it is an instance of, so one
-# class per kind is needed for every kind of call to carry the credential.
+# class per kind is needed for every kind of call to carry the credential. Each kind's method is
+# `_carry` (typed Any: the stubs name each kind's parameters differently; the calls pass them by
+# position).
+_CARRY: Any = _WithCredential._carry
+
+
 class _UnaryUnary(_WithCredential, grpc.aio.UnaryUnaryClientInterceptor):
-    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-        return await continuation(self._details(details), request)
+    intercept_unary_unary = _CARRY
 
 
 class _UnaryStream(_WithCredential, grpc.aio.UnaryStreamClientInterceptor):
-    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
-        return await continuation(self._details(details), request)
+    intercept_unary_stream = _CARRY
 
 
 class _StreamUnary(_WithCredential, grpc.aio.StreamUnaryClientInterceptor):
-    async def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
-        return await continuation(self._details(details), requests)
+    intercept_stream_unary = _CARRY
 
 
 class _StreamStream(_WithCredential, grpc.aio.StreamStreamClientInterceptor):
-    async def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
-        return await continuation(self._details(details), requests)
+    intercept_stream_stream = _CARRY
 
 
 def _replica(entry: str) -> tuple[int, str]:

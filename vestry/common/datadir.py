@@ -27,13 +27,9 @@ class DataDir:
     def secrets_file(self) -> Path:
         return self.root / "secrets.json"
 
-    @property
-    def auth_db_url(self) -> str:
-        return f"sqlite:///{(self.root / 'auth.sqlite3').resolve()}"
-
-    @property
-    def index_db_url(self) -> str:
-        return f"sqlite:///{(self.root / 'index.sqlite3').resolve()}"
+    def database_url(self, service: str) -> str:
+        """The SQLite database of `service` (auth or index)."""
+        return f"sqlite:///{(self.root / f'{service}.sqlite3').resolve()}"
 
     @property
     def blobs(self) -> Path:
@@ -82,9 +78,9 @@ class DataDir:
         return {
             "VESTRY_INTERNAL_SECRET": self.internal_secret(),
             "VESTRY_AUTH_LISTEN": self.socket("auth"),
-            "VESTRY_AUTH_DATABASE_URL": self.auth_db_url,
+            "VESTRY_AUTH_DATABASE_URL": self.database_url("auth"),
             "VESTRY_INDEX_LISTEN": self.socket("index"),
-            "VESTRY_INDEX_DATABASE_URL": self.index_db_url,
+            "VESTRY_INDEX_DATABASE_URL": self.database_url("index"),
             "VESTRY_STORAGE_LISTEN": self.socket("storage"),
             "VESTRY_STORAGE_BACKEND": "local",
             "VESTRY_STORAGE_PATH": str(self.blobs.resolve()),

@@ -76,7 +76,7 @@ def populate(engine: Engine, store: BlobStore, blob_root: Path | None) -> Deploy
 def data_dir(tmp_path: Path) -> Iterator[tuple[Path, Deployment]]:
     dd = DataDir(tmp_path / "data")
     dd.prepare()
-    engine = index_engine(dd.index_db_url)
+    engine = index_engine(dd.database_url("index"))
     store = LocalBlobStore(str(dd.blobs))
     yield dd.root, populate(engine, store, dd.blobs / "blobs")
     engine.dispose()

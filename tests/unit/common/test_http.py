@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.tables import maps
 from vestry.common.http import content_disposition
 
-
-@pytest.mark.parametrize(
-    ("filename", "header"),
+test_content_disposition_cannot_break_out = maps(
+    content_disposition,
     [
         ("demo-1.0-py3-none-any.whl", 'attachment; filename="demo-1.0-py3-none-any.whl"'),
         ("demo-1.0.tar.gz", 'attachment; filename="demo-1.0.tar.gz"'),
@@ -17,8 +17,6 @@ from vestry.common.http import content_disposition
         ("dé mo.whl", "attachment; filename*=UTF-8''d%C3%A9%20mo.whl"),
     ],
 )
-def test_content_disposition_cannot_break_out(filename: str, header: str) -> None:
-    assert content_disposition(filename) == header
 
 
 HOSTILE_NAMES = [

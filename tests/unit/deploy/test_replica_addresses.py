@@ -6,12 +6,12 @@ import json
 
 import pytest
 
+from tests.support.tables import maps
 from vestry.common.channels import grpc_target, service_config
 from vestry.gateway.backends import RETRYABLE
 
-
-@pytest.mark.parametrize(
-    ("address", "target"),
+test_addresses_become_grpc_targets = maps(
+    grpc_target,
     [
         ("127.0.0.1:50051", "127.0.0.1:50051"),
         ("auth:50051", "auth:50051"),
@@ -22,8 +22,6 @@ from vestry.gateway.backends import RETRYABLE
         ("[::1]:50051,[fd00::2]:50051", "ipv6:[::1]:50051,[fd00::2]:50051"),
     ],
 )
-def test_addresses_become_grpc_targets(address: str, target: str) -> None:
-    assert grpc_target(address) == target
 
 
 @pytest.mark.parametrize(

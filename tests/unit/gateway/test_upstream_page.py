@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.support.tables import maps
 from vestry.gateway.upstream.page import (
     UpstreamPage,
     parse_html,
@@ -173,16 +174,14 @@ def test_filenames_unfit_for_urls_and_headers_are_left_out(filename: str) -> Non
     assert parse_json(json.dumps(doc).encode(), BASE, "demo").files == []
 
 
-@pytest.mark.parametrize(
-    ("url", "expected"),
+test_upstream_credentials_are_never_shown = maps(
+    shown,
     [
         ("https://pypi.org/simple/", "https://pypi.org/simple/"),
         ("https://ci:s3cret@corp.example/simple/", "https://corp.example/simple/"),
         ("https://a@b:c@corp.example:8443/x", "https://corp.example:8443/x"),
     ],
 )
-def test_upstream_credentials_are_never_shown(url: str, expected: str) -> None:
-    assert shown(url) == expected
 
 
 def test_files_named_for_another_project_are_left_out() -> None:
