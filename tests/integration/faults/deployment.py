@@ -21,6 +21,7 @@ from tests.integration.cluster.cluster import create_user_token, grpc_serving, h
 from tests.support.processes import stop_gracefully
 from tests.support.vestry_up import free_port
 from vestry.common.datadir import DataDir
+from vestry.common.epochs import AUTH, INDEX, FileEpochs
 from vestry.services.auth.server import migrate_database as migrate_auth
 from vestry.services.index.server import migrate_database as migrate_index
 
@@ -90,6 +91,22 @@ class Deployment:
 
     def resume(self, name: str) -> None:
         os.kill(self.procs[name].pid, signal.SIGCONT)
+
+    def forget_warm_answers(self) -> None:
+        """Move both change epochs, as a write would: the gateway's warm answers (verified
+        tokens, access decisions; gateway.warm) are no longer trusted, so the next request of
+        each kind reaches the services again.
+
+        While a service is down nothing can change, so a warm answer stays true and is served
+        (docs/performance.md); a test of what the outage does to the calls that reach the
+        service makes them cold first, or its answers would depend on what was read before.
+        """
+        epochs = FileEpochs(self.data.epochs)
+        try:
+            epochs.bump(AUTH)
+            epochs.bump(INDEX)
+        finally:
+            epochs.close_sync()
 
     def stop(self) -> None:
         for name in reversed(PROCESSES):

@@ -184,6 +184,7 @@ def test_postgres_restarted_answers_503_with_retry_after_and_recovers(
             }
             assert all(r().status_code == 200 for what, r in requests.items() if what != "upload")
 
+            deployment.forget_warm_answers()
             throwaway_postgres.stop()
             seen = {}
             for what, request in requests.items():

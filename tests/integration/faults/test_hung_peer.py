@@ -32,7 +32,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         running.stop()
 
 
-# What each request needs from the stopped service: auth verifies the token of every request,
+# What each request needs from the stopped service (once the gateway's warm answers are made
+# cold: Deployment.forget_warm_answers): auth verifies the token of every request,
 # the index answers pages and checks uploads, storage holds the bytes.
 @pytest.mark.parametrize("victim", SERVICES)
 def test_a_hung_service_answers_504_within_the_deadline_and_recovers(
@@ -55,6 +56,7 @@ def test_a_hung_service_answers_504_within_the_deadline_and_recovers(
             del requests["page"]  # pages need no bytes: served while storage hangs
             assert client.get(f"{base}/simple/{project}/", auth=auth).status_code == 200
 
+        deployment.forget_warm_answers()
         deployment.pause(victim)
         seen: dict[str, tuple[int, float]] = {}
         try:
