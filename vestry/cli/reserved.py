@@ -17,7 +17,7 @@ __all__ = ["add_commands"]
 def _reserve(args: argparse.Namespace) -> int:
     from vestry.common.datadir import DataDir, default_data_dir
     from vestry.common.db import make_engine
-    from vestry.common.epochs import INDEX, FileEpochs
+    from vestry.common.epochs import INDEX, bump_file_epochs
     from vestry.common.errors import DomainError
     from vestry.services.index.access import Caller
     from vestry.services.index.server import migrate_database
@@ -31,11 +31,7 @@ def _reserve(args: argparse.Namespace) -> int:
         operator = Caller(authenticated=True, user_id="", username="admin-cli", admin=True)
         reserved = index.reserved.reserve(operator, args.pattern, args.org)
         # Written past the index service: tell the running gateways, as its calls do.
-        epochs = FileEpochs(dd.epochs)
-        try:
-            epochs.bump(INDEX)
-        finally:
-            epochs.close_sync()
+        bump_file_epochs(dd.epochs, INDEX)
     except DomainError as exc:
         raise CliError(exc.message) from exc
     print(f"reserved {reserved.pattern} for organisation {reserved.organization}")

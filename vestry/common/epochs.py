@@ -49,6 +49,7 @@ __all__ = [
     "FileEpochs",
     "RedisEpochs",
     "Snapshot",
+    "bump_file_epochs",
     "open_epochs",
 ]
 
@@ -135,6 +136,17 @@ class FileEpochs:
         if not self._map.closed:
             self._map.close()
             os.close(self._fd)
+
+
+def bump_file_epochs(path: Path, *counters: Counter) -> None:
+    """Move `counters` in the file at `path`, as a service's call would: for a writer that is
+    not a service (a CLI command writing the data directory directly, a test)."""
+    epochs = FileEpochs(path)
+    try:
+        for counter in counters:
+            epochs.bump(counter)
+    finally:
+        epochs.close_sync()
 
 
 class RedisEpochs:

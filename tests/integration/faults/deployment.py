@@ -21,7 +21,7 @@ from tests.integration.cluster.cluster import create_user_token, grpc_serving, h
 from tests.support.processes import stop_gracefully
 from tests.support.vestry_up import free_port
 from vestry.common.datadir import DataDir
-from vestry.common.epochs import AUTH, INDEX, FileEpochs
+from vestry.common.epochs import AUTH, INDEX, bump_file_epochs
 from vestry.services.auth.server import migrate_database as migrate_auth
 from vestry.services.index.server import migrate_database as migrate_index
 
@@ -101,12 +101,7 @@ class Deployment:
         (docs/performance.md); a test of what the outage does to the calls that reach the
         service makes them cold first, or its answers would depend on what was read before.
         """
-        epochs = FileEpochs(self.data.epochs)
-        try:
-            epochs.bump(AUTH)
-            epochs.bump(INDEX)
-        finally:
-            epochs.close_sync()
+        bump_file_epochs(self.data.epochs, AUTH, INDEX)
 
     def stop(self) -> None:
         for name in reversed(PROCESSES):
