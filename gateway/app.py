@@ -16,6 +16,7 @@ from vestry.gateway.backends import Backends
 from vestry.gateway.conditional import READ_METHODS
 from vestry.gateway.downloads import DownloadCounter
 from vestry.gateway.errors import install_error_handlers
+from vestry.gateway.hot import HotRoutes
 from vestry.gateway.local_blobs import BlobLocations
 from vestry.gateway.page_cache import PageCache
 from vestry.gateway.routes import (
@@ -44,8 +45,9 @@ from vestry.gateway.web.docs import describe_sign_in
 
 class _Gateway(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
-        # Outside even Starlette's ServerErrorMiddleware: a 500 carries the headers too.
-        return SecurityHeaders(super().build_middleware_stack())
+        # Outside even Starlette's ServerErrorMiddleware: a 500 carries the headers too. Warm
+        # reads of the hot routes are answered right under it (gateway.hot).
+        return SecurityHeaders(HotRoutes(super().build_middleware_stack(), self.state))
 
 
 def _get_only(schema: dict[str, Any]) -> dict[str, Any]:

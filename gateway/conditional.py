@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from vestry.gateway.page_cache import body_etag
 
-__all__ = ["READ_METHODS", "cache_control", "etag_matches", "page_response"]
+__all__ = ["READ_METHODS", "cache_control", "etag_matches", "page_headers", "page_response"]
 
 # RFC 9110 §9.1: a general-purpose server supports HEAD wherever it supports GET. Proxies and
 # mirrors (Artifactory, Nexus) and uv's range-request probe send it. The server drops the body.
@@ -37,6 +37,21 @@ def cache_control(private: bool) -> str:
     return "private, no-cache" if private else "public, max-age=60"
 
 
+def page_headers(
+    *, serial: int, private: bool, vary: str, etag: str, encoding: str
+) -> dict[str, str]:
+    """The headers of a generated page besides its type and length (see `page_response`)."""
+    headers = {
+        "Vary": vary,
+        "ETag": etag,
+        "X-PyPI-Last-Serial": str(serial),
+        "Cache-Control": cache_control(private),
+    }
+    if encoding:
+        headers["Content-Encoding"] = encoding
+    return headers
+
+
 def page_response(
     request: Request,
     body: bytes,
@@ -53,14 +68,7 @@ def page_response(
     `encoding` names the content coding `body` is already in (e.g. "gzip").
     """
     etag = etag or body_etag(body, content_type)
-    headers = {
-        "Vary": vary,
-        "ETag": etag,
-        "X-PyPI-Last-Serial": str(serial),
-        "Cache-Control": cache_control(private),
-    }
-    if encoding:
-        headers["Content-Encoding"] = encoding
+    headers = page_headers(serial=serial, private=private, vary=vary, etag=etag, encoding=encoding)
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=content_type, headers=headers)

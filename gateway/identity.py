@@ -16,9 +16,17 @@ from vestry.index.v1 import index_pb2
 from vestry.gateway.backends import Backends
 from vestry.gateway.errors import translate_call_error, unauthorized
 from vestry.gateway.telemetry import note_caller
-from vestry.gateway.warm import snapshot, warm_of
+from vestry.gateway.warm import Warm, snapshot, warm_of
 
-__all__ = ["Identity", "identify", "token_from_request"]
+__all__ = [
+    "ANONYMOUS",
+    "Identity",
+    "identify",
+    "kept_identity",
+    "token_digest",
+    "token_from_header",
+    "token_from_request",
+]
 
 TOKEN_USERNAME = "__token__"  # noqa: S105 - a username, not a secret
 
@@ -46,12 +54,16 @@ ANONYMOUS = _identity("", index_pb2.Caller(authenticated=False), None)
 
 
 def token_from_request(request: Request) -> str:
-    """The API token the request carries ("" for none).
+    """The API token the request carries ("" for none); see `token_from_header`."""
+    return token_from_header(request.headers.get("authorization", ""))
+
+
+def token_from_header(header: str) -> str:
+    """The API token an Authorization header carries ("" for none).
 
     Basic auth with username `__token__` (pip, twine, uv) or a Bearer token. Raises 401 for any
     other credential: Vestry has no passwords on the pip/twine path.
     """
-    header = request.headers.get("authorization", "")
     if not header:
         return ""
     scheme, _, value = header.partition(" ")
@@ -109,13 +121,11 @@ async def identify(request: Request, backends: Backends) -> Identity:
     warm = warm_of(request)
     epochs = await snapshot(request)  # before VerifyToken: the answer is kept under it
     epoch = None if epochs is None else epochs.auth
-    # Kept under the token's digest, never the token itself.
-    digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
-    kept = None if warm is None else warm.identities.get(digest, epoch)
-    if kept is not None:
-        caller, principal, key = kept
-        note_caller(request, principal.username, principal.token_id)
-        return Identity(token, caller, principal, key)
+    digest = token_digest(token)
+    known = None if warm is None else kept_identity(warm, token, digest, epoch)
+    if known is not None and known.principal is not None:
+        note_caller(request, known.principal.username, known.principal.token_id)
+        return known
     try:
         reply = await backends.auth.VerifyToken(
             auth_pb2.VerifyTokenRequest(token=token), timeout=backends.timeout
@@ -129,6 +139,23 @@ async def identify(request: Request, backends: Backends) -> Identity:
         kept = (who.caller, reply.principal, who.key)
         warm.identities.put(digest, epoch, kept, _left(reply.scope))
     return who
+
+
+def token_digest(token: str) -> bytes:
+    """What a verified token is kept under: its digest, never the token itself."""
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
+
+
+def kept_identity(
+    warm: Warm, token: str, digest: bytes, epoch: int | None, *, count_miss: bool = True
+) -> Identity | None:
+    """The identity verified for `token` (of `digest`) and still trusted under the auth `epoch`,
+    or None: then auth must be asked."""
+    kept = warm.identities.get(digest, epoch, count_miss=count_miss)
+    if kept is None:
+        return None
+    caller, principal, key = kept
+    return Identity(token, caller, principal, key)
 
 
 def _left(scope: auth_pb2.Scope) -> float | None:

@@ -69,6 +69,16 @@ class BlobLocations:
         """A read-only descriptor of the blob's file (the caller closes it), or None when the
         blob is to be streamed: no local file, or one that does not open as the expected
         regular file of `size` bytes here."""
+        opened = await self._open(backends, key, size)
+        return None if opened is None else opened[0]
+
+    async def open_sized(self, backends: Backends, key: str) -> tuple[int, int] | None:
+        """`open` for a blob whose size the caller does not know (a wheel's METADATA): the
+        descriptor and the file's size. Storage puts a blob under its path only once it is
+        complete and verified, so the file's size is the blob's."""
+        return await self._open(backends, key, None)
+
+    async def _open(self, backends: Backends, key: str, size: int | None) -> tuple[int, int] | None:
         path = await self.locate(backends, key)
         if path == _NO_FILE:
             return None
@@ -81,11 +91,11 @@ class BlobLocations:
             info = os.fstat(fd)
         except OSError:
             info = None
-        if info is None or not stat.S_ISREG(info.st_mode) or info.st_size != size:
+        if info is None or not stat.S_ISREG(info.st_mode) or size not in (None, info.st_size):
             os.close(fd)
             self.forget(key)
             return None
-        return fd
+        return fd, info.st_size
 
 
 class LocalFileResponse(Response):

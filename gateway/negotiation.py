@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import functools
+
 __all__ = ["HTML", "HTML_V1", "JSON", "accepts_gzip", "choose"]
 
 JSON = "application/vnd.pypi.simple.v1+json"
@@ -55,6 +57,9 @@ def _quality(offer: str, ranges: list[tuple[str, float]]) -> tuple[float, int]:
     return best
 
 
+# Clients send the same few headers over and over: pure functions of them, remembered. Bounded,
+# so a client sending a new header each time only evicts.
+@functools.lru_cache(maxsize=256)
 def choose(accept: str | None) -> str | None:
     """The media type to answer with, or None when nothing acceptable can be served (406)."""
     if not accept or not accept.strip():
@@ -68,6 +73,7 @@ def choose(accept: str | None) -> str | None:
     return best_offer
 
 
+@functools.lru_cache(maxsize=256)
 def accepts_gzip(accept_encoding: str | None) -> bool:
     """Whether gzip is acceptable (RFC 9110 §12.5.3): named, or covered by `*`, with q > 0."""
     if not accept_encoding:

@@ -57,14 +57,25 @@ class PageCache:
         return page.shown if page is not None else 0
 
     def lookup(
-        self, name: str, project_id: str, serial: int, media: str, encoding: str = ""
+        self,
+        name: str,
+        project_id: str,
+        serial: int,
+        media: str,
+        encoding: str = "",
+        *,
+        count_miss: bool = True,
     ) -> tuple[bytes, str] | None:
+        """`count_miss=False`: a first look whose miss is looked up (and counted) again."""
         page = self._pages.get(name)
         found = None
         if page is not None and page.project_id == project_id and page.serial == serial:
             self._pages.move_to_end(name)
             found = page.bodies.get((media, encoding))
-        (self._misses if found is None else self._hits).inc()
+        if found is not None:
+            self._hits.inc()
+        elif count_miss:
+            self._misses.inc()
         return found
 
     def store(

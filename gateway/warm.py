@@ -21,6 +21,7 @@ from typing import Generic, TypeAlias, TypeVar
 
 import grpc
 from starlette.requests import Request
+from starlette.types import Scope
 from vestry.auth.v1 import auth_pb2
 from vestry.index.v1 import index_pb2
 
@@ -36,6 +37,7 @@ __all__ = [
     "index_answer",
     "remembered",
     "snapshot",
+    "snapshot_of",
     "warm_of",
 ]
 
@@ -88,17 +90,20 @@ class WarmCache(Generic[V]):
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: Hashable, epoch: int | None) -> V | None:
+    def get(self, key: Hashable, epoch: int | None, *, count_miss: bool = True) -> V | None:
         """The answer kept for `key` if it was filled under `epoch` and is not past its
-        deadline; None (and nothing trusted) when `epoch` is None, unknown."""
+        deadline; None (and nothing trusted) when `epoch` is None, unknown. `count_miss=False`
+        for a first look whose miss the full route will look up (and count) again."""
         if epoch is None:
-            self._bypasses.inc()
+            if count_miss:
+                self._bypasses.inc()
             return None
         entry = self._entries.get(key)
         if entry is None or entry[0] != epoch or entry[1] <= self._clock():
             if entry is not None:
                 del self._entries[key]  # stale for good: epochs and clocks only move on
-            self._misses.inc()
+            if count_miss:
+                self._misses.inc()
             return None
         self._entries.move_to_end(key)
         self._hits.inc()
@@ -160,11 +165,15 @@ def warm_of(request: Request) -> Warm | None:
 async def snapshot(request: Request) -> Snapshot | None:
     """The epochs for this request, read once (before any call whose answer may be kept);
     None when they are unknown or there are none, and then nothing cached may be used."""
-    state = request.scope.setdefault("state", {})
+    return await snapshot_of(request.scope, warm_of(request))
+
+
+async def snapshot_of(scope: Scope, warm: Warm | None) -> Snapshot | None:
+    """`snapshot` for a request known by its ASGI scope (gateway.hot)."""
+    state = scope.setdefault("state", {})
     if _SNAPSHOT in state:
         found: Snapshot | None = state[_SNAPSHOT]
         return found
-    warm = warm_of(request)
     read = None if warm is None or warm.epochs is None else await warm.epochs.read()
     state[_SNAPSHOT] = read
     return read

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import AsyncIterator, Awaitable
 
@@ -57,6 +58,25 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     return start, end - start + 1
 
 
+FILE_TYPE = "application/octet-stream"
+METADATA_TYPE = "text/plain; charset=utf-8"
+
+
+def file_headers(record: index_pb2.FileRecord, digest: str) -> tuple[str, dict[str, str]]:
+    """The ETag of a file (or its metadata) of `digest`, and the headers every answer about it
+    carries, 304s included."""
+    private = record.project_visibility != Visibility.PUBLIC
+    etag = f'"{digest}"'
+    return etag, {
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        # Content-addressed: the bytes under this URL never change.
+        "Cache-Control": "private, max-age=31536000, immutable"
+        if private
+        else "public, max-age=31536000, immutable",
+    }
+
+
 @router.api_route("/files/{project}/{filename}", methods=READ_METHODS)
 async def download(request: Request, project: str, filename: str) -> Response:
     backends = backends_of(request)
@@ -85,17 +105,8 @@ async def download(request: Request, project: str, filename: str) -> Response:
         size = -1
     else:
         key, digest, size = record.blob_key, record.sha256, record.size
-        media = "application/octet-stream"
-    private = record.project_visibility != Visibility.PUBLIC
-    etag = f'"{digest}"'
-    headers = {
-        "ETag": etag,
-        "Accept-Ranges": "bytes",
-        # Content-addressed: the bytes under this URL never change.
-        "Cache-Control": "private, max-age=31536000, immutable"
-        if private
-        else "public, max-age=31536000, immutable",
-    }
+        media = FILE_TYPE
+    etag, headers = file_headers(record, digest)
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     if not is_metadata and request.method == "GET" and not request.headers.get("range"):
@@ -112,26 +123,37 @@ async def download(request: Request, project: str, filename: str) -> Response:
             return RedirectResponse(
                 reply.url, status_code=302, headers={"Cache-Control": "private, no-store"}
             )
+    fd = None
+    if size < 0 and settings.local_blobs and request.method == "GET":
+        opened = await request.app.state.blob_locations.open_sized(backends, key)
+        if opened is not None:  # the file tells its size: no Stat call
+            fd, size = opened
     if size < 0:
         stat = await backends.storage.Stat(storage_pb2.BlobRef(key=key), timeout=backends.timeout)
         size = stat.size
     status, offset, length = 200, 0, size
     range_header = request.headers.get("range")
     if range_header and request.headers.get("if-range", etag) == etag:
-        parsed = _parse_range(range_header, size)
+        try:
+            parsed = _parse_range(range_header, size)
+        except HTTPError:
+            if fd is not None:
+                os.close(fd)
+            raise
         if parsed is not None:
             offset, length = parsed
             status = 206
             headers["Content-Range"] = f"bytes {offset}-{offset + length - 1}/{size}"
     headers["Content-Length"] = str(length)
     if is_metadata:
-        media = "text/plain; charset=utf-8"
+        media = METADATA_TYPE
     else:
         headers["Content-Disposition"] = content_disposition(dist)
     if request.method == "HEAD":  # the same headers, and no bytes fetched from storage
         return Response(status_code=status, media_type=media, headers=headers)
     if settings.local_blobs:
-        fd = await request.app.state.blob_locations.open(backends, key, size)
+        if fd is None:
+            fd = await request.app.state.blob_locations.open(backends, key, size)
         if fd is not None:
             return LocalFileResponse(fd, offset, length, status, headers, media)
     stream = read_blob(backends, key, offset, length)
