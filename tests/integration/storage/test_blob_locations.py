@@ -105,6 +105,28 @@ def test_a_size_other_than_the_index_says_is_not_trusted(
     assert _run(go()) is None
 
 
+def test_a_blob_of_unknown_size_opens_with_the_size_of_its_file(
+    server: ServerThread, internal_secret: str
+) -> None:
+    key = _put(server, internal_secret)
+
+    async def go() -> tuple[int, bytes] | None:
+        backends: Any = _Storage(server.address, internal_secret)
+        try:
+            opened = await BlobLocations().open_sized(backends, key)
+        finally:
+            await backends.channel.close()
+        if opened is None:
+            return None
+        fd, size = opened
+        try:
+            return size, os.pread(fd, size + 1, 0)
+        finally:
+            os.close(fd)
+
+    assert _run(go()) == (len(DATA), DATA)
+
+
 def test_a_path_that_does_not_open_here_falls_back_to_the_stream(
     tmp_path: Path, settings: StorageSettings, internal_secret: str
 ) -> None:
