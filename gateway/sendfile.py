@@ -142,7 +142,10 @@ class SendfileTransport:
                 self._transport.close()
 
     async def _send_region(self, fd: int, region: FileRegion) -> None:
-        # Whatever the transport still buffers (the response head) goes first.
+        # Whatever the transport still buffers (the response head) goes first. The transport
+        # below holds a head for the write that follows it (gateway.reason_phrase); an empty
+        # write sends it now rather than on the loop's next turn.
+        self._transport.write(b"")
         while self._transport.get_write_buffer_size():
             await _writable(fd)
         offset, remaining = region.offset, region.count

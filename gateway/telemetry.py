@@ -60,6 +60,7 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"
 _TOKEN = re.compile(re.escape(TOKEN_PREFIX) + r"[A-Za-z0-9_\-=%]+")
 _UNPRINTABLE = re.compile(r"[^\x21-\x7e]")
 _CALLER = "vestry_caller"  # request-state key: (user name, token ID) of an authenticated caller
+_ACCESS_FORMAT = "%s %s %s %d %.1fms user=%s token=%s"
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -113,16 +114,17 @@ class RequestTelemetry:
         path = _UNPRINTABLE.sub(
             _escape, _TOKEN.sub(TOKEN_PREFIX + "<redacted>", raw.decode("latin-1"))
         )
-        access_log.info(
-            "%s %s %s %d %.1fms user=%s token=%s",
-            client[0],
-            method,
-            path,
-            status,
-            seconds * 1000,
-            user,
-            token_id,
+        args = (client[0], method, path, status, seconds * 1000, user, token_id)
+        # What `access_log.info` does, less its search of the stack for the caller's file and
+        # line (a fifth of a line's cost): the record names this function. Logger.handle applies
+        # the logger's filters, handlers and propagation as `info` would.
+        line = access_log.makeRecord(
+            access_log.name, logging.INFO, __file__, _LOG_LINE, _ACCESS_FORMAT, args, None, "_log"
         )
+        access_log.handle(line)
+
+
+_LOG_LINE = RequestTelemetry._log.__code__.co_firstlineno
 
 
 def record(scope: Scope, template: str, status: int, seconds: float, log: bool) -> None:

@@ -9,15 +9,22 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from vestry.cli.batched_log import BatchedStreamHandler, flush_before_termination
 from vestry.cli.errors import CliError
 from vestry.common.datadir import default_data_dir
 
 
-def _logging(level: str) -> None:
+def _logging(level: str, batched: Sequence[str] = ()) -> None:
+    """Log to stderr; the lines of the loggers in `batched` (the gateway's access log, a line
+    per request) are written in batches (cli.batched_log), every other line as it comes."""
+    handler: logging.Handler = logging.StreamHandler(sys.stderr)
+    if batched:
+        handler = BatchedStreamHandler(sys.stderr, batched)
+        flush_before_termination(handler)
     logging.basicConfig(
         level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        handlers=[handler],
     )
 
 
@@ -30,7 +37,7 @@ def _serve(service: str) -> int:
         from vestry.gateway.settings import GatewaySettings
 
         gw = GatewaySettings()  # type: ignore[call-arg]
-        _logging(gw.log_level)
+        _logging(gw.log_level, batched=["vestry.access"])
         serve_metrics(gw.metrics_listen)
         serve_gateway(gw)
         return 0

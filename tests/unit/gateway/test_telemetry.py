@@ -92,3 +92,37 @@ def test_the_access_log_can_be_turned_off(caplog: pytest.LogCaptureFixture) -> N
     with caplog.at_level(logging.INFO, logger="vestry.access"):
         TestClient(app).get("/anything")
     assert not [r for r in caplog.records if r.name == "vestry.access"]
+
+
+def test_the_access_log_follows_its_logger_s_configuration() -> None:
+    """The line is handed to logger `vestry.access` as `info()` would hand it: its level,
+    filters, handlers and propagation apply, and the record says where it came from."""
+    app = FastAPI()
+    app.add_middleware(RequestTelemetry)
+    logger = logging.getLogger("vestry.access")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+
+    def skip(record: logging.LogRecord) -> bool:
+        return "/skip" not in record.getMessage()
+
+    saved = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.addFilter(skip)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        client = TestClient(app)
+        client.get("/kept")
+        client.get("/skip")
+        logger.setLevel(logging.WARNING)
+        client.get("/quiet")
+    finally:
+        logger.removeHandler(handler)
+        logger.removeFilter(skip)
+        logger.level, logger.propagate = saved
+    assert [" GET /kept 404 " in r.getMessage() for r in records] == [True]
+    (record,) = records
+    assert (record.name, record.levelname, record.funcName) == ("vestry.access", "INFO", "_log")
+    assert record.pathname.endswith("telemetry.py")
