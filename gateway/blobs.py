@@ -21,16 +21,29 @@ CHUNK_SIZE = 1024 * 1024
 MIN_TRANSFER_RATE = 1024 * 1024  # bytes per second
 
 
-async def _requests(
-    f: BinaryIO, expected_sha256: str, expected_size: int, commit: Awaitable[None] | None
-) -> AsyncIterator[storage_pb2.PutBlobRequest]:
-    yield storage_pb2.PutBlobRequest(
+def _header(
+    expected_sha256: str, expected_size: int, commit: Awaitable[None] | None
+) -> storage_pb2.PutBlobRequest:
+    return storage_pb2.PutBlobRequest(
         header=storage_pb2.PutBlobHeader(
             expected_sha256=expected_sha256,
             expected_size=expected_size,
             commit_required=commit is not None,
         )
     )
+
+
+async def _committed(commit: Awaitable[None]) -> storage_pb2.PutBlobRequest:
+    # Storage has every byte (and has verified and synced them); it stores the blob only on
+    # this message, so the stream stays open until the caller says so.
+    await commit
+    return storage_pb2.PutBlobRequest(commit=True)
+
+
+async def _file_requests(
+    f: BinaryIO, expected_sha256: str, expected_size: int, commit: Awaitable[None] | None
+) -> AsyncIterator[storage_pb2.PutBlobRequest]:
+    yield _header(expected_sha256, expected_size, commit)
     # By offset, not through the file's position: the upload's archive checks may be seeking
     # in the same file meanwhile.
     fd, offset = f.fileno(), 0
@@ -38,10 +51,16 @@ async def _requests(
         offset += len(chunk)
         yield storage_pb2.PutBlobRequest(chunk=chunk)
     if commit is not None:
-        # Storage has every byte (and has verified and synced them); it stores the blob only
-        # on this commit, so the stream stays open until the caller says so.
-        await commit
-        yield storage_pb2.PutBlobRequest(commit=True)
+        yield await _committed(commit)
+
+
+async def _bytes_requests(
+    data: bytes, expected_sha256: str, commit: Awaitable[None] | None
+) -> AsyncIterator[storage_pb2.PutBlobRequest]:
+    yield _header(expected_sha256, len(data), commit)
+    yield storage_pb2.PutBlobRequest(chunk=data)
+    if commit is not None:
+        yield await _committed(commit)
 
 
 async def _put(call: Awaitable[storage_pb2.BlobInfo]) -> storage_pb2.BlobInfo:
@@ -77,7 +96,7 @@ async def put_file(
     cancelling the call meanwhile leaves nothing behind."""
     return await _put(
         backends.storage.PutBlob(
-            _requests(f, expected_sha256, expected_size, commit),
+            _file_requests(f, expected_sha256, expected_size, commit),
             # The same deadline with a `commit`: the caller's checks wait on their own
             # deadlines, and a slow index ends the upload either way.
             timeout=backends.timeout + expected_size / MIN_TRANSFER_RATE,
@@ -85,16 +104,15 @@ async def put_file(
     )
 
 
-async def put_bytes(backends: Backends, data: bytes, expected_sha256: str) -> storage_pb2.BlobInfo:
-    async def requests() -> AsyncIterator[storage_pb2.PutBlobRequest]:
-        yield storage_pb2.PutBlobRequest(
-            header=storage_pb2.PutBlobHeader(
-                expected_sha256=expected_sha256, expected_size=len(data)
-            )
+async def put_bytes(
+    backends: Backends, data: bytes, expected_sha256: str, commit: Awaitable[None] | None = None
+) -> storage_pb2.BlobInfo:
+    """Store `data`; with `commit`, as `put_file`: stored only once `commit` is done."""
+    return await _put(
+        backends.storage.PutBlob(
+            _bytes_requests(data, expected_sha256, commit), timeout=backends.timeout
         )
-        yield storage_pb2.PutBlobRequest(chunk=data)
-
-    return await _put(backends.storage.PutBlob(requests(), timeout=backends.timeout))
+    )
 
 
 async def read_blob(

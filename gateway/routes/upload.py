@@ -6,7 +6,8 @@ archive -> PEP 625 for new projects -> store -> commit. One documented differenc
 the filename, size and digest checks, which the gateway decides alone, come before the index is
 asked about the project; the answer to each bad input is the same. That is the order of the
 answers: the file is digested as it arrives, travels to storage while the index and the archive
-checks decide, and is stored only on a final commit once both said yes.
+checks decide (the wheel's METADATA too, as soon as the archive checks have read it), and both
+are stored only on a final commit once the index and the archive checks said yes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable
+from typing import Any, BinaryIO
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -23,11 +25,12 @@ from starlette.types import Message
 from vestry.index.v1 import index_pb2
 from vestry.storage.v1 import storage_pb2
 
-from vestry.gateway.backends import backends_of
+from vestry.gateway.backends import Backends, backends_of
 from vestry.gateway.blobs import put_bytes, put_file
 from vestry.gateway.errors import UPLOAD, answers_as
 from vestry.gateway.identity import identify
 from vestry.gateway.upload.checks import (
+    Checked,
     before_index,
     check_archive,
     check_new_project,
@@ -90,22 +93,29 @@ def capped_request(request: Request, cap: int, limit: int) -> Request:
     return Request(request.scope, capped_receive)
 
 
-async def _store_blobs(
-    file: Awaitable[storage_pb2.BlobInfo], metadata: Awaitable[storage_pb2.BlobInfo] | None
-) -> tuple[storage_pb2.BlobInfo, str]:
-    """Store both blobs at once; the file's info and the metadata's key ("" without one).
+async def _archive_then_metadata(
+    backends: Backends, checked: Checked, f: BinaryIO, keep: Awaitable[None]
+) -> asyncio.Future[storage_pb2.BlobInfo] | None:
+    """The archive checks (in a thread; raises UploadError), then the transfer of the wheel's
+    METADATA blob, begun at once and returned: like the file, it is stored only on `keep`, so
+    its write and sync overlap the index's decision instead of following it."""
+    facts = await asyncio.to_thread(check_archive, checked, f)
+    if facts.metadata is None:
+        return None
+    sha256 = hashlib.sha256(facts.metadata).hexdigest()
+    return asyncio.ensure_future(put_bytes(backends, facts.metadata, sha256, commit=keep))
 
-    Both calls end before this returns, even when one fails: the upload's temporary file is
-    closed right after, and must not be in use.
-    """
+
+async def _store_blobs(
+    file: asyncio.Future[storage_pb2.BlobInfo],
+    metadata: asyncio.Future[storage_pb2.BlobInfo] | None,
+) -> tuple[storage_pb2.BlobInfo, storage_pb2.BlobInfo | None]:
+    """Both blobs' infos, once both are stored; the first failure is raised once both calls
+    are over (the caller then closes the upload's temporary file, which must not be in use)."""
     if metadata is None:
-        return await file, ""
-    stored, meta = await asyncio.gather(file, metadata, return_exceptions=True)
-    for outcome in (stored, meta):
-        if isinstance(outcome, BaseException):
-            raise outcome
-    assert isinstance(stored, storage_pb2.BlobInfo) and isinstance(meta, storage_pb2.BlobInfo)
-    return stored, meta.key
+        return await file, None
+    await asyncio.wait((file, metadata))
+    return file.result(), metadata.result()
 
 
 async def _receive(request: Request) -> Received:
@@ -167,9 +177,12 @@ async def upload(request: Request) -> Response:
         stored = asyncio.ensure_future(
             put_file(backends, received.file, digests.sha256, digests.size, commit=keep)
         )
-        # The archive is checked meanwhile too; its verdict is heard only after the index's, so
-        # the answer to an upload that fails both is the index's, as in Warehouse's order.
-        archive = asyncio.ensure_future(asyncio.to_thread(check_archive, checked, received.file))
+        # The archive is checked meanwhile too, and the METADATA it yields sent on; its verdict
+        # is heard only after the index's, so the answer to an upload that fails both is the
+        # index's, as in Warehouse's order.
+        archive = asyncio.ensure_future(
+            _archive_then_metadata(backends, checked, received.file, keep)
+        )
         try:
             check = await backends.index.CheckUpload(
                 index_pb2.CheckUploadRequest(
@@ -184,26 +197,26 @@ async def upload(request: Request) -> Response:
             )
             if check.outcome == index_pb2.CheckUploadResponse.IDENTICAL:
                 return _ok("OK (identical file already uploaded)")
-            facts = await archive
+            metadata = await archive
             check_new_project(checked, check.project_exists)
-            metadata_sha = (
-                hashlib.sha256(facts.metadata).hexdigest() if facts.metadata is not None else ""
-            )
             keep.set_result(None)
-            # The file and its extracted metadata are independent blobs: store them side by side.
-            blob, metadata_key = await _store_blobs(
-                stored,
-                put_bytes(backends, facts.metadata, metadata_sha)
-                if facts.metadata is not None
-                else None,
-            )
+            blob, meta = await _store_blobs(stored, metadata)
         finally:
+            # Whatever was not committed is cancelled: storage then keeps none of it. The
+            # transfer and the archive check read the temp file: both must be over before the
+            # file closes (a thread cannot be cancelled: it is waited for).
             if not stored.done():
                 stored.cancel()
-            # The transfer and the archive check read the temp file: both must be over before
-            # the file closes (a thread cannot be cancelled: it is waited for).
             await asyncio.wait((stored, archive))
-            for task in (stored, archive):
+            tasks: list[asyncio.Future[Any]] = [stored, archive]
+            if not archive.cancelled() and archive.exception() is None:
+                begun = archive.result()
+                if begun is not None:
+                    if not begun.done():
+                        begun.cancel()
+                    await asyncio.wait((begun,))
+                    tasks.append(begun)
+            for task in tasks:
                 if not task.cancelled():
                     task.exception()  # seen: an outcome already reported is not logged again
     finally:
@@ -219,8 +232,8 @@ async def upload(request: Request) -> Response:
         blake2b_256=blob.blake2b_256,
         md5=blob.md5,
         blob_key=blob.key,
-        metadata_blob_key=metadata_key,
-        metadata_sha256=metadata_sha,
+        metadata_blob_key=meta.key if meta is not None else "",
+        metadata_sha256=meta.sha256 if meta is not None else "",
     )
     result = await backends.index.CommitFile(
         index_pb2.CommitFileRequest(

@@ -20,7 +20,15 @@ from vestry.common.filenames import check_filename_characters
 from vestry.common.versions import parse_version
 from vestry.common.vocabulary import ProjectRole, ProjectStatus
 from vestry.services.index import models as m
-from vestry.services.index.access import Action, Caller, authorize, can, may_create, sees
+from vestry.services.index.access import (
+    Action,
+    Caller,
+    ProjectFacts,
+    authorize,
+    can,
+    may_create,
+    sees,
+)
 from vestry.services.index.errors import (
     FileExists,
     FilenameUsedBefore,
@@ -86,27 +94,30 @@ class Uploads:
         parse_version(version, allow_local=self._allow_local)
         check_filename_characters(filename)
         with self._sessions() as s:
-            project = self._visible(s, caller, normalized)
-            if project is None:
+            seen = self._visible(s, caller, normalized)
+            if seen is None:
                 self._check_new_name(s, caller, normalized)
                 exists, project_id, name = False, "", project_name
             else:
-                authorize(caller, self._roles.facts(s, caller, project), Action.UPLOAD)
+                project, facts = seen
+                authorize(caller, facts, Action.UPLOAD)
                 self._check_accepts_uploads(project)
                 exists, project_id, name = True, project.id, project.name
             identical = self._check_duplicate(s, caller, filename, sha256, blake2b_256)
         return UploadCheck(identical, exists, project_id, name)
 
-    def _visible(self, s: Session, caller: Caller, normalized: str) -> m.Project | None:
-        """The project of that name if the caller may see it (read it, or upload to it); None if
-        there is none or the caller may not see it: an upload must not tell these apart
-        (`_check_new_name` then refuses a taken name exactly as it refuses a look-alike of an
-        unseen project)."""
+    def _visible(
+        self, s: Session, caller: Caller, normalized: str
+    ) -> tuple[m.Project, ProjectFacts] | None:
+        """The project of that name and the caller's facts on it (for `authorize`, read once)
+        if the caller may see it (read it, or upload to it); None if there is none or the
+        caller may not see it: an upload must not tell these apart (`_check_new_name` then
+        refuses a taken name exactly as it refuses a look-alike of an unseen project)."""
         project = self._roles.find(s, normalized)
         if project is None:
             return None
         facts = self._roles.facts(s, caller, project)
-        return project if sees(caller, facts, Action.UPLOAD) else None
+        return (project, facts) if sees(caller, facts, Action.UPLOAD) else None
 
     @staticmethod
     def _check_accepts_uploads(project: m.Project) -> None:
@@ -155,14 +166,24 @@ class Uploads:
 
         A clashing file of a project the caller cannot read is not named: the answer then
         carries the caller's own filename and digest, as PyPI's does."""
-        same_name = s.scalar(select(m.File).where(m.File.filename == filename))
+        # One query for both clashes (each column is unique: at most three rows).
+        clashes = s.scalars(
+            select(m.File).where(
+                or_(
+                    m.File.filename == filename,
+                    m.File.sha256 == sha256,
+                    m.File.blake2b_256 == blake2b_256,
+                )
+            )
+        ).all()
+        same_name = next((f for f in clashes if f.filename == filename), None)
         if same_name is not None:
             if same_name.sha256 == sha256:
                 return True
             shown = blake2b_256 if self._hidden(s, caller, same_name) else same_name.blake2b_256
             raise FileExists(filename, shown)
-        same_bytes = s.scalar(
-            select(m.File).where(or_(m.File.sha256 == sha256, m.File.blake2b_256 == blake2b_256))
+        same_bytes = next(
+            (f for f in clashes if f.sha256 == sha256 or f.blake2b_256 == blake2b_256), None
         )
         if same_bytes is not None:
             if self._hidden(s, caller, same_bytes):
@@ -216,8 +237,8 @@ class Uploads:
     ) -> CommitResult:
         now = datetime.now(UTC)
         with write_session(self._sessions) as s:
-            project = self._visible(s, caller, normalized)
-            if project is None:
+            seen = self._visible(s, caller, normalized)
+            if seen is None:
                 org_id = self._check_new_name(s, caller, normalized)
                 project = m.Project(
                     id=str(uuid.uuid4()),
@@ -236,7 +257,8 @@ class Uploads:
                 s.add(m.Role(project_id=project.id, role=ProjectRole.OWNER, **caller.as_member()))
                 record_event(s, caller, project.id, "project.create", {"name": project_name})
             else:
-                authorize(caller, self._roles.facts(s, caller, project), Action.UPLOAD)
+                project, facts = seen
+                authorize(caller, facts, Action.UPLOAD)
                 self._check_accepts_uploads(project)
             if self._check_duplicate(s, caller, file.filename, file.sha256, file.blake2b_256):
                 existing = s.scalar(select(m.File).where(m.File.filename == file.filename))

@@ -33,6 +33,17 @@ __all__ = ["LIST_BATCH", "StorageServicer"]
 LIST_BATCH = 1000
 
 
+def _take(incoming: IncomingBlob, chunk: bytes, expected_size: int) -> BlobInfo | None:
+    """Write one chunk; once every announced byte is here, also verify and sync, in the same
+    thread hop (a small blob's one chunk costs one hop, not two), while the caller may still
+    be deciding whether to keep the blob: it is stored when the stream ends or commits, and a
+    cancelled stream leaves nothing."""
+    incoming.write(chunk)
+    if expected_size and incoming.size == expected_size:
+        return incoming.finish()
+    return None
+
+
 class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
     def __init__(self, store: BlobStore, max_blob_size: int, chunk_size: int) -> None:
         self._store = store
@@ -74,12 +85,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
                         )
                     continue
                 # Hashing and writing release the GIL: a worker thread keeps the loop free.
-                await asyncio.to_thread(incoming.write, message.chunk)
-                if header.expected_size and incoming.size == header.expected_size:
-                    # Every announced byte is here: verify and sync now, while the caller may
-                    # still be deciding whether to keep the blob; it is stored when the stream
-                    # ends, and a cancelled stream leaves nothing.
-                    info = await asyncio.to_thread(incoming.finish)
+                info = await asyncio.to_thread(_take, incoming, message.chunk, header.expected_size)
             if incoming is None:
                 raise InvalidArgument("PutBlob received nothing")
             if header.commit_required and not committed:

@@ -7,6 +7,7 @@ import hashlib
 import os
 import socket
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -141,8 +142,9 @@ def _stored(running: RunningVestry, data: bytes) -> list[Path]:
 
 
 def test_refused_uploads_store_no_bytes(small: RunningVestry, token: str, tmp_path: Path) -> None:
-    """The file travels to storage while the index and the archive checks decide; a refusal by
-    either cancels the transfer, and nothing of it is kept."""
+    """The file travels to storage while the index and the archive checks decide, and so does
+    the wheel's METADATA once the archive checks have read it; a refusal by either cancels the
+    transfers, and nothing of them is kept."""
     owned = make_wheel(tmp_path, "kept-out", "1.0")
     assert twine_upload(small.upload_url, token, owned).returncode == 0
     other = small.create_user("outsider")
@@ -151,6 +153,9 @@ def test_refused_uploads_store_no_bytes(small: RunningVestry, token: str, tmp_pa
     # A private project the caller cannot see is answered as a taken name, never as "forbidden".
     assert refused.status_code == 400 and "not available" in refused.text, refused.text
     assert _stored(small, intruder.read_bytes()) == []
+    with zipfile.ZipFile(intruder) as wheel:
+        (name,) = (n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+        assert _stored(small, wheel.read(name)) == []
 
     broken = tmp_path / "not_a_zip-1.0-py3-none-any.whl"
     broken.write_bytes(b"these bytes are no zip archive " * 1000)

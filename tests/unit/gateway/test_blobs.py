@@ -64,3 +64,33 @@ def test_the_task_s_own_cancellation_is_passed_on() -> None:
 
 def test_a_stored_blob_is_returned() -> None:
     assert asyncio.run(put_bytes(_backends(_Storage(None)), b"data", "0" * 64)) == "stored"
+
+
+def test_a_gated_put_sends_its_commit_only_once_the_caller_said_so() -> None:
+    """The metadata blob travels while the index decides: its bytes go at once, the commit
+    message (without which storage keeps nothing) only after `commit` is done."""
+
+    async def main() -> list[str]:
+        seen: list[str] = []
+        keep: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        class Recording(_Storage):
+            def PutBlob(self, requests: Any, timeout: float) -> Any:
+                async def call() -> Any:
+                    async for message in requests:
+                        seen.append(message.WhichOneof("part"))
+                    return "stored"
+
+                return call()
+
+        put = asyncio.ensure_future(
+            put_bytes(_backends(Recording(None)), b"data", "0" * 64, commit=keep)
+        )
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert seen == ["header", "chunk"] and not put.done()
+        keep.set_result(None)
+        assert await put == "stored"
+        return seen
+
+    assert asyncio.run(main()) == ["header", "chunk", "commit"]
