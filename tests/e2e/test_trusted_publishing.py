@@ -173,7 +173,7 @@ def test_uv_publishes_from_a_trusted_workflow_and_pip_installs_it(
     ).json()
     assert "trusted-publisher.exchange" in {e["kind"] for e in events}
     # uv burns the upload token once it is done with it.
-    assert "/_/oidc/burn-token" in setup.vestry.log()
+    assert "/_/oidc/burn-token" in setup.vestry.wait_for_log("/_/oidc/burn-token")
 
     index = setup.vestry.index_url(setup.owner)
     for requirement, version in (("widgets==1.0", "1.0"), ("widgets==1.2.3+cu121", "1.2.3+cu121")):

@@ -69,6 +69,14 @@ class RunningVestry:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def wait_for_log(self, text: str, timeout: float = 10) -> str:
+        """The log once it holds `text`: the gateway writes access lines in batches, within
+        0.5 s (vestry.cli.batched_log), so a line is not there the moment its answer is."""
+        deadline = time.monotonic() + timeout
+        while text not in (log := self.log()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return log
+
     def stop(self) -> int:
         code = stop_gracefully(self.proc)
         self.log_file.close()
