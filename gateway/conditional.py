@@ -8,11 +8,20 @@ from fastapi.responses import Response
 
 from vestry.gateway.page_cache import body_etag
 
-__all__ = ["READ_METHODS", "cache_control", "etag_matches", "page_headers", "page_response"]
+__all__ = [
+    "PAGE_VARY",
+    "READ_METHODS",
+    "cache_control",
+    "etag_matches",
+    "page_headers",
+    "page_response",
+]
 
 # RFC 9110 §9.1: a general-purpose server supports HEAD wherever it supports GET. Proxies and
 # mirrors (Artifactory, Nexus) and uv's range-request probe send it. The server drops the body.
 READ_METHODS = ["GET", "HEAD"]
+# What a generated page varies by: its media type, its coding and who asks.
+PAGE_VARY = "Accept, Accept-Encoding, Authorization"
 
 
 def _opaque(tag: str) -> str:
@@ -59,7 +68,7 @@ def page_response(
     *,
     serial: int,
     private: bool,
-    vary: str = "Accept, Accept-Encoding, Authorization",
+    vary: str = PAGE_VARY,
     etag: str = "",
     encoding: str = "",
 ) -> Response:

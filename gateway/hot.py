@@ -30,7 +30,7 @@ from vestry.common.epochs import Snapshot
 from vestry.common.http import content_disposition
 from vestry.common.vocabulary import Visibility
 from vestry.gateway.compression import MIN_BYTES
-from vestry.gateway.conditional import etag_matches, page_headers
+from vestry.gateway.conditional import PAGE_VARY, etag_matches, page_headers
 from vestry.gateway.errors import HTTPError
 from vestry.gateway.identity import (
     ANONYMOUS,
@@ -40,9 +40,10 @@ from vestry.gateway.identity import (
     token_from_header,
 )
 from vestry.gateway.local_blobs import BlobLocations, LocalFileResponse
-from vestry.gateway.negotiation import HTML, accepts_gzip, choose
+from vestry.gateway.negotiation import accepts_gzip, choose
 from vestry.gateway.page_cache import PageCache
 from vestry.gateway.routes.files import FILE_TYPE, METADATA_TYPE, file_headers
+from vestry.gateway.routes.simple import content_type, listing_key
 from vestry.gateway.telemetry import note_caller_in, record
 from vestry.gateway.warm import Refusal, Warm, snapshot_of
 
@@ -55,7 +56,6 @@ FILE = "/files/{project}/{filename}"
 _FILE_PATH = re.compile(r"/files/([^/]+)/([^/]+)\Z")
 _READS = frozenset({"GET", "HEAD"})
 _WANTED = frozenset({b"authorization", b"accept", b"accept-encoding", b"if-none-match", b"range"})
-_VARY = "Accept, Accept-Encoding, Authorization"
 _D = index_pb2.UpstreamDecision
 
 HOT_ANSWERS = Counter(
@@ -152,13 +152,13 @@ class HotRoutes:
             return None
         who, epochs = found
         cache: PageCache = self.state.listing_cache
-        key = who.key.hex()  # as the route keys it: the caller, serialised
+        key = listing_key(who)
         known = cache.serial(key)
         reply = self.state.warm.listings.get((who.key, known), epochs.index, count_miss=False)
         if reply is None or isinstance(reply, Refusal):
             return None
         # Held under the global serial; showing the serial of what this caller can see.
-        return _page(
+        return _rendered(
             headers,
             cache,
             key,
@@ -194,7 +194,7 @@ class HotRoutes:
             return None
         head = page.project
         private = head.visibility != Visibility.PUBLIC
-        return _page(headers, cache, name, head.id, head.last_serial, media, private=private)
+        return _rendered(headers, cache, name, head.id, head.last_serial, media, private=private)
 
     async def _file(self, scope: Scope, headers: dict[bytes, str]) -> _Outcome:
         match = _FILE_PATH.match(scope["path"])
@@ -241,7 +241,7 @@ class HotRoutes:
         return LocalFileResponse(blob, 0, file.size, 200, out, FILE_TYPE)
 
 
-def _page(
+def _rendered(
     headers: dict[bytes, str],
     cache: PageCache,
     key: str,
@@ -265,10 +265,10 @@ def _page(
             return None
         (body, etag), encoding = hit, "gzip"
     shows = serial if shown is None else shown
-    out = page_headers(serial=shows, private=private, vary=_VARY, etag=etag, encoding=encoding)
+    out = page_headers(serial=shows, private=private, vary=PAGE_VARY, etag=etag, encoding=encoding)
     if etag_matches(headers.get(b"if-none-match"), etag):
         return _Answer(304, out)
-    return _Answer(200, out, body, media if media != HTML else "text/html; charset=utf-8")
+    return _Answer(200, out, body, content_type(media))
 
 
 async def _send(send: Send, answer: _Answer) -> None:

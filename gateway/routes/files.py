@@ -101,7 +101,7 @@ async def download(request: Request, project: str, filename: str) -> Response:
     if is_metadata:
         if not record.metadata_blob_key:
             raise HTTPError(404, "this file has no separate metadata")
-        key, digest, media = record.metadata_blob_key, record.metadata_sha256, "text/plain"
+        key, digest, media = record.metadata_blob_key, record.metadata_sha256, METADATA_TYPE
         size = -1
     else:
         key, digest, size = record.blob_key, record.sha256, record.size
@@ -145,9 +145,7 @@ async def download(request: Request, project: str, filename: str) -> Response:
             status = 206
             headers["Content-Range"] = f"bytes {offset}-{offset + length - 1}/{size}"
     headers["Content-Length"] = str(length)
-    if is_metadata:
-        media = METADATA_TYPE
-    else:
+    if not is_metadata:
         headers["Content-Disposition"] = content_disposition(dist)
     if request.method == "HEAD":  # the same headers, and no bytes fetched from storage
         return Response(status_code=status, media_type=media, headers=headers)

@@ -15,7 +15,7 @@ from vestry.common.vocabulary import Visibility
 from vestry.gateway import simple_render
 from vestry.gateway.backends import backends_of
 from vestry.gateway.compression import encoded_body
-from vestry.gateway.conditional import READ_METHODS, page_response
+from vestry.gateway.conditional import PAGE_VARY, READ_METHODS, page_response
 from vestry.gateway.errors import HTTPError
 from vestry.gateway.identity import Identity, identify
 from vestry.gateway.negotiation import HTML, JSON, choose
@@ -26,7 +26,7 @@ from vestry.gateway.warm import index_answer
 router = APIRouter()
 
 
-def _content_type(media: str) -> str:
+def content_type(media: str) -> str:
     return media if media != HTML else "text/html; charset=utf-8"
 
 
@@ -42,9 +42,10 @@ async def root_no_slash() -> Response:
     return RedirectResponse("/simple/", status_code=301)
 
 
-def _listing_key(caller: index_pb2.Caller) -> str:
-    """Everything a listing depends on besides the index's state (which the serial covers)."""
-    return caller.SerializeToString(deterministic=True).hex()
+def listing_key(who: Identity) -> str:
+    """Everything a listing depends on besides the index's state (which the serial covers):
+    the caller, serialised (gateway.hot keys it the same way)."""
+    return who.key.hex()
 
 
 @router.api_route("/simple/", methods=READ_METHODS)
@@ -53,7 +54,7 @@ async def root(request: Request) -> Response:
     backends = backends_of(request)
     cache: PageCache = request.app.state.listing_cache
     who = await identify(request, backends)
-    key = _listing_key(who.caller)
+    key = listing_key(who)
     known = cache.serial(key)
 
     def listing() -> Awaitable[index_pb2.ListProjectsResponse]:
@@ -87,13 +88,13 @@ async def root(request: Request) -> Response:
 
         # 100,000 projects take a while to render: not on the event loop.
         body = await asyncio.to_thread(render) if len(projects) > 5000 else render()
-        hit = (body, body_etag(body, _content_type(media)))
+        hit = (body, body_etag(body, content_type(media)))
         cache.store(key, "", serial, media, *hit, shown=shown)
     body, etag, encoding = await encoded_body(request, cache, key, "", serial, media, *hit)
     return page_response(
         request,
         body,
-        _content_type(media),
+        content_type(media),
         serial=shown,
         private=who.authenticated,
         etag=etag,
@@ -131,7 +132,7 @@ async def cached_page(
     variant: str,
     content_type: str,
     render: Callable[[index_pb2.ProjectPage], bytes],
-    vary: str = "Accept, Accept-Encoding, Authorization",
+    vary: str = PAGE_VARY,
 ) -> Response:
     """A document rendered from the project's page, reused while the project's serial holds.
 
@@ -181,7 +182,7 @@ async def project(request: Request, project: str) -> Response:
         normalized,
         key=normalized,
         variant=media,
-        content_type=_content_type(media),
+        content_type=content_type(media),
         render=simple_render.project_json if media == JSON else simple_render.project_html,
     )
 
