@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import signal
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.support.vestry_up import free_port, start_vestry
+from vestry.cli import up
+from vestry.cli.supervised import SUPERVISOR_PID
 
 pytestmark = pytest.mark.e2e
 
@@ -81,6 +85,46 @@ def test_a_dead_child_is_named_and_the_rest_are_stopped(tmp_path: Path) -> None:
     assert code != 0
     assert "the index process exited" in running.log()
     assert _wait_gone(list(children)) == []
+
+
+def test_children_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
+    # SIGKILL leaves the supervisor no chance to stop anyone: the kernel must (cli.supervised).
+    running = start_vestry(tmp_path / "data")
+    children = _children(running.proc.pid)
+    os.kill(running.proc.pid, signal.SIGKILL)
+    running.proc.wait(30)
+    running.stop()
+    assert _wait_gone(list(children)) == []
+
+
+def test_a_child_whose_supervisor_is_gone_does_not_start(tmp_path: Path) -> None:
+    # Re-parented before it could ask for PR_SET_PDEATHSIG: nobody would ever stop it.
+    done = subprocess.run(
+        [sys.executable, "-m", "vestry.cli.main", "serve", "storage"],
+        env={**os.environ, SUPERVISOR_PID: "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "the supervisor (PID 1) is gone; not starting" in done.stderr
+
+
+def test_children_are_started_without_a_fork_of_the_supervisor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A preexec_fn forks the supervisor, threads and all; gRPC's fork handlers then abort one
+    # start in a dozen (SIGABRT, "epoll_wait error: Bad file descriptor"). Without one, CPython
+    # starts the child by vfork/posix_spawn.
+    seen: dict[str, object] = {}
+
+    def popen(args: list[str], **kwargs: object) -> None:
+        seen.update(kwargs)
+
+    monkeypatch.setattr(up.subprocess, "Popen", popen)
+    up._spawn("gateway", {"PATH": "/usr/bin"})
+    assert seen.get("preexec_fn") is None
+    assert seen["env"] == {"PATH": "/usr/bin", SUPERVISOR_PID: str(os.getpid())}
 
 
 def test_secrets_and_sockets_are_private(tmp_path: Path) -> None:

@@ -30,7 +30,10 @@ def _logging(level: str, batched: Sequence[str] = ()) -> None:
 
 def _serve(service: str) -> int:
     # Each process builds exactly one settings object, here, from VESTRY_* variables.
+    from vestry.cli.supervised import follow_supervisor
     from vestry.common.metrics import serve_metrics
+
+    follow_supervisor()
 
     if service == "gateway":
         from vestry.gateway.server import serve as serve_gateway

@@ -2,12 +2,11 @@
 
 Children talk gRPC over unix sockets in a private directory. If any child dies, the supervisor
 says which and stops the rest; SIGINT/SIGTERM stop every child and exit 0. No orphans: children
-also get SIGTERM from the kernel if the supervisor itself is killed (PR_SET_PDEATHSIG).
+also get SIGTERM from the kernel if the supervisor itself is killed (cli.supervised).
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import ssl
@@ -17,25 +16,17 @@ import time
 from pathlib import Path
 
 from vestry.cli.healthcheck import check
+from vestry.cli.supervised import SUPERVISOR_PID
 from vestry.common.datadir import DataDir
 
 SERVICES = ("auth", "index", "storage")
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass  # not Linux: the supervisor's own signal handling still stops children
 
 
 def _spawn(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    # No preexec_fn: the child asks for PR_SET_PDEATHSIG itself (cli.supervised says why).
     return subprocess.Popen(
         [sys.executable, "-m", "vestry.cli.main", "serve", name],
-        env=env,
-        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        env={**env, SUPERVISOR_PID: str(os.getpid())},
     )
 
 
