@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
+from vestry.common.listening import listen_tcp
 from vestry.gateway.app import create_app
 from vestry.gateway.reason_phrase import http_protocol
 from vestry.gateway.settings import GatewaySettings
@@ -29,4 +30,11 @@ def uvicorn_config(settings: GatewaySettings) -> uvicorn.Config:
 
 
 def serve(settings: GatewaySettings) -> None:
-    uvicorn.Server(uvicorn_config(settings)).run()
+    config = uvicorn_config(settings)
+    server = uvicorn.Server(config)
+    if settings.reuse_port:
+        server.run(
+            sockets=[listen_tcp(settings.host, settings.port, config.backlog, reuse_port=True)]
+        )
+    else:
+        server.run()

@@ -59,10 +59,15 @@ class GatewaySettings(BaseSettings):
     tls_key: str = ""
     # The upstream proxy's fetching (VESTRY_UPSTREAM_*, shared with the index).
     upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
-    # Web UI sign-in: how long a session lasts, and where sessions are kept ("" = in this
-    # process; a Redis URL when several gateway replicas serve the UI).
+    # Web UI sign-in: how long a session lasts, and where sessions are kept: in this process
+    # when both are empty; in Redis when several gateway replicas serve the UI; in a SQLite
+    # file when several gateway processes of one machine do (`vestry up --workers`).
     session_seconds: int = Field(default=12 * 3600, ge=60, le=30 * 86400)
     session_redis_url: str = ""
+    session_file: str = ""
+    # Bind the port with SO_REUSEPORT, so that several gateway processes of one machine share
+    # it and the kernel spreads connections over them (`vestry up --workers`).
+    reuse_port: bool = False
     # Change epochs (vestry.common.epochs), the same setting as auth's and the index's: with
     # them, verified tokens and access decisions are reused while nothing changed; empty: every
     # request asks auth and the index, as without.

@@ -25,7 +25,7 @@ STATIC = Path(__file__).parent / "static"
 
 def install_web(app: FastAPI, settings: GatewaySettings) -> None:
     app.state.web_signer = Signer(settings.secret_bytes)
-    app.state.web_sessions = session_store(settings.session_redis_url)
+    app.state.web_sessions = session_store(settings.session_redis_url, settings.session_file)
     install_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(pages.router)

@@ -12,17 +12,22 @@ token page are as wide as that token allows and expire when asked, not with the 
 revoking that token, or disabling its user, ends the session at once (every page verifies it);
 signing out deletes the session, and with it the only sealed copy.
 
-Sessions live in this process by default, or in Redis (VESTRY_GATEWAY_SESSION_REDIS_URL) when
-several gateway replicas serve the UI.
+Sessions live in this process by default, in Redis (VESTRY_GATEWAY_SESSION_REDIS_URL) when
+several gateway replicas serve the UI, or in a SQLite file (VESTRY_GATEWAY_SESSION_FILE) when
+several gateway processes of one machine do, as under `vestry up --workers`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
+import os
 import secrets
+import sqlite3
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
@@ -38,6 +43,7 @@ __all__ = [
     "Session",
     "SessionStore",
     "Signer",
+    "SqliteSessionStore",
     "new_session_id",
     "session_store",
 ]
@@ -141,7 +147,7 @@ class RedisSessionStore:
         self._prefix = prefix
 
     def _key(self, sid: str) -> str:
-        return self._prefix + hashlib.sha256(sid.encode()).hexdigest()
+        return self._prefix + _stored_key(sid)
 
     async def get(self, sid: str) -> Session | None:
         raw = await self._redis.get(self._key(sid))
@@ -161,5 +167,66 @@ class RedisSessionStore:
         await self._redis.aclose()
 
 
-def session_store(redis_url: str) -> SessionStore:
-    return RedisSessionStore(redis_url) if redis_url else MemorySessionStore()
+def _stored_key(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+class SqliteSessionStore:
+    """Sessions in a SQLite file, shared by the gateway processes of one machine; they outlive
+    a restart. Keys are the SHA-256 of the session ID, as in Redis. Expired rows go when read
+    and, in a sweep, whenever a session is stored."""
+
+    def __init__(self, path: str) -> None:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # private before a row is in it
+        os.close(fd)
+        # One connection, used from worker threads one call at a time (the lock).
+        self._db = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS sessions"
+                " (key TEXT PRIMARY KEY, session TEXT NOT NULL, expires REAL NOT NULL)"
+            )
+            self._db.execute("CREATE INDEX IF NOT EXISTS sessions_expires ON sessions (expires)")
+
+    def _run(self, sql: str, *params: object) -> list[tuple[str]]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    async def get(self, sid: str) -> Session | None:
+        rows = await asyncio.to_thread(
+            self._run, "SELECT session FROM sessions WHERE key = ?", _stored_key(sid)
+        )
+        if not rows:
+            return None
+        session = Session(**json.loads(rows[0][0]))
+        if not session.alive():
+            await self.delete(sid)
+            return None
+        return session
+
+    async def put(self, sid: str, session: Session) -> None:
+        def put() -> None:
+            self._run("DELETE FROM sessions WHERE expires <= ?", time.time())
+            self._run(
+                "INSERT OR REPLACE INTO sessions (key, session, expires) VALUES (?, ?, ?)",
+                _stored_key(sid),
+                json.dumps(asdict(session)),
+                session.expires,
+            )
+
+        await asyncio.to_thread(put)
+
+    async def delete(self, sid: str) -> None:
+        await asyncio.to_thread(self._run, "DELETE FROM sessions WHERE key = ?", _stored_key(sid))
+
+    async def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def session_store(redis_url: str, file: str = "") -> SessionStore:
+    if redis_url:
+        return RedisSessionStore(redis_url)
+    return SqliteSessionStore(file) if file else MemorySessionStore()

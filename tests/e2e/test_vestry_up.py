@@ -10,9 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.support.vestry_up import free_port, start_vestry
+from tests.support.vestry_up import BIN, free_port, start_vestry
+from tests.support.web import sign_in
 from vestry.cli import up
 from vestry.cli.supervised import SUPERVISOR_PID
 
@@ -60,11 +62,14 @@ def test_sigint_stops_every_child_and_exits_zero(tmp_path: Path) -> None:
     # A metrics address in the environment (say, from a compose .env) is not handed to all
     # four children, which could not share one port.
     running = start_vestry(
-        tmp_path / "data", env={"VESTRY_METRICS_LISTEN": f"127.0.0.1:{free_port()}"}
+        tmp_path / "data",
+        env={"VESTRY_METRICS_LISTEN": f"127.0.0.1:{free_port()}"},
+        args=("--workers", "2"),
     )
     children = _children(running.proc.pid)
     assert sorted(c.split(" serve ")[-1].strip() for c in children.values()) == [
         "auth",
+        "gateway",
         "gateway",
         "index",
         "storage",
@@ -125,6 +130,33 @@ def test_children_are_started_without_a_fork_of_the_supervisor(
     up._spawn("gateway", {"PATH": "/usr/bin"})
     assert seen.get("preexec_fn") is None
     assert seen["env"] == {"PATH": "/usr/bin", SUPERVISOR_PID: str(os.getpid())}
+
+
+def test_gateway_workers_share_the_port_and_the_web_sessions(tmp_path: Path) -> None:
+    running = start_vestry(tmp_path / "data", args=("--workers", "2"))
+    try:
+        token = running.create_user("alice", admin=True)
+        with httpx.Client(base_url=running.base) as c:
+            assert sign_in(c, token).status_code == 303
+            cookies = {"vestry_session": c.cookies["vestry_session"]}
+        # A connection each: the kernel spreads them over both gateways (SO_REUSEPORT), and
+        # each gateway knows the session. Were sessions a process's own, about half would
+        # come back anonymous; all 24 landing on the same gateway has odds of 1 in 2**23.
+        for _ in range(24):
+            home = httpx.get(f"{running.base}/", cookies=cookies)
+            assert "Signed in as <strong>alice</strong>" in home.text
+        # Another `vestry up` on that port would share it too, were it let: it is refused.
+        other = [str(tmp_path / "other"), "--port", str(running.port), "--workers", "2"]
+        again = subprocess.run(
+            [str(BIN / "vestry"), "up", "--data-dir", *other],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert again.returncode == 1
+        assert f"port {running.port} is in use" in again.stderr
+    finally:
+        running.stop()
 
 
 def test_secrets_and_sockets_are_private(tmp_path: Path) -> None:

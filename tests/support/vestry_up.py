@@ -89,7 +89,12 @@ def start_vestry(
     timeout: float = 60,
     args: tuple[str, ...] = (),
 ) -> RunningVestry:
-    """`vestry up` with `args` (e.g. --tls-cert/--tls-key, which make it serve HTTPS)."""
+    """`vestry up` with `args` (e.g. --tls-cert/--tls-key, which make it serve HTTPS).
+
+    One gateway process unless `args` ask for more (--workers): a test's next request then
+    meets the caches its last one filled, whichever connection it takes."""
+    if "--workers" not in args:
+        args = (*args, "--workers", "1")
     port = free_port()
     log_path = data_dir.parent / f"vestry-up-{port}.log"
     log = open(log_path, "w")  # noqa: SIM115 - lives as long as the process

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +13,9 @@ from pathlib import Path
 from vestry.cli.batched_log import BatchedStreamHandler, flush_before_termination
 from vestry.cli.errors import CliError
 from vestry.common.datadir import default_data_dir
+
+# Gateway processes under `vestry up`: one per core, up to two (docs/performance.md measures it).
+DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
 
 
 def _logging(level: str, batched: Sequence[str] = ()) -> None:
@@ -103,7 +107,14 @@ def _parser() -> argparse.ArgumentParser:
         "--metrics",
         metavar="HOST:PORT",
         default="",
-        help="serve Prometheus /metrics of all four processes there (default: none)",
+        help="serve Prometheus /metrics of all the processes there (default: none)",
+    )
+    up.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        metavar="N",
+        help=f"gateway processes sharing the port (default {DEFAULT_WORKERS})",
     )
 
     serve = sub.add_parser("serve", help="run one process, configured from VESTRY_* variables")
@@ -206,7 +217,10 @@ def _run(args: argparse.Namespace) -> int:
             return 2
         tls = (args.tls_cert, args.tls_key) if args.tls_cert else args.tls
         data_dir = args.data_dir or default_data_dir()
-        return up(data_dir, args.host, args.port, tls, args.upstream, args.metrics)
+        if args.workers < 1 or (args.workers > 1 and args.port == 0):
+            print("vestry up: --workers is at least 1, and above 1 needs a --port other than 0")
+            return 2
+        return up(data_dir, args.host, args.port, tls, args.upstream, args.metrics, args.workers)
     if args.command == "migrate":
         from vestry.cli.admin import migrate
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from vestry.cli.healthcheck import check
 from vestry.cli.supervised import SUPERVISOR_PID
 from vestry.common.datadir import DataDir
+from vestry.common.listening import port_taken
 
 SERVICES = ("auth", "index", "storage")
 
@@ -105,10 +106,16 @@ def up(
     tls: tuple[Path, Path] | str | None = None,
     upstream: str | None = None,
     metrics: str = "",
+    workers: int = 1,
 ) -> int:
     """Run everything; `tls` is (cert, key), "self-signed", or None for plain HTTP; `upstream`
     the index to proxy (VESTRY_UPSTREAM_URL), None for none; `metrics` a HOST:PORT serving all
-    four processes' metrics, "" for none."""
+    the processes' metrics, "" for none; `workers` how many gateway processes share the port."""
+    if port and port_taken(host, port):
+        # Said before anything starts; and with --workers the gateways' SO_REUSEPORT would
+        # let a second `vestry up` share the port with the first, not fail.
+        print(f"vestry: port {port} is in use", file=sys.stderr)
+        return 1
     dd = DataDir(data_dir)
     dd.prepare()
     trust = ""
@@ -159,7 +166,13 @@ def up(
                     file=sys.stderr,
                 )
                 return 1
-        sup.children["gateway"] = _spawn("gateway", env)
+        if workers > 1:
+            # Each gateway binds the port with SO_REUSEPORT, the kernel spreads connections
+            # over them; what they must share lives on disk: epochs (already), web sessions.
+            env["VESTRY_GATEWAY_REUSE_PORT"] = "true"
+            env["VESTRY_GATEWAY_SESSION_FILE"] = str(dd.run.resolve() / "sessions.sqlite3")
+        for i in range(1, workers + 1):
+            sup.children["gateway" if i == 1 else f"gateway-{i}"] = _spawn("gateway", env)
         url_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         base = f"{'https' if tls else 'http'}://{url_host}:{port}"
         # Liveness on loopback, not trust: the certificate may name another host.

@@ -4,7 +4,10 @@ anti-forgery checks, security headers, safe links and README rendering."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import stat
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -23,6 +26,7 @@ from vestry.gateway.web.sessions import (
     RedisSessionStore,
     Session,
     Signer,
+    SqliteSessionStore,
     new_session_id,
 )
 
@@ -70,6 +74,38 @@ def test_memory_store_expires_and_stays_bounded() -> None:
         assert await store.get("b") is None and await store.get("c") is not None
 
     asyncio.run(scenario())
+
+
+def test_sqlite_store_is_shared_by_processes_private_and_keeps_no_session_id(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "sessions.sqlite3"
+
+    async def scenario() -> str:
+        one, other = SqliteSessionStore(str(path)), SqliteSessionStore(str(path))
+        sid = new_session_id()
+        session = _session(60)
+        await one.put(sid, session)
+        assert await other.get(sid) == session  # what another gateway process sees
+        await other.put("old", _session(-1))
+        assert await one.get("old") is None
+        await other.delete(sid)
+        assert await one.get(sid) is None
+        await one.put(sid, _session(60))
+        await one.close()
+        await other.close()
+        reopened = SqliteSessionStore(str(path))  # a restart signs nobody out
+        assert await reopened.get(sid) is not None
+        await reopened.close()
+        return sid
+
+    sid = asyncio.run(scenario())
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    db = sqlite3.connect(path)
+    rows = db.execute("SELECT key, session FROM sessions").fetchall()
+    db.close()
+    assert len(rows) == 1  # the expired one was swept
+    assert all(sid not in key and sid not in session for key, session in rows)
 
 
 @pytest.mark.redis
