@@ -70,8 +70,8 @@ class RunningVestry:
         return self.log_path.read_text(errors="replace")
 
     def wait_for_log(self, text: str, timeout: float = 10) -> str:
-        """The log once it holds `text`: the gateway writes access lines in batches, within
-        0.5 s (vestry.cli.batched_log), so a line is not there the moment its answer is."""
+        """The log once it holds `text` (or after `timeout`): a process's line can follow the
+        answer the client already has."""
         deadline = time.monotonic() + timeout
         while text not in (log := self.log()) and time.monotonic() < deadline:
             time.sleep(0.1)

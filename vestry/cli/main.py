@@ -10,7 +10,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from vestry.cli.batched_log import BatchedStreamHandler, flush_before_termination
 from vestry.cli.errors import CliError
 from vestry.common.datadir import default_data_dir
 
@@ -18,17 +17,12 @@ from vestry.common.datadir import default_data_dir
 DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
 
 
-def _logging(level: str, batched: Sequence[str] = ()) -> None:
-    """Log to stderr; the lines of the loggers in `batched` (the gateway's access log, a line
-    per request) are written in batches (cli.batched_log), every other line as it comes."""
-    handler: logging.Handler = logging.StreamHandler(sys.stderr)
-    if batched:
-        handler = BatchedStreamHandler(sys.stderr, batched)
-        flush_before_termination(handler)
+def _logging(level: str) -> None:
+    """Log to stderr, a line as it comes."""
     logging.basicConfig(
         level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=[handler],
+        handlers=[logging.StreamHandler(sys.stderr)],
     )
 
 
@@ -44,8 +38,6 @@ def _serve(service: str) -> int:
         from vestry.gateway.settings import GatewaySettings
 
         gw = GatewaySettings()  # type: ignore[call-arg]
-        # Line by line: batched access lines were seen held past their 0.5 s bound under
-        # `vestry up` (tests/e2e/test_trusted_publishing.py), so batching stays off for now.
         _logging(gw.log_level)
         serve_metrics(gw.metrics_listen)
         serve_gateway(gw)
