@@ -170,7 +170,7 @@ def up(
             # Each gateway binds the port with SO_REUSEPORT, the kernel spreads connections
             # over them; what they must share lives on disk: epochs (already), web sessions.
             env["VESTRY_GATEWAY_REUSE_PORT"] = "true"
-            env["VESTRY_GATEWAY_SESSION_FILE"] = str(dd.run.resolve() / "sessions.sqlite3")
+            env["VESTRY_GATEWAY_SESSION_FILE"] = str(dd.web_sessions.resolve())
         for i in range(1, workers + 1):
             sup.children["gateway" if i == 1 else f"gateway-{i}"] = _spawn("gateway", env)
         url_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host

@@ -41,6 +41,11 @@ class DataDir:
         return self.run / "epochs"
 
     @property
+    def web_sessions(self) -> Path:
+        """The web sign-ins the gateway processes of this data directory share (SQLite)."""
+        return self.run / "sessions.sqlite3"
+
+    @property
     def epochs_url(self) -> str:
         return self.epochs.resolve().as_uri()
 
