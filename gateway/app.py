@@ -37,6 +37,7 @@ from vestry.gateway.routes import upstream as upstream_routes
 from vestry.gateway.security_headers import SecurityHeaders
 from vestry.gateway.settings import GatewaySettings
 from vestry.gateway.telemetry import RequestTelemetry
+from vestry.gateway.upload.spool import SharedSpool
 from vestry.gateway.upstream.fetch import UpstreamFetcher
 from vestry.gateway.warm import Warm
 from vestry.gateway.web import install_web
@@ -92,6 +93,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.state.listing_cache = PageCache(settings.page_cache_bytes // 4, "listings")
     app.state.downloads = DownloadCounter(settings.downloads_flush_seconds)
     app.state.blob_locations = BlobLocations()
+    app.state.shared_spool = SharedSpool(enabled=settings.local_blobs)
     app.add_middleware(RequestTelemetry, access_log_enabled=settings.access_log)
     install_error_handlers(app)
     app.include_router(simple.router)

@@ -12,7 +12,7 @@ from vestry.storage.v1 import storage_pb2
 
 from vestry.gateway.backends import Backends
 
-__all__ = ["CHUNK_SIZE", "put_bytes", "put_file", "read_blob"]
+__all__ = ["CHUNK_SIZE", "put_bytes", "put_file", "put_shared_file", "read_blob"]
 
 # 1 MiB: measured (bench/storage_bench.py) as the knee between per-message overhead and memory.
 CHUNK_SIZE = 1024 * 1024
@@ -22,13 +22,17 @@ MIN_TRANSFER_RATE = 1024 * 1024  # bytes per second
 
 
 def _header(
-    expected_sha256: str, expected_size: int, commit: Awaitable[None] | None
+    expected_sha256: str,
+    expected_size: int,
+    commit: Awaitable[None] | None,
+    shared_file: str = "",
 ) -> storage_pb2.PutBlobRequest:
     return storage_pb2.PutBlobRequest(
         header=storage_pb2.PutBlobHeader(
             expected_sha256=expected_sha256,
             expected_size=expected_size,
             commit_required=commit is not None,
+            shared_file=shared_file,
         )
     )
 
@@ -50,6 +54,14 @@ async def _file_requests(
     while chunk := os.pread(fd, CHUNK_SIZE, offset):
         offset += len(chunk)
         yield storage_pb2.PutBlobRequest(chunk=chunk)
+    if commit is not None:
+        yield await _committed(commit)
+
+
+async def _shared_requests(
+    name: str, expected_sha256: str, expected_size: int, commit: Awaitable[None] | None
+) -> AsyncIterator[storage_pb2.PutBlobRequest]:
+    yield _header(expected_sha256, expected_size, commit, shared_file=name)
     if commit is not None:
         yield await _committed(commit)
 
@@ -99,6 +111,23 @@ async def put_file(
             _file_requests(f, expected_sha256, expected_size, commit),
             # The same deadline with a `commit`: the caller's checks wait on their own
             # deadlines, and a slow index ends the upload either way.
+            timeout=backends.timeout + expected_size / MIN_TRANSFER_RATE,
+        )
+    )
+
+
+async def put_shared_file(
+    backends: Backends,
+    name: str,
+    expected_sha256: str,
+    expected_size: int,
+    commit: Awaitable[None] | None = None,
+) -> storage_pb2.BlobInfo:
+    """`put_file` for a file already in storage's spool (gateway.upload.spool): storage reads
+    it there, and takes it; NOT_FOUND when storage does not see it (the caller then streams)."""
+    return await _put(
+        backends.storage.PutBlob(
+            _shared_requests(name, expected_sha256, expected_size, commit),
             timeout=backends.timeout + expected_size / MIN_TRANSFER_RATE,
         )
     )

@@ -26,7 +26,7 @@ from vestry.index.v1 import index_pb2
 from vestry.storage.v1 import storage_pb2
 
 from vestry.gateway.backends import Backends, backends_of
-from vestry.gateway.blobs import put_bytes, put_file
+from vestry.gateway.blobs import put_bytes
 from vestry.gateway.errors import UPLOAD, answers_as
 from vestry.gateway.identity import identify
 from vestry.gateway.upload.checks import (
@@ -38,6 +38,7 @@ from vestry.gateway.upload.checks import (
 )
 from vestry.gateway.upload.form import UploadError, UploadForm
 from vestry.gateway.upload.receive import Received, receive_multipart
+from vestry.gateway.upload.spool import SharedSpool
 
 router = APIRouter(dependencies=[Depends(answers_as(UPLOAD))])
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ async def _store_blobs(
     return file.result(), metadata.result()
 
 
-async def _receive(request: Request) -> Received:
+async def _receive(request: Request, spool: SharedSpool) -> Received:
     """The upload body: multipart, as every upload client sends it; any other body's fields
     (urlencoded) are read as Starlette reads them, and carry no file."""
     content_type = request.headers.get("content-type", "")
@@ -129,6 +130,7 @@ async def _receive(request: Request) -> Received:
             max_files=4,
             max_fields=2000,
             max_part_size=_FORM_OVERHEAD,
+            temp_file=spool.temp_file,
         )
     try:
         data = await request.form(max_files=4, max_fields=2000, max_part_size=_FORM_OVERHEAD)
@@ -158,8 +160,11 @@ async def upload(request: Request) -> Response:
     # Refused before a byte of the body is read: the answer does not wait for 500 MB to arrive.
     if declared.isdigit() and int(declared) > cap:
         raise too_large(limit)
-    # The file part streams into a temp file and through the digests in one pass.
-    received = await _receive(capped_request(request, cap, limit))
+    # The file part streams into a temp file and through the digests in one pass; in storage's
+    # own spool when this gateway shares its volume, so storage takes the file as it is.
+    spool: SharedSpool = request.app.state.shared_spool
+    await spool.prepare(backends)
+    received = await _receive(capped_request(request, cap, limit), spool)
     try:
         checked = before_index(
             received.fields,
@@ -170,18 +175,18 @@ async def upload(request: Request) -> Response:
             received.digests,
         )
         form, filename, digests = checked.form, checked.filename, checked.digests
-        assert received.file is not None  # before_index refused an upload without one
+        assert received.spooled is not None  # before_index refused an upload without one
         # The file travels to storage while the index and the archive checks decide; it is
         # stored only when both said yes (`keep`), and the transfer is cancelled otherwise.
         keep: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         stored = asyncio.ensure_future(
-            put_file(backends, received.file, digests.sha256, digests.size, commit=keep)
+            spool.store(backends, received.spooled, digests.sha256, digests.size, commit=keep)
         )
         # The archive is checked meanwhile too, and the METADATA it yields sent on; its verdict
         # is heard only after the index's, so the answer to an upload that fails both is the
         # index's, as in Warehouse's order.
         archive = asyncio.ensure_future(
-            _archive_then_metadata(backends, checked, received.file, keep)
+            _archive_then_metadata(backends, checked, received.spooled.file, keep)
         )
         try:
             check = await backends.index.CheckUpload(

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -22,6 +21,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from vestry.common.digests import TripleDigest
 from vestry.gateway.upload.digests import Digests
 from vestry.gateway.upload.form import UploadError
+from vestry.gateway.upload.spool import SpooledFile, anonymous_file
 
 __all__ = ["BATCH", "Received", "receive_multipart"]
 
@@ -32,13 +32,12 @@ class _FilePart:
     """One file part arriving. Only the `content` part is kept; others (gpg_signature, which
     Vestry does not use) are counted against the limits and dropped."""
 
-    def __init__(self, filename: str, keep: bool) -> None:
+    def __init__(self, filename: str, spooled: SpooledFile | None) -> None:
         self.filename = filename
-        self.file: BinaryIO | None = None
-        if keep:
-            # A real file, not a spooled one: its descriptor lets the store's transfer read it
-            # by offset (os.pread) while the archive checks seek in it.
-            self.file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by Received.close
+        # A real file, not a spooled one: its descriptor lets the store's transfer read it by
+        # offset (os.pread) while the archive checks seek in it. None: the part is dropped.
+        self.spooled = spooled
+        self.file = spooled.file if spooled is not None else None
         self._digest = TripleDigest()
         self._pending: list[memoryview] = []
         self._pending_size = 0
@@ -77,19 +76,31 @@ class Received:
 
     fields: list[tuple[str, str]] = field(default_factory=list)
     filename: str | None = None
-    file: BinaryIO | None = None
+    spooled: SpooledFile | None = None
     digests: Digests | None = None
 
+    @property
+    def file(self) -> BinaryIO | None:
+        return self.spooled.file if self.spooled is not None else None
+
     def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
+        if self.spooled is not None:
+            self.spooled.close()
 
 
 class _Parser:
     """python-multipart callbacks, with Starlette's limits and error texts."""
 
-    def __init__(self, charset: str, max_files: int, max_fields: int, max_part_size: int) -> None:
+    def __init__(
+        self,
+        charset: str,
+        max_files: int,
+        max_fields: int,
+        max_part_size: int,
+        temp_file: Callable[[], SpooledFile],
+    ) -> None:
         self.charset = charset
+        self.temp_file = temp_file
         self.max_files, self.max_fields, self.max_part_size = max_files, max_fields, max_part_size
         self.received = Received()
         self.content: _FilePart | None = None
@@ -145,7 +156,8 @@ class _Parser:
         keep = self._field_name == "content"
         if keep and self.content is not None:
             raise UploadError("content: the field was sent more than once")
-        self.current = _FilePart(self._decode(options[b"filename"]), keep)
+        filename = self._decode(options[b"filename"])
+        self.current = _FilePart(filename, self.temp_file() if keep else None)
         if keep:
             self.content = self.current
 
@@ -187,10 +199,12 @@ async def receive_multipart(
     max_files: int,
     max_fields: int,
     max_part_size: int,
+    temp_file: Callable[[], SpooledFile] = anonymous_file,
 ) -> Received:
     """Parse a multipart/form-data body from `stream`; raises UploadError for a malformed one.
 
-    Whatever goes wrong, the temp file is closed before the error leaves.
+    The `content` part goes into a file `temp_file` makes. Whatever goes wrong, that file is
+    closed (and removed) before the error leaves.
     """
     _, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
@@ -202,6 +216,7 @@ async def receive_multipart(
         max_files,
         max_fields,
         max_part_size,
+        temp_file,
     )
     parser = MultipartParser(boundary, p.callbacks())  # type: ignore[arg-type]
     writing: asyncio.Future[None] | None = None  # the batch being written, at most one
@@ -226,14 +241,14 @@ async def receive_multipart(
             assert p.content.file is not None
             p.content.file.seek(0)
             p.received.filename = p.content.filename
-            p.received.file = p.content.file
+            p.received.spooled = p.content.spooled
             p.received.digests = p.content.digests()
     except BaseException as exc:
         if writing is not None:
             with contextlib.suppress(BaseException):
                 await writing  # the thread must be done with the file before it closes
-        if p.content is not None and p.content.file is not None:
-            p.content.file.close()
+        if p.content is not None and p.content.spooled is not None:
+            p.content.spooled.close()
         if isinstance(exc, FormParserError):
             raise UploadError("invalid upload body: Invalid multipart data.") from exc
         raise

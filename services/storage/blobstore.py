@@ -6,6 +6,7 @@ import contextlib
 import errno
 import os
 import re
+import stat
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -18,11 +19,17 @@ from vestry.common.errors import (
     InvalidArgument,
     Unavailable,
 )
-from vestry.services.storage.errors import BlobTooLarge, DigestMismatch, DiskFull
+from vestry.services.storage.errors import (
+    BlobTooLarge,
+    DigestMismatch,
+    DiskFull,
+    SharedFileNotFound,
+)
 
 __all__ = [
     "INCOMING_PREFIX",
     "MAX_PRESIGN_SECONDS",
+    "SHARED_PREFIX",
     "BlobInfo",
     "BlobStore",
     "IncomingBlob",
@@ -40,6 +47,11 @@ __all__ = [
 
 _KEY = re.compile(r"^[0-9a-f]{64}\Z")
 INCOMING_PREFIX = "incoming-"
+# Files written into the spool by a gateway sharing the volume (PutBlob's `shared_file`). Their
+# names begin as the service's own do, so a crash's leftovers are swept with them.
+SHARED_PREFIX = INCOMING_PREFIX + "shared-"
+_SHARED_NAME = re.compile(r"^" + re.escape(SHARED_PREFIX) + r"[A-Za-z0-9_]{1,64}\Z")
+_READ_CHUNK = 1 << 20
 MAX_PRESIGN_SECONDS = 3600
 
 
@@ -98,14 +110,25 @@ class IncomingBlob:
     """
 
     def __init__(
-        self, tmp_dir: str, max_size: int, expected_sha256: str = "", expected_size: int = 0
+        self,
+        tmp_dir: str,
+        max_size: int,
+        expected_sha256: str = "",
+        expected_size: int = 0,
+        *,
+        shared_file: str = "",
     ) -> None:
-        try:
-            os.makedirs(tmp_dir, exist_ok=True)
-            fd, self.path = tempfile.mkstemp(dir=tmp_dir, prefix=INCOMING_PREFIX)
-        except OSError as exc:
-            raise storage_io_error(exc, "creating a temp file") from exc
-        self.file: BinaryIO = os.fdopen(fd, "wb")
+        self.file: BinaryIO
+        if shared_file:
+            self.path, self.file = _open_shared(tmp_dir, shared_file)
+        else:
+            try:
+                os.makedirs(tmp_dir, exist_ok=True)
+                fd, self.path = tempfile.mkstemp(dir=tmp_dir, prefix=INCOMING_PREFIX)
+            except OSError as exc:
+                raise storage_io_error(exc, "creating a temp file") from exc
+            self.file = os.fdopen(fd, "wb")
+        self._shared = bool(shared_file)
         self._lock = threading.Lock()
         self._discarded = False
         self._max = max_size
@@ -116,21 +139,36 @@ class IncomingBlob:
 
     def write(self, chunk: bytes) -> None:
         """Raises BlobTooLarge, DigestMismatch (more bytes than announced) or DiskFull."""
+        if self._shared:
+            raise InvalidArgument("a shared file's bytes are in the file: no chunk follows")
         with self._lock:
             if self._discarded:
                 raise Unavailable("the upload was abandoned")
-            self.size += len(chunk)
-            if self.size > self._max:
-                raise BlobTooLarge(f"blob exceeds the size limit of {self._max} bytes")
-            if self._expected_size and self.size > self._expected_size:
-                raise DigestMismatch(
-                    f"received more than the {self._expected_size} bytes announced"
-                )
-            self._digest.update(chunk)
+            self._count(chunk)
             try:
                 self.file.write(chunk)
             except OSError as exc:
                 raise storage_io_error(exc, "receiving a blob") from exc
+
+    def _count(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self._max:
+            raise BlobTooLarge(f"blob exceeds the size limit of {self._max} bytes")
+        if self._expected_size and self.size > self._expected_size:
+            raise DigestMismatch(f"received more than the {self._expected_size} bytes announced")
+        self._digest.update(chunk)
+
+    def read_shared(self) -> None:
+        """Run a shared file's bytes through the limits and digests, as `write` does for
+        streamed ones (in a worker thread; `finish` then checks the expectations)."""
+        with self._lock:
+            if self._discarded:
+                raise Unavailable("the upload was abandoned")
+            try:
+                while chunk := self.file.read(_READ_CHUNK):
+                    self._count(chunk)
+            except OSError as exc:
+                raise storage_io_error(exc, "reading a shared file") from exc
 
     def finish(self) -> BlobInfo:
         """Flush to disk and check the expectations; raises DigestMismatch or DiskFull."""
@@ -138,7 +176,8 @@ class IncomingBlob:
             if self._discarded:
                 raise Unavailable("the upload was abandoned")
             try:
-                # Delayed allocation can report a full disk only here, not at write().
+                # Delayed allocation can report a full disk only here, not at write(). A shared
+                # file is synced here too (fsync needs no write access): its writer did not.
                 self.file.flush()
                 os.fsync(self.file.fileno())
                 self.file.close()
@@ -166,13 +205,46 @@ class IncomingBlob:
                 os.unlink(self.path)
 
 
+def _open_shared(tmp_dir: str, name: str) -> tuple[str, BinaryIO]:
+    """A shared file of the spool, opened for reading: a bare name with the shared prefix, a
+    regular file with no other link (nothing else on the volume can be taken through it).
+    Raises InvalidArgument for any other name or file, SharedFileNotFound when it is not here."""
+    if not _SHARED_NAME.match(name):
+        raise InvalidArgument(f"a shared file is named {SHARED_PREFIX}… in the spool, not {name!r}")
+    path = os.path.join(tmp_dir, name)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise SharedFileNotFound(
+            f"no shared file {name!r} in {tmp_dir}: the volume is not shared with the caller"
+        ) from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InvalidArgument(f"the shared file {name!r} is a symbolic link") from None
+        raise storage_io_error(exc, "opening a shared file") from exc
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+        os.close(fd)
+        raise InvalidArgument(f"the shared file {name!r} is not a regular file of one link")
+    return path, os.fdopen(fd, "rb")
+
+
 def start_incoming(
-    tmp_dir: str, max_blob_size: int, expected_sha256: str, expected_size: int, max_size: int
+    tmp_dir: str,
+    max_blob_size: int,
+    expected_sha256: str,
+    expected_size: int,
+    max_size: int,
+    shared_file: str = "",
 ) -> IncomingBlob:
     """Begin receiving a blob announced with these expectations (empty or 0: none).
 
     The limit is the store's `max_blob_size`, or the caller's tighter `max_size`. Raises
     InvalidArgument for a malformed expectation or an announced size above the limit.
+
+    With `shared_file`, the bytes are that file of the spool (see `_open_shared`), read through
+    the digests here, so this blocks: call it from a worker thread. It is the blob's from now
+    on, removed by `discard` like a spooled one; SharedFileNotFound when it is not there.
     """
     if expected_sha256:
         validate_key(expected_sha256)
@@ -183,7 +255,15 @@ def start_incoming(
         raise InvalidArgument(
             f"the announced size {expected_size} exceeds the limit of {limit} bytes"
         )
-    return IncomingBlob(tmp_dir, limit, expected_sha256, expected_size)
+    if not shared_file:
+        return IncomingBlob(tmp_dir, limit, expected_sha256, expected_size)
+    incoming = IncomingBlob(tmp_dir, limit, expected_sha256, expected_size, shared_file=shared_file)
+    try:
+        incoming.read_shared()
+    except BaseException:
+        incoming.discard()
+        raise
+    return incoming
 
 
 def presign_seconds(requested: int) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vestry.common.errors import InvalidArgument, NotFound, ResourceExhausted
 
-__all__ = ["BlobNotFound", "BlobTooLarge", "DigestMismatch", "DiskFull"]
+__all__ = ["BlobNotFound", "BlobTooLarge", "DigestMismatch", "DiskFull", "SharedFileNotFound"]
 
 
 class BlobNotFound(NotFound):
@@ -21,3 +21,8 @@ class DiskFull(ResourceExhausted):
 
 class DigestMismatch(InvalidArgument):
     pass
+
+
+class SharedFileNotFound(NotFound):
+    """PutBlob's shared file is not in this service's spool: the caller does not share the
+    volume after all, and streams the bytes instead."""

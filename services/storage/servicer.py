@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 from collections.abc import AsyncIterator, Iterator
 
 from vestry.storage.v1 import storage_pb2, storage_pb2_grpc
@@ -11,6 +12,7 @@ from vestry.storage.v1 import storage_pb2, storage_pb2_grpc
 from vestry.common.errors import FailedPrecondition, InvalidArgument
 from vestry.common.grpc_server import Context
 from vestry.services.storage.blobstore import (
+    SHARED_PREFIX,
     BlobInfo,
     BlobStore,
     IncomingBlob,
@@ -26,7 +28,7 @@ from vestry.services.storage.convert import (
     stored_blob_to_proto,
 )
 from vestry.services.storage.errors import DigestMismatch
-from vestry.services.storage.metrics import BYTES_SENT, BYTES_STORED
+from vestry.services.storage.metrics import BYTES_SENT, BYTES_STORED, SHARED_FILES
 
 __all__ = ["LIST_BATCH", "StorageServicer"]
 
@@ -49,6 +51,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         self._store = store
         self._max = max_blob_size
         self._chunk = chunk_size
+        self._spool = os.path.abspath(store.tmp_dir())
 
     async def PutBlob(
         self,
@@ -64,20 +67,31 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
                     if message.WhichOneof("part") != "header":
                         raise InvalidArgument("PutBlob starts with a header")
                     header = message.header
-                    incoming = start_incoming(
+                    args = (
                         self._store.tmp_dir(),
                         self._max,
                         header.expected_sha256,
                         header.expected_size,
                         header.max_size,
                     )
+                    if header.shared_file:
+                        # Its bytes are read through the digests now: a worker thread's job.
+                        incoming = await asyncio.to_thread(
+                            start_incoming, *args, header.shared_file
+                        )
+                        info = await asyncio.to_thread(incoming.finish)
+                    else:
+                        incoming = start_incoming(*args)
                     continue
                 part = message.WhichOneof("part")
                 if part == "commit" and header.commit_required and not committed:
                     committed = message.commit
                     continue
-                if part != "chunk" or committed:
-                    raise InvalidArgument("PutBlob: one header, chunks, and a commit if required")
+                if part != "chunk" or committed or header.shared_file:
+                    raise InvalidArgument(
+                        "PutBlob: one header, chunks (none for a shared file), "
+                        "and a commit if required"
+                    )
                 if info is not None:
                     if message.chunk:
                         raise DigestMismatch(
@@ -94,6 +108,8 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
                 info = await asyncio.to_thread(incoming.finish)
             stored = blob_info_to_proto(await asyncio.to_thread(self._store.commit, incoming, info))
             BYTES_STORED.inc(stored.size)
+            if header.shared_file:
+                SHARED_FILES.inc()
             return stored
         finally:
             # Rejected, failed or abandoned (client gone, call cancelled): nothing is left.
@@ -162,6 +178,11 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
             return storage_pb2.LocateBlobResponse()
         info = await asyncio.to_thread(self._store.stat, key)
         return storage_pb2.LocateBlobResponse(path=path, size=info.size)
+
+    async def SharedSpool(
+        self, request: storage_pb2.SharedSpoolRequest, context: Context
+    ) -> storage_pb2.SharedSpoolResponse:
+        return storage_pb2.SharedSpoolResponse(directory=self._spool, prefix=SHARED_PREFIX)
 
     async def VerifyBlob(
         self, request: storage_pb2.BlobRef, context: Context

@@ -145,6 +145,44 @@ def test_the_bytes_come_from_the_file_not_through_storage(
     assert sent < len(body)
 
 
+def _metric(running: RunningVestry, name: str, present: bool = True) -> float:
+    """A counter's value on `running`'s metrics, waited for (bounded) when it is expected."""
+    deadline = time.monotonic() + (30 if present else 0)
+    while True:
+        lines = httpx.get(_metrics_url(running)).text.splitlines()
+        values = [
+            float(line.rsplit(" ", 1)[1])
+            for line in lines
+            if line.startswith((name + " ", name + "{"))
+        ]
+        if values or time.monotonic() >= deadline:
+            return sum(values)
+        time.sleep(0.2)
+
+
+def test_an_upload_s_file_is_taken_by_storage_from_the_spool_not_streamed(
+    vestry: RunningVestry, tmp_path: Path
+) -> None:
+    """The gateway writes the upload into storage's spool and names it; storage checks and
+    stores it, and nothing is left in the spool, neither there nor in the gateway's."""
+    before = _metric(vestry, "vestry_storage_shared_files_total", present=False)
+    token, url, body = _publish(vestry, tmp_path, "shared-upload")
+    with httpx.Client(auth=("__token__", token), timeout=60) as client:
+        assert client.get(url).content == body
+    assert _metric(vestry, "vestry_storage_shared_files_total") >= before + 1
+    spool = vestry.data_dir / "storage" / "tmp"
+    assert list(spool.iterdir()) == []
+
+
+def test_without_a_shared_volume_the_upload_is_streamed(
+    streaming: RunningVestry, tmp_path: Path
+) -> None:
+    token, url, body = _publish(streaming, tmp_path, "streamed-upload")
+    with httpx.Client(auth=("__token__", token), timeout=60) as client:
+        assert client.get(url).content == body
+    assert list((streaming.data_dir / "storage" / "tmp").iterdir()) == []
+
+
 def test_the_grpc_stream_serves_the_same(streaming: RunningVestry, tmp_path: Path) -> None:
     token, url, body = _publish(streaming, tmp_path, "streamed-big")
     with httpx.Client(auth=("__token__", token), timeout=60) as client:

@@ -16,13 +16,15 @@ from minio import Minio
 from vestry.storage.v1 import storage_pb2, storage_pb2_grpc
 
 from vestry.common.channels import internal_channel
-from vestry.common.errors import DomainError
+from vestry.common.errors import DomainError, FailedPrecondition
 from vestry.services.storage.backends.s3 import S3BlobStore
 from vestry.services.storage.blobstore import (
+    SHARED_PREFIX,
     BlobInfo,
     BlobStore,
     IncomingBlob,
     StoredBlob,
+    start_incoming,
     validate_key,
     verify_blob,
 )
@@ -48,6 +50,17 @@ class BlobClient(Protocol):
     ) -> BlobInfo: ...
 
     def get(self, key: str, offset: int = 0, length: int = 0) -> tuple[BlobInfo, bytes]: ...
+
+    def spool(self) -> tuple[str, str]:
+        """Where a caller sharing the volume writes files for `put_shared`, and their prefix."""
+        ...
+
+    def put_shared(
+        self, name: str, expected_sha256: str = "", expected_size: int = 0, commit: bool = True
+    ) -> BlobInfo:
+        """Store the spool's file `name` (PutBlob's shared_file); without `commit`, the call
+        ends without its commit message."""
+        ...
 
     def stat(self, key: str) -> BlobInfo: ...
 
@@ -96,6 +109,27 @@ class DomainClient:
                 for chunk in _chunks(data):
                     incoming.write(chunk)
                 return self.store.commit(incoming, incoming.finish())
+            finally:
+                incoming.discard()
+
+        info: BlobInfo = self._call(go)
+        return info
+
+    def spool(self) -> tuple[str, str]:
+        return os.path.abspath(self.store.tmp_dir()), SHARED_PREFIX
+
+    def put_shared(
+        self, name: str, expected_sha256: str = "", expected_size: int = 0, commit: bool = True
+    ) -> BlobInfo:
+        def go() -> BlobInfo:
+            incoming = start_incoming(
+                self.store.tmp_dir(), self._max, expected_sha256, expected_size, 0, name
+            )
+            try:
+                info = incoming.finish()
+                if not commit:
+                    raise FailedPrecondition("ended without its commit")
+                return self.store.commit(incoming, info)
             finally:
                 incoming.discard()
 
@@ -227,6 +261,30 @@ class GrpcClient:
             )
             for chunk in _chunks(data):
                 yield storage_pb2.PutBlobRequest(chunk=chunk)
+
+        async def go() -> BlobInfo:
+            return _info(await self.stub.PutBlob(requests(), timeout=120))
+
+        return self.run(go())
+
+    def spool(self) -> tuple[str, str]:
+        reply = self.run(self.stub.SharedSpool(storage_pb2.SharedSpoolRequest(), timeout=30))
+        return reply.directory, reply.prefix
+
+    def put_shared(
+        self, name: str, expected_sha256: str = "", expected_size: int = 0, commit: bool = True
+    ) -> BlobInfo:
+        async def requests() -> AsyncIterator[storage_pb2.PutBlobRequest]:
+            yield storage_pb2.PutBlobRequest(
+                header=storage_pb2.PutBlobHeader(
+                    expected_sha256=expected_sha256,
+                    expected_size=expected_size,
+                    commit_required=True,
+                    shared_file=name,
+                )
+            )
+            if commit:
+                yield storage_pb2.PutBlobRequest(commit=True)
 
         async def go() -> BlobInfo:
             return _info(await self.stub.PutBlob(requests(), timeout=120))
