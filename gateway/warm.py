@@ -35,6 +35,7 @@ __all__ = [
     "Warm",
     "WarmCache",
     "index_answer",
+    "keep_header",
     "remembered",
     "snapshot",
     "snapshot_of",
@@ -204,6 +205,23 @@ async def remembered(
     if keep(reply):
         cache.put(key, epoch, reply)
     return reply
+
+
+async def keep_header(
+    request: Request,
+    pick: Callable[[Warm], WarmCache[Answer[R]]],
+    key: Hashable,
+    header: R,
+) -> None:
+    """Keep, for `key`, the header-only "unchanged" answer the index would give next time, made
+    from a whole reply just received: it is as true as that reply, under the same epoch (the
+    one this request read before asking). Without it, the request after a whole reply would
+    still make one call to be told "unchanged", and only the one after that none."""
+    warm = warm_of(request)
+    if warm is None:
+        return
+    epochs = await snapshot(request)
+    pick(warm).put(key, None if epochs is None else epochs.index, header)
 
 
 async def index_answer(

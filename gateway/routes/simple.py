@@ -21,7 +21,7 @@ from vestry.gateway.identity import Identity, identify
 from vestry.gateway.negotiation import HTML, JSON, choose
 from vestry.gateway.page_cache import PageCache, body_etag
 from vestry.gateway.upstream import proxy as upstream_proxy
-from vestry.gateway.warm import index_answer
+from vestry.gateway.warm import index_answer, keep_header
 
 router = APIRouter()
 
@@ -80,6 +80,8 @@ async def root(request: Request) -> Response:
             serial = reply.global_serial
         projects = list(reply.projects)
         shown = max((p.last_serial for p in projects), default=0)
+        header = index_pb2.ListProjectsResponse(global_serial=serial, unchanged=True)
+        await keep_header(request, lambda w: w.listings, (who.key, serial), header)
 
         def render() -> bytes:
             if media == JSON:
@@ -120,7 +122,15 @@ async def project_page(
     # Kept: refusals, and the header-only "unchanged" replies (whole pages are too big, and
     # their rendering is in the page cache anyway).
     key = (who.key, name, known_serial)
-    return await index_answer(request, lambda w: w.pages, key, ask, keep=lambda p: p.unchanged)
+    page = await index_answer(request, lambda w: w.pages, key, ask, keep=lambda p: p.unchanged)
+    if not page.unchanged:  # the caller renders it now, under this serial: its header is next
+        header = index_pb2.ProjectPage(
+            project=page.project, global_serial=page.global_serial, unchanged=True
+        )
+        await keep_header(
+            request, lambda w: w.pages, (who.key, name, page.project.last_serial), header
+        )
+    return page
 
 
 async def cached_page(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -146,6 +147,27 @@ def test_warm_answers_are_the_full_routes_answers(
             assert cold304[0] == 304 and warm304 == cold304, case
     # The owner's and the public reads were warm the second time: most went the hot way.
     assert hot_seen >= 40
+
+
+def test_the_request_after_a_whole_page_or_listing_is_answered_hot(
+    up: tuple[RunningVestry, int], world: dict[str, Any], tmp_path: Path
+) -> None:
+    """After a change (an upload here) the first read gets the whole page or listing and
+    renders it; the one after it needs no call at all, not first one more to be told
+    "unchanged"."""
+    vestry, metrics = up
+    wheel = make_wheel(tmp_path, "hot-fresh", "1.0")
+    result = twine_upload(vestry.upload_url, world["owner"], wheel)
+    assert result.returncode == 0, result.stdout + result.stderr
+    headers = {"Authorization": f"Bearer {world['owner']}", "Accept": PIP_ACCEPT}
+    with httpx.Client(base_url=vestry.base, headers=headers) as client:
+        for path in ("/simple/hot-fresh/", "/simple/"):
+            before = _hot_answers(metrics)
+            first = client.get(path)
+            assert _hot_answers(metrics) == before, f"{path}: the first read is the route's"
+            second = client.get(path)
+            assert _hot_answers(metrics) == before + 1, f"{path}: the second read is hot"
+            assert _answer(second) == _answer(first)
 
 
 def test_what_the_hot_path_does_not_hold_goes_to_the_route(
