@@ -218,6 +218,13 @@ def _open_shared(tmp_dir: str, name: str) -> tuple[str, BinaryIO]:
         raise SharedFileNotFound(
             f"no shared file {name!r} in {tmp_dir}: the volume is not shared with the caller"
         ) from None
+    except PermissionError:
+        # Written by another user this service may not read as (a shared volume, two uids):
+        # as good as not shared, and the caller streams the bytes instead.
+        raise SharedFileNotFound(
+            f"the shared file {name!r} in {tmp_dir} is not readable by this service: "
+            "the volume is not shared with the caller in a way it can use"
+        ) from None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise InvalidArgument(f"the shared file {name!r} is a symbolic link") from None
