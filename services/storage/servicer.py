@@ -46,6 +46,27 @@ def _take(incoming: IncomingBlob, chunk: bytes, expected_size: int) -> BlobInfo 
     return None
 
 
+def _take_shared(
+    tmp_dir: str,
+    max_blob_size: int,
+    expected_sha256: str,
+    expected_size: int,
+    max_size: int,
+    name: str,
+) -> tuple[IncomingBlob, BlobInfo]:
+    """A shared file read through the digests, verified and synced, in one thread hop (as
+    `_take` does for a streamed blob's last chunk); it is stored when the stream commits. On a
+    failure the file is discarded here: the caller never gets hold of it."""
+    incoming = start_incoming(
+        tmp_dir, max_blob_size, expected_sha256, expected_size, max_size, name
+    )
+    try:
+        return incoming, incoming.finish()
+    except BaseException:
+        incoming.discard()
+        raise
+
+
 class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
     def __init__(self, store: BlobStore, max_blob_size: int, chunk_size: int) -> None:
         self._store = store
@@ -75,11 +96,9 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
                         header.max_size,
                     )
                     if header.shared_file:
-                        # Its bytes are read through the digests now: a worker thread's job.
-                        incoming = await asyncio.to_thread(
-                            start_incoming, *args, header.shared_file
+                        incoming, info = await asyncio.to_thread(
+                            _take_shared, *args, header.shared_file
                         )
-                        info = await asyncio.to_thread(incoming.finish)
                     else:
                         incoming = start_incoming(*args)
                     continue
